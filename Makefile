@@ -1,0 +1,51 @@
+# jrnn — every entry point installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# PyTorch is only a benchmark peer and a parity reference; 2.13.0 is a CPU build here.
+TORCH  ?= torch==2.13.0
+
+.PHONY: help install test lint format bench demo clean
+
+help:
+	@echo "make demo    # the main job: train a character-level LSTM language model"
+	@echo "make test    # the test suite"
+	@echo "make lint    # ruff"
+	@echo "make bench   # jrnn vs Flax, Keras 3 (JAX) and PyTorch, as ratios"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.test: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[test]"
+	-$(PIP) install -q "$(TORCH)"
+	touch $@
+
+$(VENV)/.bench: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[test]"
+	-$(PIP) install -q "$(TORCH)"
+	touch $@
+
+install: $(VENV)/.test
+
+test: $(VENV)/.test
+	$(PY) -m pytest
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check jrnn tests experiments
+	$(VENV)/bin/ruff format --check jrnn tests experiments
+
+format: $(VENV)/.test
+	$(VENV)/bin/ruff format jrnn tests experiments
+	$(VENV)/bin/ruff check --fix jrnn tests experiments
+
+bench: $(VENV)/.bench
+	$(PY) experiments/benchmark.py $(BENCH_ARGS)
+
+demo: $(VENV)/.test
+	$(PY) experiments/demo.py $(DEMO_ARGS)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,27 @@
+"""jrnn: functional recurrent neural networks on JAX.
+
+Cells are pure step functions with Keras names and weight layouts; `unroll` is the one
+engine that runs them over time; state is explicit.
+"""
+
+from jrnn.bidirectional import Bidirectional, StackedBidirectional, bidirectional, stack_bidirectional
+from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell, stack
+from jrnn.convert import from_keras, from_torch
+from jrnn.recurrence import unroll
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bidirectional",
+    "GRUCell",
+    "LSTMCell",
+    "SimpleRNNCell",
+    "StackedBidirectional",
+    "StackedCell",
+    "bidirectional",
+    "from_keras",
+    "from_torch",
+    "stack",
+    "stack_bidirectional",
+    "unroll",
+]

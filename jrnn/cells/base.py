@@ -1,0 +1,160 @@
+"""What every cell shares: config round trip, dtypes, carries, and the fused-cell contract.
+
+A cell is a frozen dataclass of hyperparameters (hashable, so it can be a static `jit`
+argument) with three pure methods:
+
+    params = cell.init(key, input_size)            # dict of arrays, Keras names/layouts
+    carry = cell.initial_carry(batch_size)         # zeros
+    carry, y = cell(params, carry, x_t)            # one step; x_t: (*batch, I)
+
+The built-in cells also implement the *fused-cell contract* used by `jrnn.unroll`'s
+fast path. One step is split as
+
+    gx = x_t @ kernel + input_bias           (no recurrence: hoistable over all steps)
+    gh = h_{t-1} @ recurrent_kernel + recurrent_bias
+    carry_t, y_t = pointwise(gx, gh, carry_{t-1})   (elementwise only)
+
+so the engine can run the only sequential work (one GEMM and one elementwise block per
+step) in the scan, and compute the weight, bias and input gradients as GEMMs over all
+steps after the reverse scan. `__call__` is written with the same three pieces, so the
+reference step and the fast path share one statement of the equations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jrnn._checks import shape_error
+
+
+def dtype_name(dtype) -> str | None:
+    return None if dtype is None else jnp.dtype(dtype).name
+
+
+def batch_shape_of(batch_size) -> tuple[int, ...]:
+    """`None` or `()` -> unbatched, an int -> (B,), a tuple -> itself."""
+    if batch_size is None:
+        return ()
+    if isinstance(batch_size, int):
+        return (batch_size,)
+    return tuple(batch_size)
+
+
+def matmul(x, w, compute_dtype):
+    """x @ w in `compute_dtype` (inputs cast), accumulated and returned in float32.
+
+    float32 accumulation keeps bf16 runs stable; for float32 inputs this is a plain dot.
+    """
+    if compute_dtype is not None:
+        x = x.astype(compute_dtype)
+        w = w.astype(compute_dtype)
+    acc = jnp.promote_types(jnp.float32, x.dtype)
+    return jnp.matmul(x, w, preferred_element_type=acc)
+
+
+def add_bias(g, b):
+    """g (..., N) + b (N,), with an explicit broadcast (we run with rank promotion off)."""
+    if b is None:
+        return g
+    return g + jnp.reshape(b, (1,) * (g.ndim - 1) + b.shape).astype(g.dtype)
+
+
+class Cell:
+    """Mixin for frozen-dataclass cells: config round trip and dtype helpers.
+
+    Subclasses define `units`, `dtype` (compute dtype, None = float32) and
+    `param_dtype`, and implement `init`, `initial_carry`, `__call__`.
+    """
+
+    units: int
+    dtype: Any
+    param_dtype: Any
+
+    # -- config -------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Hyperparameters as a plain dict; `type(cell).from_config(cfg) == cell`."""
+        cfg = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for k in ("dtype", "param_dtype"):
+            if k in cfg:
+                cfg[k] = dtype_name(cfg[k])
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    # -- shapes -------------------------------------------------------------------
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    def _check_units(self):
+        if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
+            raise ValueError(f"units: got {self.units!r}, expected a positive integer")
+
+    def _zeros(self, batch_size, dtype):
+        return jnp.zeros(batch_shape_of(batch_size) + (self.units,), dtype)
+
+    @property
+    def compute_dtype(self):
+        return None if self.dtype is None else jnp.dtype(self.dtype)
+
+    @property
+    def _param_dtype(self):
+        return jnp.dtype(self.param_dtype)
+
+    def _out(self, h):
+        """Cast a float32 hidden state to the compute dtype for the step's output."""
+        return h if self.dtype is None else h.astype(self.dtype)
+
+    def expected_input_size(self, params) -> int:
+        return params["kernel"].shape[0]
+
+    def _check_step_input(self, params, x):
+        i = self.expected_input_size(params)
+        if x.ndim < 1 or x.shape[-1] != i:
+            raise shape_error("x_t", x.shape, f"(*batch, {i}) to match params['kernel']")
+
+
+class FusedCell(Cell):
+    """A cell that implements the fused-cell contract (see the module docstring).
+
+    Subclasses implement:
+      fused_split(params) -> dict(kernel, recurrent_kernel, input_bias, recurrent_bias,
+                                  pointwise)      # biases may be None; pointwise a dict
+      pointwise(pw, gx, gh, carry) -> (new_carry, y)   # float32 elementwise block
+      recurrent_input(carry) -> h                      # what multiplies recurrent_kernel
+    and set `additive = True` when `pointwise` depends on gx and gh only through gx + gh
+    (the engine then saves and differentiates one (T, B, G*H) buffer instead of two).
+    `fused_split` must be differentiable (slices and lookups): the engine's custom
+    backward returns gradients for its output, and autodiff maps them back to params.
+    """
+
+    additive: bool = True
+
+    @property
+    def fusable(self) -> bool:
+        return True
+
+    def __call__(self, params, carry, x_t):
+        """One time step: returns (new_carry, y_t)."""
+        self._check_step_input(params, x_t)
+        p = self.fused_split(params)
+        cdt = self.compute_dtype
+        gx = add_bias(matmul(x_t, p["kernel"], cdt), p["input_bias"])
+        h = self.recurrent_input(carry)
+        gh = add_bias(matmul(h, p["recurrent_kernel"], cdt), p["recurrent_bias"])
+        return self.pointwise(p["pointwise"], gx, gh, carry)
+
+
+def split_gates(g, n):
+    """Split the last axis of `g` into `n` equal gate blocks."""
+    return jnp.split(g, n, axis=-1)
+
+
+def tree_zeros_like(tree):
+    return jax.tree.map(jnp.zeros_like, tree)

@@ -1,0 +1,141 @@
+"""Weights trained elsewhere -> jrnn params that give the same outputs.
+
+`from_keras(cell, layer.get_weights())` and `from_torch(cell, module.state_dict())` take
+NumPy arrays (or anything `np.asarray` reads) and return params for `cell`: a built-in
+cell, a `stack` of them, a `Bidirectional` or a `StackedBidirectional`.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from jrnn.bidirectional import Bidirectional, StackedBidirectional
+from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell
+
+
+def _arr(x, dtype):
+    return jnp.asarray(np.asarray(x), dtype)
+
+
+def _undo_forget_bias(cell, params):
+    # jrnn's TF1-style `forget_bias` is added at run time; Keras and PyTorch have none,
+    # so take it out of the stored bias to keep the outputs identical.
+    if isinstance(cell, LSTMCell) and cell.forget_bias and "bias" in params:
+        h = cell.units
+        params["bias"] = params["bias"].at[h:2 * h].add(-cell.forget_bias)
+    return params
+
+
+def _check(name, got, expected):
+    if tuple(got.shape) != tuple(expected):
+        raise ValueError(f"{name}: got shape {tuple(got.shape)}, expected {tuple(expected)}")
+
+
+# ---------------------------------------------------------------------- Keras ----------
+def from_keras(cell, weights):
+    """Params for `cell` from a Keras layer's `get_weights()` list.
+
+    Keras orders weights kernel, recurrent_kernel, bias per cell; `Bidirectional`
+    layers list the forward layer's weights, then the backward layer's; `RNN([cells])`
+    lists each cell's in turn. The layouts are jrnn's own, so arrays load unchanged.
+    """
+    weights = list(weights)
+    params = _keras_take(cell, weights)
+    if weights:
+        raise ValueError(f"weights: got {len(weights)} arrays more than {cell!r} uses")
+    return params
+
+
+def _keras_take(cell, weights):
+    if isinstance(cell, StackedCell):
+        return tuple(_keras_take(c, weights) for c in cell.cells)
+    if isinstance(cell, StackedBidirectional):
+        return tuple(_keras_take(layer, weights) for layer in cell.layers)
+    if isinstance(cell, Bidirectional):
+        return {"forward": _keras_take(cell.forward, weights),
+                "backward": _keras_take(cell.backward, weights)}
+    if not isinstance(cell, (LSTMCell, GRUCell, SimpleRNNCell)):
+        raise TypeError(f"cell: got {type(cell).__name__}, expected a jrnn built-in cell")
+    if isinstance(cell, LSTMCell) and cell.use_peephole:
+        raise ValueError("cell: got use_peephole=True, which Keras LSTM weights do not have")
+    names = ["kernel", "recurrent_kernel"] + (["bias"] if cell.use_bias else [])
+    if len(weights) < len(names):
+        raise ValueError(f"weights: got {len(weights)} arrays left, expected {names}")
+    dt = jnp.dtype(cell.param_dtype)
+    params = {n: _arr(weights.pop(0), dt) for n in names}
+    g, h = cell.num_gates, cell.units
+    i = params["kernel"].shape[0]
+    _check("kernel", params["kernel"], (i, g * h))
+    _check("recurrent_kernel", params["recurrent_kernel"], (h, g * h))
+    if cell.use_bias:
+        reset_after = isinstance(cell, GRUCell) and cell.reset_after
+        _check("bias", params["bias"], (2, g * h) if reset_after else (g * h,))
+    return _undo_forget_bias(cell, params)
+
+
+# ---------------------------------------------------------------------- PyTorch --------
+def from_torch(cell, state_dict, layer: int = 0, suffix: str = ""):
+    """Params for `cell` from a PyTorch `nn.LSTM` / `nn.GRU` / `nn.RNN` (or `*Cell`)
+    state dict, with tensors converted to NumPy (`{k: v.numpy() for k, v in ...}`).
+
+    PyTorch keeps two biases and applies weights transposed; gate order LSTM i,f,g,o
+    (= Keras), GRU r,z,n (Keras z,r,h). A `stack` maps to `num_layers`, a `Bidirectional`
+    to `bidirectional=True` (keys ending `_reverse`), a `StackedBidirectional` to both.
+    """
+    sd = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+          for k, v in state_dict.items()}
+    if isinstance(cell, StackedCell):
+        return tuple(_torch_one(c, sd, k, "") for k, c in enumerate(cell.cells))
+    if isinstance(cell, Bidirectional):
+        return _torch_bi(cell, sd, 0)
+    if isinstance(cell, StackedBidirectional):
+        return tuple(_torch_bi(b, sd, k) for k, b in enumerate(cell.layers))
+    return _torch_one(cell, sd, layer, suffix)
+
+
+def _torch_bi(cell, sd, layer):
+    return {"forward": _torch_one(cell.forward, sd, layer, ""),
+            "backward": _torch_one(cell.backward, sd, layer, "_reverse")}
+
+
+def _torch_one(cell, sd, layer, suffix):
+    if not isinstance(cell, (LSTMCell, GRUCell, SimpleRNNCell)):
+        raise TypeError(f"cell: got {type(cell).__name__}, expected a jrnn built-in cell")
+    if isinstance(cell, GRUCell) and not cell.reset_after:
+        raise ValueError("cell: got GRUCell(reset_after=False); PyTorch's GRU is the "
+                         "reset_after=True formula")
+    if isinstance(cell, LSTMCell) and cell.use_peephole:
+        raise ValueError("cell: got use_peephole=True, which PyTorch LSTM weights do not have")
+
+    def get(name):
+        for key in (f"{name}_l{layer}{suffix}", f"{name}{suffix}" if layer == 0 else None):
+            if key is not None and key in sd:
+                return sd[key]
+        return None
+
+    w_ih, w_hh, b_ih, b_hh = (get(n) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    if w_ih is None or w_hh is None:
+        raise ValueError(f"state_dict: got keys {sorted(sd)}, expected weight_ih_l{layer}"
+                         f"{suffix} and weight_hh_l{layer}{suffix}")
+    g, h = cell.num_gates, cell.units
+    if w_hh.shape != (g * h, h):
+        raise ValueError(f"state_dict: weight_hh has shape {w_hh.shape}, expected {(g * h, h)} "
+                         f"for {type(cell).__name__}({h})")
+    if cell.use_bias != (b_ih is not None):
+        raise ValueError(f"state_dict: bias {'missing' if cell.use_bias else 'present'}, "
+                         f"but the cell has use_bias={cell.use_bias}")
+    if isinstance(cell, GRUCell):
+        # PyTorch blocks r, z, n -> Keras z, r, h.
+        perm = np.concatenate([np.arange(h, 2 * h), np.arange(h), np.arange(2 * h, 3 * h)])
+        w_ih, w_hh = w_ih[perm], w_hh[perm]
+        if b_ih is not None:
+            b_ih, b_hh = b_ih[perm], b_hh[perm]
+    dt = jnp.dtype(cell.param_dtype)
+    params = {"kernel": _arr(w_ih.T, dt), "recurrent_kernel": _arr(w_hh.T, dt)}
+    if b_ih is not None:
+        if isinstance(cell, GRUCell):
+            params["bias"] = _arr(np.stack([b_ih, b_hh]), dt)
+        else:  # only the sum of the two biases matters for LSTM and SimpleRNN
+            params["bias"] = _arr(b_ih + b_hh, dt)
+    return _undo_forget_bias(cell, params)

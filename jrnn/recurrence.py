@@ -1,0 +1,160 @@
+"""`unroll`: the one engine that runs any cell over time."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jrnn._checks import is_concrete, shape_error
+from jrnn._fused import fused_unroll, tree_where, zero_where_masked
+from jrnn.cells.stacked import StackedCell
+
+
+def unroll(cell, params, xs, *, carry=None, lengths=None, mask=None, reverse=False,
+           time_major=False, unroll=1, remat=False):
+    """Run `cell` over the time axis of `xs` with `lax.scan`.
+
+    Args:
+      cell: any object with `initial_carry(batch_size)` and
+        `__call__(params, carry, x_t) -> (carry, y_t)`; built-in cells take the fast path.
+      params: the cell's parameters.
+      xs: (B, T, I), or (T, B, I) with `time_major=True`, or (T, I) unbatched.
+      carry: initial carry (default `cell.initial_carry(B)`, zeros).
+      lengths: (B,) int, valid steps per sequence (right padding), 0 <= lengths <= T.
+      mask: (B, T) bool ((T, B) when `time_major`), True at valid steps; may pad on
+        either side. Give `lengths` or `mask`, not both.
+      reverse: process each sequence's valid steps last to first. Outputs stay aligned
+        with their input positions (with right padding this is `tf.reverse_sequence`,
+        run, reverse back).
+      time_major: layout of `xs`, `mask` and the returned `ys`.
+      unroll: time steps per scan iteration (same result for any value).
+      remat: save less for the backward pass and recompute it (long sequences).
+
+    Returns:
+      (carry, ys): the final carry (the state after each sequence's last valid step;
+      the initial carry where a sequence has no valid step) and the outputs ys
+      (B, T, H) (time-major if asked), zero at masked steps.
+
+    Example:
+      cell = jrnn.LSTMCell(64)
+      params = cell.init(jax.random.key(0), 16)
+      (h, c), ys = jrnn.unroll(cell, params, xs, lengths=lengths)   # xs: (8, 20, 16)
+    """
+    xs = jnp.asarray(xs)
+    if xs.ndim not in (2, 3):
+        layout = "(T, B, I)" if time_major else "(B, T, I)"
+        raise shape_error("xs", xs.shape, f"{layout}, or (T, I) for one unbatched sequence")
+    if not jnp.issubdtype(xs.dtype, jnp.floating):
+        raise TypeError(f"xs: got dtype {xs.dtype}, expected a floating-point array")
+    batch_major = xs.ndim == 3 and not time_major
+    xs_tm = jnp.swapaxes(xs, 0, 1) if batch_major else xs
+    steps, batch_shape = xs_tm.shape[0], xs_tm.shape[1:-1]
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"unroll: got {unroll!r}, expected a positive integer")
+
+    mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
+    _check_input_size(cell, params, xs_tm.shape[-1])
+    if carry is None:
+        carry = cell.initial_carry(batch_shape or None)
+    else:
+        _check_carry(cell, carry, batch_shape)
+
+    carry, ys = _run(cell, params, xs_tm, carry, mask_tm, reverse, unroll, remat)
+    return carry, (jnp.swapaxes(ys, 0, 1) if batch_major else ys)
+
+
+def _run(cell, params, xs, carry, mask, reverse, unroll, remat):
+    """Dispatch on the cell: stacks layer by layer, fused cells fast, others by scan."""
+    if isinstance(cell, StackedCell):
+        # Layer k+1 at step t needs only layer k's output at t, so running whole layers
+        # in turn is the same computation and lets every layer use its fast path.
+        new = []
+        for c, p, k in zip(cell.cells, params, carry):
+            k, xs = _run(c, p, xs, k, mask, reverse, unroll, remat)
+            new.append(k)
+        return tuple(new), xs
+    if getattr(cell, "fusable", False):
+        return fused_unroll(cell, params, xs, carry, mask, reverse=reverse, unroll=unroll,
+                            remat=remat)
+    return scan_unroll(cell, params, xs, carry, mask, reverse=reverse, unroll=unroll,
+                       remat=remat)
+
+
+def scan_unroll(cell, params, xs, carry, mask, *, reverse=False, unroll=1, remat=False):
+    """Reference path: `lax.scan` over the cell's step, differentiated by autodiff.
+
+    xs (T, *B, I), mask (T, *B) or None. Used for user cells, and by the tests as the
+    plain reference for the fast path.
+    """
+
+    def step(carry, inp):
+        x_t, m_t = inp
+        new, y = cell(params, carry, x_t)
+        if m_t is not None:
+            new, y = tree_where(m_t, new, carry), zero_where_masked(m_t, y)
+        return new, y
+
+    if remat:
+        step = jax.checkpoint(step)
+    return lax.scan(step, carry, (xs, mask), reverse=reverse, unroll=unroll)
+
+
+def _time_major_mask(lengths, mask, steps, batch_shape, batch_major):
+    if lengths is not None and mask is not None:
+        raise ValueError("lengths, mask: got both, expected at most one of them")
+    if lengths is not None:
+        lengths = jnp.asarray(lengths)
+        if not jnp.issubdtype(lengths.dtype, jnp.integer):
+            raise TypeError(f"lengths: got dtype {lengths.dtype}, expected integers")
+        if lengths.shape != batch_shape:
+            raise shape_error("lengths", lengths.shape, f"{batch_shape} (one per sequence)")
+        if is_concrete(lengths):
+            bad = np.asarray(lengths)
+            bad = bad[(bad < 0) | (bad > steps)]
+            if bad.size:
+                raise ValueError(
+                    f"lengths: got {bad.tolist()[:5]} out of range, expected 0 <= length "
+                    f"<= {steps} (the number of time steps)"
+                )
+        t = jnp.arange(steps).reshape((steps,) + (1,) * len(batch_shape))
+        return t < lengths[None]
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        if not (mask.dtype == jnp.bool_ or jnp.issubdtype(mask.dtype, jnp.integer)):
+            raise TypeError(f"mask: got dtype {mask.dtype}, expected bool")
+        expected = batch_shape + (steps,) if batch_major else (steps,) + batch_shape
+        if mask.shape != expected:
+            names = "(B, T)" if batch_major else "(T, B)" if batch_shape else "(T,)"
+            raise shape_error("mask", mask.shape, f"{expected} = {names} to match xs")
+        mask = mask.astype(bool)
+        return jnp.swapaxes(mask, 0, 1) if batch_major else mask
+    return None
+
+
+def _check_input_size(cell, params, size):
+    expected_fn = getattr(cell, "expected_input_size", None)
+    if expected_fn is None:
+        return
+    expected = expected_fn(params)
+    if expected is not None and expected != size:
+        raise ValueError(
+            f"xs: got input size {size} (last axis), expected {expected} to match the "
+            f"cell's params (kernel rows)"
+        )
+
+
+def _check_carry(cell, carry, batch_shape):
+    want = jax.eval_shape(lambda: cell.initial_carry(batch_shape or None))
+    got_tree = jax.tree.structure(carry)
+    if got_tree != jax.tree.structure(want):
+        raise ValueError(
+            f"carry: got structure {got_tree}, expected {jax.tree.structure(want)} "
+            f"(as from cell.initial_carry)"
+        )
+    for g, w in zip(jax.tree.leaves(carry), jax.tree.leaves(want)):
+        if jnp.shape(g) != w.shape:
+            raise shape_error("carry", jnp.shape(g), f"{w.shape} for batch shape {batch_shape}")
+        if jnp.result_type(g) != w.dtype:
+            raise TypeError(f"carry: got dtype {jnp.result_type(g)}, expected {w.dtype}")
