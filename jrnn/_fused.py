@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jrnn.cells.base import add_bias, matmul
+from jrnn.cells.base import add_bias, matmul, split_gates
 
 
 def tree_where(m, new, old):
@@ -72,18 +72,33 @@ def choose_hoist(backend: str, batch: int, steps: int, input_size: int, units: i
 CPU_HOIST_BUFFER_BYTES = 8 * 2**20
 
 
+def _unpack(p):
+    return (p[k] for k in ("kernel", "recurrent_kernel", "input_bias", "recurrent_bias",
+                           "pointwise"))
+
+
+def _gate_cols(w, g):
+    """Column blocks of a (.., G*H) weight or (G*H,) bias: a tuple of G (.., H)."""
+    return (None,) * g if w is None else split_gates(w, g)
+
+
+def _project_gates(xs, w, b, g, cdt):
+    """xs @ w + b as G separate contiguous (..., H) arrays, one GEMM per gate."""
+    return tuple(add_bias(matmul(xs, wk, cdt), bk)
+                 for wk, bk in zip(_gate_cols(w, g), _gate_cols(b, g)))
+
+
 def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
     """Run the scan; with `save`, also return the residuals the backward pass needs."""
-    cell, cdt = cfg.cell, cfg.cell.compute_dtype
+    cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
     hoist = cfg.hoist_train if save else cfg.hoist_infer
-    w, u, bi, br, pw = (p[k] for k in ("kernel", "recurrent_kernel", "input_bias",
-                                        "recurrent_bias", "pointwise"))
-    seq = add_bias(matmul(xs, w, cdt), bi) if hoist else xs
+    w, u, bi, br, pw = _unpack(p)
+    seq = _project_gates(xs, w, bi, ng, cdt) if hoist else xs
 
     def step(carry, inp):
         s_t, m_t = inp
-        gx = s_t if hoist else add_bias(matmul(s_t, w, cdt), bi)
-        gh = add_bias(matmul(cell.recurrent_input(carry), u, cdt), br)
+        gx = s_t if hoist else split_gates(add_bias(matmul(s_t, w, cdt), bi), ng)
+        gh = split_gates(add_bias(matmul(cell.recurrent_input(carry), u, cdt), br), ng)
         new, y = cell.pointwise(pw, gx, gh, carry)
         if m_t is not None:
             new, y = tree_where(m_t, new, carry), zero_where_masked(m_t, y)
@@ -92,7 +107,7 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
         elif cfg.remat:
             res = carry
         elif cell.additive:
-            res = (gx + gh, carry)
+            res = (tuple(a + b for a, b in zip(gx, gh)), carry)
         else:
             res = (gh, carry) if hoist else (gx, gh, carry)
         return new, (y, res)
@@ -118,24 +133,28 @@ def _fused_fwd(cfg, p, xs, carry0, mask):
 
 
 def _fused_bwd(cfg, saved, cts):
-    cell, cdt = cfg.cell, cfg.cell.compute_dtype
+    cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
     p, xs, mask, res = saved
-    w, u, bi, br, pw = (p[k] for k in ("kernel", "recurrent_kernel", "input_bias",
-                                        "recurrent_bias", "pointwise"))
+    w, u, bi, br, pw = _unpack(p)
     dcarry_last, dys = cts
 
-    # Pre-activations per step: saved, or (remat) recomputed as two big GEMMs here.
+    # Pre-activations per step: saved, or (remat) recomputed here as per-gate GEMMs.
     if cfg.remat:
         carries = res
-        gx_all = add_bias(matmul(xs, w, cdt), bi)
-        gh_all = add_bias(matmul(cell.recurrent_input(carries), u, cdt), br)
-        pre = (gx_all + gh_all,) if cell.additive else (gx_all, gh_all)
+        gx_all = _project_gates(xs, w, bi, ng, cdt)
+        gh_all = _project_gates(cell.recurrent_input(carries), u, br, ng, cdt)
+        if cell.additive:
+            pre = (tuple(a + b for a, b in zip(gx_all, gh_all)),)
+        else:
+            pre = (gx_all, gh_all)
     else:
         *pre, carries = res
         pre = tuple(pre)
 
+    zeros = (0.0,) * ng  # additive cells get gx + gh as gx and nothing as gh
+
     def cell_block(pw, carry, *g):
-        gx, gh = (g[0], 0.0) if cell.additive else g
+        gx, gh = (g[0], zeros) if cell.additive else g
         return cell.pointwise(pw, gx, gh, carry)
 
     def step(bcarry, inp):
@@ -149,7 +168,8 @@ def _fused_bwd(cfg, saved, cts):
         _, block_vjp = jax.vjp(cell_block, pw, carry_prev, *g_t)
         dpw_t, dprev, *dg = block_vjp((dcarry_in, dy_t))
         # Through gh = h_prev @ U: the one sequential GEMM of the backward step.
-        dh = matmul(dg[-1], u.T, cdt).astype(cell.recurrent_input(carry_prev).dtype)
+        h_prev = cell.recurrent_input(carry_prev)
+        dh = matmul(jnp.concatenate(dg[-1], axis=-1), u.T, cdt).astype(h_prev.dtype)
         _, ri_vjp = jax.vjp(cell.recurrent_input, carry_prev)
         dprev = jax.tree.map(jnp.add, dprev, ri_vjp(dh)[0])
         if m_t is not None:
@@ -161,20 +181,27 @@ def _fused_bwd(cfg, saved, cts):
                                    reverse=not cfg.reverse, unroll=cfg.unroll)
     dgx, dgh = (dgs[0], dgs[0]) if cell.additive else dgs
 
-    # Everything that does not feed the recurrence: GEMMs and sums over all T*B rows.
-    h_prev = cell.recurrent_input(carries)
+    # Everything that does not feed the recurrence: GEMMs and sums over all T*B rows,
+    # one per gate block (the blocks are separate arrays; concatenating them would copy).
     rows = lambda a: a.reshape(-1, a.shape[-1])
-    dw = matmul(rows(xs).T, rows(dgx), cdt).astype(w.dtype)
-    du = matmul(rows(h_prev).T, rows(dgh), cdt).astype(u.dtype)
-    dxs = matmul(dgx, w.T, cdt).astype(xs.dtype)
+    h_prev = rows(cell.recurrent_input(carries))
+    x2 = rows(xs)
+    dw = jnp.concatenate([matmul(x2.T, rows(d), cdt) for d in dgx], axis=-1)
+    du = jnp.concatenate([matmul(h_prev.T, rows(d), cdt) for d in dgh], axis=-1)
+    dxs = sum(matmul(d, wk.T, cdt) for d, wk in zip(dgx, _gate_cols(w, ng)))
+
+    def bias_grad(b, d):
+        return None if b is None else jnp.concatenate([rows(x).sum(0) for x in d]).astype(
+            b.dtype).reshape(b.shape)
+
     grads = {
-        "kernel": dw,
-        "recurrent_kernel": du,
-        "input_bias": None if bi is None else rows(dgx).sum(0).astype(bi.dtype),
-        "recurrent_bias": None if br is None else rows(dgh).sum(0).astype(br.dtype),
+        "kernel": dw.astype(w.dtype),
+        "recurrent_kernel": du.astype(u.dtype),
+        "input_bias": bias_grad(bi, dgx),
+        "recurrent_bias": bias_grad(br, dgh),
         "pointwise": dpw,
     }
-    return grads, dxs, dcarry0, None
+    return grads, dxs.astype(xs.dtype), dcarry0, None
 
 
 _fused.defvjp(_fused_fwd, _fused_bwd)

@@ -115,8 +115,8 @@ class GRUCell(FusedCell):
     def pointwise(self, pw, gx, gh, carry):
         act = activations.get(self.activation)
         rec = activations.get(self.recurrent_activation)
-        gx_z, gx_r, gx_h = split_gates(gx, 3)
-        gh_z, gh_r, gh_h = split_gates(gh, 3)
+        gx_z, gx_r, gx_h = gx
+        gh_z, gh_r, gh_h = gh
         z, r = rec(gx_z + gh_z), rec(gx_r + gh_r)
         hh = act(gx_h + r * gh_h)
         h_new = z * carry + (1.0 - z) * hh

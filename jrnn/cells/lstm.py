@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jrnn import activations, initializers
-from jrnn.cells.base import FusedCell, split_gates
+from jrnn.cells.base import FusedCell
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class LSTMCell(FusedCell):
         act = activations.get(self.activation)
         rec = activations.get(self.recurrent_activation)
         _, c = carry
-        gi, gf, gc, go = split_gates(gx + gh, 4)
+        gi, gf, gc, go = (a + b for a, b in zip(gx, gh))
         if self.forget_bias:
             gf = gf + self.forget_bias
         if self.use_peephole:

@@ -70,5 +70,5 @@ class SimpleRNNCell(FusedCell):
         return carry
 
     def pointwise(self, pw, gx, gh, carry):
-        h_new = activations.get(self.activation)(gx + gh)
+        h_new = activations.get(self.activation)(gx[0] + gh[0])
         return h_new, self._out(h_new)
