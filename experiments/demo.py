@@ -19,12 +19,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from pydoc_data.topics import topics
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from pydoc_data.topics import topics
 
 import jrnn
 
@@ -84,8 +84,10 @@ def sample(cell, params, prompt_ids, n, temperature, key):
 def save_params(params, path: Path):
     """Write atomically: a temporary file in the same folder, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    flat = {jax.tree_util.keystr(k): np.asarray(v)
-            for k, v in jax.tree_util.tree_flatten_with_path(params)[0]}
+    flat = {
+        jax.tree_util.keystr(k): np.asarray(v)
+        for k, v in jax.tree_util.tree_flatten_with_path(params)[0]
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         np.savez(f, **flat)
@@ -115,8 +117,10 @@ def main(argv=None):
     ids = np.array([index[c] for c in text], np.int32)
     split = int(0.9 * len(ids))
     train_ids, val_ids = ids[:split], ids[split:]
-    print(f"text: {len(text):,} characters, vocabulary {len(chars)}, "
-          f"train {len(train_ids):,} / held-out {len(val_ids):,}")
+    print(
+        f"text: {len(text):,} characters, vocabulary {len(chars)}, "
+        f"train {len(train_ids):,} / held-out {len(val_ids):,}"
+    )
 
     cell, params = init_model(jax.random.key(args.seed), len(chars), args.embed, args.units)
     schedule = optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.1)
@@ -131,8 +135,9 @@ def main(argv=None):
 
     eval_loss = jax.jit(lambda p, b: loss_fn(cell, p, b))
     val_rng = np.random.default_rng(12345)  # the same held-out windows every evaluation
-    val_batches = [windows(val_ids, val_rng, args.batch, args.length)
-                   for _ in range(args.eval_batches)]
+    val_batches = [
+        windows(val_ids, val_rng, args.batch, args.length) for _ in range(args.eval_batches)
+    ]
 
     def val_bpc(params):
         return float(np.mean([eval_loss(params, b) for b in val_batches])) / math.log(2)
@@ -141,26 +146,43 @@ def main(argv=None):
     history, t0, running = [], time.perf_counter(), []
     every = max(1, args.steps // 10)
     for step in range(1, args.steps + 1):
-        params, opt_state, loss = train_step(params, opt_state,
-                                             windows(train_ids, rng, args.batch, args.length))
+        params, opt_state, loss = train_step(
+            params, opt_state, windows(train_ids, rng, args.batch, args.length)
+        )
         running.append(loss)
         if step % every == 0 or step == args.steps:
             train_bpc = float(np.mean(running)) / math.log(2)
             running = []
             bpc = val_bpc(params)
-            history.append({"step": step, "train_bpc": train_bpc, "val_bpc": bpc,
-                            "seconds": time.perf_counter() - t0})
-            print(f"step {step:5d}  train {train_bpc:.3f} bpc  held-out {bpc:.3f} bpc  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            history.append(
+                {
+                    "step": step,
+                    "train_bpc": train_bpc,
+                    "val_bpc": bpc,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
+            print(
+                f"step {step:5d}  train {train_bpc:.3f} bpc  held-out {bpc:.3f} bpc  "
+                f"({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
 
     save_params(params, args.out / "params.npz")
     prompt = np.array([index[c] for c in args.prompt if c in index], np.int32)
-    toks = sample(cell, params, jnp.asarray(prompt), 400, args.temperature,
-                  jax.random.key(args.seed + 1))
+    toks = sample(
+        cell, params, jnp.asarray(prompt), 400, args.temperature, jax.random.key(args.seed + 1)
+    )
     generated = args.prompt + "".join(chars[int(t)] for t in toks)
-    metrics = {"val_bpc": history[-1]["val_bpc"], "train_bpc": history[-1]["train_bpc"],
-               "steps": args.steps, "seconds": history[-1]["seconds"], "sample": generated,
-               "history": history, "config": {k: str(v) for k, v in vars(args).items()}}
+    metrics = {
+        "val_bpc": history[-1]["val_bpc"],
+        "train_bpc": history[-1]["train_bpc"],
+        "steps": args.steps,
+        "seconds": history[-1]["seconds"],
+        "sample": generated,
+        "history": history,
+        "config": {k: str(v) for k, v in vars(args).items()},
+    }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"\nheld-out: {metrics['val_bpc']:.3f} bits per character; saved {args.out}/")
     print(f"\nsample (temperature {args.temperature}):\n{generated}")

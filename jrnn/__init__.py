@@ -4,7 +4,12 @@ Cells are pure step functions with Keras names and weight layouts; `unroll` is t
 engine that runs them over time; state is explicit.
 """
 
-from jrnn.bidirectional import Bidirectional, StackedBidirectional, bidirectional, stack_bidirectional
+from jrnn.bidirectional import (
+    Bidirectional,
+    StackedBidirectional,
+    bidirectional,
+    stack_bidirectional,
+)
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell, stack
 from jrnn.convert import from_keras, from_torch
 from jrnn.recurrence import unroll

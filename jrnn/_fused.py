@@ -56,25 +56,31 @@ def choose_hoist(backend: str, batch: int, steps: int, input_size: int, units: i
     """Whether to hoist the input GEMM out of the loop: (for inference, for training).
 
     On GPU/TPU hoisting is the cuDNN recipe: one big GEMM instead of T small ones, off
-    the sequential critical path. On XLA:CPU it depends on shape, since the hoisted
-    (T, B, G*H) float32 buffer goes through memory while a per-step x_t @ kernel reads
-    x_t from cache; measured on a 2-core x86 CPU (benchmarks/README.md):
-      - training: hoisting wins (the buffer is kept for the backward pass anyway);
-      - inference: hoisting wins while the buffer is small, loses once it outgrows L2.
+    the sequential critical path. On XLA:CPU it depends on size. The hoisted gate
+    buffers (T, B, G*H floats) are written once and read back step by step, and buffers
+    of 32 MB and more come fresh from mmap on every call (glibc's largest mmap
+    threshold), so their page faults cost more than the GEMM saves. Measured on the
+    2-core CI machine (median of 3x5 interleaved calls, LSTM, ms, hoisted vs per step):
+      B=32 T=64 H=128 (4 MB):    fwd 5.5 vs 6.3,   train 15.2 vs 15.6
+      B=16 T=1024 H=64 (16 MB):  fwd 13.7 vs 15.3, train 71.0 vs 70.2
+      B=64 T=128 H=256 (32 MB):  fwd 72.4 vs 56.8, train 205 vs 198
+      B=64 T=64 H=512 (32 MB):   fwd 129 vs 115,   train 355 vs 325
+    so on CPU we hoist while the buffer stays under CPU_HOIST_MAX_BYTES.
     """
     if backend != "cpu":
         return True, True
-    buffer_bytes = 4 * steps * batch * gates * units
-    return buffer_bytes <= CPU_HOIST_BUFFER_BYTES, True
+    hoist = 4 * steps * batch * gates * units < CPU_HOIST_MAX_BYTES
+    return hoist, hoist
 
 
-# Largest hoisted buffer (bytes) worth writing out on XLA:CPU for inference; measured.
-CPU_HOIST_BUFFER_BYTES = 8 * 2**20
+# Largest hoisted gate buffer (bytes) worth writing out on XLA:CPU; see choose_hoist.
+CPU_HOIST_MAX_BYTES = 24 * 2**20
 
 
 def _unpack(p):
-    return (p[k] for k in ("kernel", "recurrent_kernel", "input_bias", "recurrent_bias",
-                           "pointwise"))
+    return (
+        p[k] for k in ("kernel", "recurrent_kernel", "input_bias", "recurrent_bias", "pointwise")
+    )
 
 
 def _gate_cols(w, g):
@@ -84,8 +90,9 @@ def _gate_cols(w, g):
 
 def _project_gates(xs, w, b, g, cdt):
     """xs @ w + b as G separate contiguous (..., H) arrays, one GEMM per gate."""
-    return tuple(add_bias(matmul(xs, wk, cdt), bk)
-                 for wk, bk in zip(_gate_cols(w, g), _gate_cols(b, g)))
+    return tuple(
+        add_bias(matmul(xs, wk, cdt), bk) for wk, bk in zip(_gate_cols(w, g), _gate_cols(b, g))
+    )
 
 
 def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
@@ -112,8 +119,7 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
             res = (gh, carry) if hoist else (gx, gh, carry)
         return new, (y, res)
 
-    carry, (ys, res) = lax.scan(step, carry0, (seq, mask), reverse=cfg.reverse,
-                                unroll=cfg.unroll)
+    carry, (ys, res) = lax.scan(step, carry0, (seq, mask), reverse=cfg.reverse, unroll=cfg.unroll)
     if save and hoist and not cell.additive and not cfg.remat:
         res = (seq,) + res
     return carry, ys, res
@@ -177,8 +183,13 @@ def _fused_bwd(cfg, saved, cts):
         return (dprev, jax.tree.map(jnp.add, dpw, dpw_t)), tuple(dg)
 
     dpw0 = jax.tree.map(jnp.zeros_like, pw)
-    (dcarry0, dpw), dgs = lax.scan(step, (dcarry_last, dpw0), (dys, mask, carries, pre),
-                                   reverse=not cfg.reverse, unroll=cfg.unroll)
+    (dcarry0, dpw), dgs = lax.scan(
+        step,
+        (dcarry_last, dpw0),
+        (dys, mask, carries, pre),
+        reverse=not cfg.reverse,
+        unroll=cfg.unroll,
+    )
     dgx, dgh = (dgs[0], dgs[0]) if cell.additive else dgs
 
     # Everything that does not feed the recurrence: GEMMs and sums over all T*B rows,
@@ -191,8 +202,11 @@ def _fused_bwd(cfg, saved, cts):
     dxs = sum(matmul(d, wk.T, cdt) for d, wk in zip(dgx, _gate_cols(w, ng)))
 
     def bias_grad(b, d):
-        return None if b is None else jnp.concatenate([rows(x).sum(0) for x in d]).astype(
-            b.dtype).reshape(b.shape)
+        return (
+            None
+            if b is None
+            else jnp.concatenate([rows(x).sum(0) for x in d]).astype(b.dtype).reshape(b.shape)
+        )
 
     grads = {
         "kernel": dw.astype(w.dtype),

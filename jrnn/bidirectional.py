@@ -65,20 +65,33 @@ class Bidirectional:
 
     def init(self, key, input_size: int) -> dict:
         kf, kb = jax.random.split(key)
-        return {"forward": self.forward.init(kf, input_size),
-                "backward": self.backward.init(kb, input_size)}
+        return {
+            "forward": self.forward.init(kf, input_size),
+            "backward": self.backward.init(kb, input_size),
+        }
 
     def initial_carry(self, batch_size=None, dtype=jnp.float32):
-        return (self.forward.initial_carry(batch_size, dtype),
-                self.backward.initial_carry(batch_size, dtype))
+        return (
+            self.forward.initial_carry(batch_size, dtype),
+            self.backward.initial_carry(batch_size, dtype),
+        )
 
-    def __call__(self, params, xs, carry=None, *, lengths=None, mask=None, time_major=False,
-                 unroll=1, remat=False):
+    def __call__(
+        self,
+        params,
+        xs,
+        carry=None,
+        *,
+        lengths=None,
+        mask=None,
+        time_major=False,
+        unroll=1,
+        remat=False,
+    ):
         c_fw, c_bw = (None, None) if carry is None else carry
         kw = dict(lengths=lengths, mask=mask, time_major=time_major, unroll=unroll, remat=remat)
         c_fw, y_fw = _unroll(self.forward, params["forward"], xs, carry=c_fw, **kw)
-        c_bw, y_bw = _unroll(self.backward, params["backward"], xs, carry=c_bw, reverse=True,
-                             **kw)
+        c_bw, y_bw = _unroll(self.backward, params["backward"], xs, carry=c_bw, reverse=True, **kw)
         return (c_fw, c_bw), merge(self.merge_mode, y_fw, y_bw)
 
 
@@ -95,8 +108,10 @@ class StackedBidirectional:
     def __post_init__(self):
         for k, layer in enumerate(self.layers[:-1]):
             if layer.merge_mode is None:
-                raise ValueError(f"merge_mode: got None for layer {k}, expected a merge mode "
-                                 f"(only the last layer may return the two directions)")
+                raise ValueError(
+                    f"merge_mode: got None for layer {k}, expected a merge mode "
+                    f"(only the last layer may return the two directions)"
+                )
 
     @property
     def output_size(self) -> int:
@@ -134,6 +149,6 @@ def stack_bidirectional(forward_cells, backward_cells, merge_mode="concat"):
             f"backward_cells: got {len(backward_cells)} cells for {len(forward_cells)} "
             f"forward cells, expected the same non-zero number"
         )
-    return StackedBidirectional(tuple(
-        Bidirectional(f, b, merge_mode) for f, b in zip(forward_cells, backward_cells)
-    ))
+    return StackedBidirectional(
+        tuple(Bidirectional(f, b, merge_mode) for f, b in zip(forward_cells, backward_cells))
+    )

@@ -12,8 +12,19 @@ from jrnn._fused import fused_unroll, tree_where, zero_where_masked
 from jrnn.cells.stacked import StackedCell
 
 
-def unroll(cell, params, xs, *, carry=None, lengths=None, mask=None, reverse=False,
-           time_major=False, unroll=1, remat=False):
+def unroll(
+    cell,
+    params,
+    xs,
+    *,
+    carry=None,
+    lengths=None,
+    mask=None,
+    reverse=False,
+    time_major=False,
+    unroll=1,
+    remat=False,
+):
     """Run `cell` over the time axis of `xs` with `lax.scan`.
 
     Args:
@@ -76,10 +87,10 @@ def _run(cell, params, xs, carry, mask, reverse, unroll, remat):
             new.append(k)
         return tuple(new), xs
     if getattr(cell, "fusable", False):
-        return fused_unroll(cell, params, xs, carry, mask, reverse=reverse, unroll=unroll,
-                            remat=remat)
-    return scan_unroll(cell, params, xs, carry, mask, reverse=reverse, unroll=unroll,
-                       remat=remat)
+        return fused_unroll(
+            cell, params, xs, carry, mask, reverse=reverse, unroll=unroll, remat=remat
+        )
+    return scan_unroll(cell, params, xs, carry, mask, reverse=reverse, unroll=unroll, remat=remat)
 
 
 def scan_unroll(cell, params, xs, carry, mask, *, reverse=False, unroll=1, remat=False):

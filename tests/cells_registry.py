@@ -27,7 +27,13 @@ class IndRNNCell:
         }
 
     def initial_carry(self, batch_size=None, dtype=jnp.float32):
-        shape = () if batch_size is None else (batch_size,) if isinstance(batch_size, int) else tuple(batch_size)
+        shape = (
+            ()
+            if batch_size is None
+            else (batch_size,)
+            if isinstance(batch_size, int)
+            else tuple(batch_size)
+        )
         return jnp.zeros(shape + (self.units,), dtype)
 
     def __call__(self, params, carry, x_t):

@@ -73,8 +73,8 @@ def test_shapes_and_step(name):
 
 @pytest.mark.parametrize("name", ids)
 @pytest.mark.parametrize(
-    "padding,reverse", [("none", False), ("right", False), ("right", True), ("left", True),
-                        ("left", False)]
+    "padding,reverse",
+    [("none", False), ("right", False), ("right", True), ("left", True), ("left", False)],
 )
 def test_unroll_equals_python_loop(name, padding, reverse):
     cell, params, xs, carry = setup(name)
@@ -92,8 +92,12 @@ def test_unroll_equals_python_loop(name, padding, reverse):
     # masked steps output exactly zero; a zero-length sequence keeps its initial carry
     assert np.all(np.asarray(got_ys)[~valid] == 0)
     if padding != "none":
-        assert_trees_close(jax.tree.map(lambda a: a[2], got_carry),
-                           jax.tree.map(lambda a: a[2], carry), rtol=0, atol=0)
+        assert_trees_close(
+            jax.tree.map(lambda a: a[2], got_carry),
+            jax.tree.map(lambda a: a[2], carry),
+            rtol=0,
+            atol=0,
+        )
 
 
 @pytest.mark.parametrize("name", ids)
@@ -101,7 +105,8 @@ def test_jit_equals_eager(name):
     cell, params, xs, carry = setup(name)
     eager = jrnn.unroll(cell, params, xs, carry=carry, lengths=LENGTHS)
     jitted = jax.jit(lambda p, x, c, n: jrnn.unroll(cell, p, x, carry=c, lengths=n))(
-        params, xs, carry, LENGTHS)
+        params, xs, carry, LENGTHS
+    )
     assert_trees_close(eager, jitted)
 
 
@@ -109,8 +114,7 @@ MODES = {
     "plain": {},
     "lengths": {"lengths": LENGTHS},
     "lengths_reverse": {"lengths": LENGTHS, "reverse": True},
-    "left_mask_reverse": {"mask": np.arange(T)[None] >= (T - LENGTHS)[:, None],
-                          "reverse": True},
+    "left_mask_reverse": {"mask": np.arange(T)[None] >= (T - LENGTHS)[:, None], "reverse": True},
     "unroll3_remat": {"lengths": LENGTHS, "unroll": 3, "remat": True},
 }
 
@@ -136,9 +140,14 @@ def test_fast_path_equals_autodiff(name, mode):
         mask = kw.get("mask")
         if "lengths" in kw:
             mask = np.arange(T)[None] < kw["lengths"][:, None]
-        c, ys = scan_unroll(cell, params, jnp.swapaxes(xs, 0, 1), carry,
-                            None if mask is None else jnp.asarray(mask).T,
-                            reverse=kw.get("reverse", False))
+        c, ys = scan_unroll(
+            cell,
+            params,
+            jnp.swapaxes(xs, 0, 1),
+            carry,
+            None if mask is None else jnp.asarray(mask).T,
+            reverse=kw.get("reverse", False),
+        )
         return c, jnp.swapaxes(ys, 0, 1)
 
     grad = lambda fn: jax.jit(jax.value_and_grad(lambda *a: loss(fn, *a), argnums=(0, 1, 2)))
@@ -152,8 +161,15 @@ def test_fast_path_equals_autodiff(name, mode):
 def test_time_major_and_unroll_k(name):
     cell, params, xs, carry = setup(name)
     c1, y1 = jrnn.unroll(cell, params, xs, carry=carry, lengths=LENGTHS)
-    c2, y2 = jrnn.unroll(cell, params, jnp.swapaxes(xs, 0, 1), carry=carry, lengths=LENGTHS,
-                         time_major=True, unroll=4)
+    c2, y2 = jrnn.unroll(
+        cell,
+        params,
+        jnp.swapaxes(xs, 0, 1),
+        carry=carry,
+        lengths=LENGTHS,
+        time_major=True,
+        unroll=4,
+    )
     assert_trees_close(c1, c2)
     np.testing.assert_allclose(y1, jnp.swapaxes(y2, 0, 1), rtol=1e-5, atol=1e-6)
 
@@ -204,14 +220,20 @@ def test_encoder_decoder_carry_handoff(name):
     dec_x = jax.random.normal(jax.random.key(5), (B, 4, I))
     c, ys = jrnn.unroll(cell, dec_params, dec_x, carry=enc_c)
     # reference: step by step through encoder (valid steps) then decoder
-    want_c, _ = loop_reference(cell, params, xs, cell.initial_carry(B),
-                               np.arange(T)[None] < LENGTHS[:, None])
+    want_c, _ = loop_reference(
+        cell, params, xs, cell.initial_carry(B), np.arange(T)[None] < LENGTHS[:, None]
+    )
     want_c, want_y = loop_reference(cell, dec_params, dec_x, want_c, np.ones((B, 4), bool))
     assert_trees_close(c, want_c)
     np.testing.assert_allclose(ys, want_y, rtol=1e-5, atol=1e-6)
     # and gradients flow from the decoder's loss into the encoder's params
-    g = jax.grad(lambda p: jnp.sum(jrnn.unroll(
-        cell, dec_params, dec_x, carry=jrnn.unroll(cell, p, xs, lengths=LENGTHS)[0])[1]))(params)
+    g = jax.grad(
+        lambda p: jnp.sum(
+            jrnn.unroll(
+                cell, dec_params, dec_x, carry=jrnn.unroll(cell, p, xs, lengths=LENGTHS)[0]
+            )[1]
+        )
+    )(params)
     assert all(np.any(np.asarray(x) != 0) for x in jax.tree.leaves(g))
 
 
@@ -225,10 +247,12 @@ def test_bf16_compute(name):
     assert y16.dtype == jnp.bfloat16
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(c16))
     np.testing.assert_allclose(np.asarray(y16, np.float32), y32, atol=0.06)
-    g = jax.grad(lambda p: jnp.sum(jrnn.unroll(bf, p, xs, lengths=LENGTHS)[1].astype(
-        jnp.float32) ** 2))(params)
-    assert all(leaf.dtype == jnp.float32 and np.all(np.isfinite(leaf))
-               for leaf in jax.tree.leaves(g))
+    g = jax.grad(
+        lambda p: jnp.sum(jrnn.unroll(bf, p, xs, lengths=LENGTHS)[1].astype(jnp.float32) ** 2)
+    )(params)
+    assert all(
+        leaf.dtype == jnp.float32 and np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(g)
+    )
 
 
 def _with_dtype(cell, dtype):

@@ -450,3 +450,27 @@ def test_unsupported_cell_type():
         jrnn.from_keras(MyCell(), _lstm_weights())
     with pytest.raises(TypeError, match="cell"):
         jrnn.from_torch(MyCell(), _torch_module("lstm").state_dict())
+
+
+def test_unused_state_dict_entries_are_an_error():
+    sd = _torch_module("lstm", seed=3, num_layers=2, bidirectional=True).state_dict()
+    with pytest.raises(ValueError, match="state_dict"):
+        jrnn.from_torch(jrnn.LSTMCell(H), sd)
+    with pytest.raises(ValueError, match="state_dict"):
+        jrnn.from_torch(jrnn.stack([jrnn.LSTMCell(H)]), sd)
+
+
+def test_torch_wrong_input_weight_and_bias_shapes():
+    sd = {k: v.numpy() for k, v in _torch_module("gru", seed=4).state_dict().items()}
+    bad = dict(sd, weight_ih_l0=sd["weight_ih_l0"][:-1])
+    with pytest.raises(ValueError, match="weight_ih"):
+        jrnn.from_torch(jrnn.GRUCell(H), bad)
+    bad = dict(sd, bias_hh_l0=sd["bias_hh_l0"][:-1])
+    with pytest.raises(ValueError, match="bias_hh"):
+        jrnn.from_torch(jrnn.GRUCell(H), bad)
+
+
+def test_forget_bias_without_bias_is_an_error():
+    sd = _torch_module("lstm", seed=5, bias=False).state_dict()
+    with pytest.raises(ValueError, match="forget_bias"):
+        jrnn.from_torch(jrnn.LSTMCell(H, use_bias=False, forget_bias=1.0), sd)

@@ -108,7 +108,6 @@ class GRUCell(FusedCell):
             "pointwise": {},
         }
 
-
     def recurrent_input(self, carry):
         return carry
 

@@ -103,7 +103,6 @@ class LSTMCell(FusedCell):
             "pointwise": pw,
         }
 
-
     def recurrent_input(self, carry):
         return carry[0]
 

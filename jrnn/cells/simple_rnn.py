@@ -65,7 +65,6 @@ class SimpleRNNCell(FusedCell):
             "pointwise": {},
         }
 
-
     def recurrent_input(self, carry):
         return carry
 

@@ -60,7 +60,9 @@ class StackedCell:
         return f(params[0]) if f else None
 
     def get_config(self) -> dict:
-        return {"cells": [{"class": type(c).__name__, "config": c.get_config()} for c in self.cells]}
+        return {
+            "cells": [{"class": type(c).__name__, "config": c.get_config()} for c in self.cells]
+        }
 
     @classmethod
     def from_config(cls, config: dict):

@@ -1,0 +1,110 @@
+"""Bad input gets a clear error that names the argument, what it got and what was expected."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jrnn
+
+CELL = jrnn.LSTMCell(4)
+PARAMS = CELL.init(jax.random.key(0), 3)
+XS = jnp.zeros((2, 5, 3))
+
+
+@pytest.mark.parametrize(
+    "xs, match",
+    [
+        (jnp.zeros((5,)), r"xs: got shape \(5,\), expected \(B, T, I\)"),
+        (jnp.zeros((2, 5, 3, 1)), r"xs: got shape \(2, 5, 3, 1\)"),
+        (jnp.zeros((2, 5, 7)), r"xs: got input size 7 .*expected 3"),
+    ],
+)
+def test_xs_rank_and_size(xs, match):
+    with pytest.raises(ValueError, match=match):
+        jrnn.unroll(CELL, PARAMS, xs)
+
+
+def test_xs_integer_dtype():
+    with pytest.raises(TypeError, match="xs: got dtype int32"):
+        jrnn.unroll(CELL, PARAMS, jnp.zeros((2, 5, 3), jnp.int32))
+
+
+@pytest.mark.parametrize(
+    "lengths, err, match",
+    [
+        (
+            np.array([5, 6]),
+            ValueError,
+            r"lengths: got \[6\] out of range, expected 0 <= length <= 5",
+        ),
+        (np.array([-1, 2]), ValueError, r"lengths: got \[-1\] out of range"),
+        (np.array([2.0, 3.0]), TypeError, "lengths: got dtype float"),
+        (np.array([2, 3, 4]), ValueError, r"lengths: got shape \(3,\), expected \(2,\)"),
+    ],
+)
+def test_bad_lengths(lengths, err, match):
+    with pytest.raises(err, match=match):
+        jrnn.unroll(CELL, PARAMS, XS, lengths=lengths)
+
+
+def test_bad_mask():
+    with pytest.raises(ValueError, match=r"mask: got shape \(5, 2\), expected \(2, 5\)"):
+        jrnn.unroll(CELL, PARAMS, XS, mask=np.ones((5, 2), bool))
+    with pytest.raises(TypeError, match="mask: got dtype float32, expected bool"):
+        jrnn.unroll(CELL, PARAMS, XS, mask=np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match="lengths, mask: got both"):
+        jrnn.unroll(CELL, PARAMS, XS, mask=np.ones((2, 5), bool), lengths=np.array([1, 2]))
+
+
+def test_bad_carry():
+    h = jnp.zeros((2, 4))
+    with pytest.raises(ValueError, match="carry: got structure"):
+        jrnn.unroll(CELL, PARAMS, XS, carry=h)  # LSTM needs (h, c)
+    with pytest.raises(ValueError, match=r"carry: got shape \(3, 4\), expected \(2, 4\)"):
+        jrnn.unroll(CELL, PARAMS, XS, carry=(jnp.zeros((3, 4)), jnp.zeros((3, 4))))
+    with pytest.raises(TypeError, match="carry: got dtype int32"):
+        jrnn.unroll(CELL, PARAMS, XS, carry=(h.astype(jnp.int32), h))
+
+
+def test_bad_unroll_and_step_input():
+    with pytest.raises(ValueError, match="unroll: got 0, expected a positive integer"):
+        jrnn.unroll(CELL, PARAMS, XS, unroll=0)
+    with pytest.raises(ValueError, match=r"x_t: got shape \(2, 7\)"):
+        CELL(PARAMS, CELL.initial_carry(2), jnp.zeros((2, 7)))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: jrnn.LSTMCell(0), "units: got 0, expected a positive integer"),
+        (lambda: jrnn.GRUCell(3, activation="nope"), "activation: got 'nope'"),
+        (lambda: jrnn.LSTMCell(3, cell_clip=-1.0), "cell_clip: got -1.0"),
+        (lambda: jrnn.stack([]), "cells: got an empty sequence"),
+        (lambda: jrnn.bidirectional(CELL, CELL, merge_mode="max"), "merge_mode: got 'max'"),
+        (
+            lambda: jrnn.bidirectional(CELL, jrnn.LSTMCell(5), merge_mode="sum"),
+            "merge_mode: got 'sum' with output sizes 4 and 5",
+        ),
+        (lambda: jrnn.stack_bidirectional([CELL], []), "backward_cells: got 0 cells"),
+        (
+            lambda: jrnn.stack_bidirectional([CELL, CELL], [CELL, CELL], merge_mode=None),
+            "merge_mode: got None for layer 0",
+        ),
+    ],
+)
+def test_bad_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_unknown_initializer():
+    with pytest.raises(ValueError, match="initializer: got 'glorot'"):
+        jrnn.LSTMCell(3, kernel_initializer="glorot").init(jax.random.key(0), 2)
+
+
+def test_lengths_under_jit_are_not_checked_but_behave_as_a_mask():
+    """Traced lengths cannot be read on the host; in-range values behave as documented."""
+    f = jax.jit(lambda n: jrnn.unroll(CELL, PARAMS, jnp.ones((2, 5, 3)), lengths=n)[1])
+    ys = f(jnp.array([5, 2]))
+    assert np.all(np.asarray(ys)[1, 2:] == 0) and np.all(np.asarray(ys)[1, :2] != 0)
