@@ -85,7 +85,7 @@ class Bidirectional:
         lengths=None,
         mask=None,
         time_major=False,
-        unroll=1,
+        unroll=None,
         remat=False,
     ):
         c_fw, c_bw = (None, None) if carry is None else carry

@@ -22,7 +22,7 @@ def unroll(
     mask=None,
     reverse=False,
     time_major=False,
-    unroll=1,
+    unroll=None,
     remat=False,
 ):
     """Run `cell` over the time axis of `xs` with `lax.scan`.
@@ -40,7 +40,11 @@ def unroll(
         with their input positions (with right padding this is `tf.reverse_sequence`,
         run, reverse back).
       time_major: layout of `xs`, `mask` and the returned `ys`.
-      unroll: time steps per scan iteration (same result for any value).
+      unroll: time steps per scan iteration (same result for any value). None picks
+        by backend: 1 on CPU, where XLA:CPU runs loop bodies op by op and a longer body
+        only costs more; 8 on GPU/TPU, where it halves the per-step loop overhead
+        (H100, LSTM train step: B=16 T=1024 H=64 25.0 -> 10.9 ms; B=64 T=128 H=256
+        4.0 -> 2.3 ms).
       remat: save less for the backward pass and recompute it (long sequences).
 
     Returns:
@@ -62,8 +66,10 @@ def unroll(
     batch_major = xs.ndim == 3 and not time_major
     xs_tm = jnp.swapaxes(xs, 0, 1) if batch_major else xs
     steps, batch_shape = xs_tm.shape[0], xs_tm.shape[1:-1]
+    if unroll is None:
+        unroll = default_unroll(jax.default_backend())
     if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-        raise ValueError(f"unroll: got {unroll!r}, expected a positive integer")
+        raise ValueError(f"unroll: got {unroll!r}, expected None or a positive integer")
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
     _check_input_size(cell, params, xs_tm.shape[-1])
@@ -74,6 +80,11 @@ def unroll(
 
     carry, ys = _run(cell, params, xs_tm, carry, mask_tm, reverse, unroll, remat)
     return carry, (jnp.swapaxes(ys, 0, 1) if batch_major else ys)
+
+
+def default_unroll(backend: str) -> int:
+    """Scan steps per loop iteration when the caller does not choose (see `unroll`)."""
+    return 1 if backend == "cpu" else 8
 
 
 def _run(cell, params, xs, carry, mask, reverse, unroll, remat):

@@ -68,7 +68,7 @@ def test_bad_carry():
 
 
 def test_bad_unroll_and_step_input():
-    with pytest.raises(ValueError, match="unroll: got 0, expected a positive integer"):
+    with pytest.raises(ValueError, match="unroll: got 0, expected None or a positive integer"):
         jrnn.unroll(CELL, PARAMS, XS, unroll=0)
     with pytest.raises(ValueError, match=r"x_t: got shape \(2, 7\)"):
         CELL(PARAMS, CELL.initial_carry(2), jnp.zeros((2, 7)))
