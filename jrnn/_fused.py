@@ -1,8 +1,8 @@
 """The fast path of `unroll` for cells that implement the fused-cell contract.
 
 Forward: the input projection gx = xs @ kernel + input_bias is either hoisted out of the
-loop as one (T*B, I) x (I, G*H) GEMM or done per step (see `choose_hoist`); the scan
-body is then one recurrent GEMM plus one fused elementwise block.
+loop as G per-gate (T*B, I) x (I, H) GEMMs or done per step (see `choose_hoist`); the
+scan body is then one recurrent GEMM plus one fused elementwise block.
 
 Backward (`jax.custom_vjp`): the reverse scan carries only the state cotangents. Each
 step recomputes the cell's elementwise block from the saved pre-activations (cheap,
@@ -12,7 +12,7 @@ pre-activation cotangents dG; every weight, bias and input gradient is then one 
 or reduction over all T*B rows after the loop, instead of T small accumulations inside
 it (which is what autodiff through `lax.scan` would give).
 
-Tested against plain autodiff through the cell's reference step (tests/test_fused.py).
+Tested against plain autodiff through the cell's reference step (tests/test_contract.py).
 """
 
 from __future__ import annotations
@@ -56,11 +56,12 @@ def choose_hoist(backend: str, batch: int, steps: int, input_size: int, units: i
     """Whether to hoist the input GEMM out of the loop: (for inference, for training).
 
     On GPU/TPU hoisting is the cuDNN recipe: one big GEMM instead of T small ones, off
-    the sequential critical path. On XLA:CPU it depends on size. The hoisted gate
-    buffers (T, B, G*H floats) are written once and read back step by step, and buffers
-    of 32 MB and more come fresh from mmap on every call (glibc's largest mmap
-    threshold), so their page faults cost more than the GEMM saves. Measured on the
-    2-core CI machine (median of 3x5 interleaved calls, LSTM, ms, hoisted vs per step):
+    the sequential critical path. On XLA:CPU it depends on size: the hoisted gate
+    buffers (T*B*G*H floats) are written once and read back step by step, which is
+    cheap while they stay in the last-level cache (32 MB here) and costs more than the
+    bigger GEMM saves once they spill to DRAM; a per-step x_t @ kernel reads only x_t
+    and a cached kernel. Measured on the 2-core CI machine (AMD EPYC, 32 MB L3; median
+    of 3x5 interleaved calls, LSTM, ms, hoisted vs per step):
       B=32 T=64 H=128 (4 MB):    fwd 5.5 vs 6.3,   train 15.2 vs 15.6
       B=16 T=1024 H=64 (16 MB):  fwd 13.7 vs 15.3, train 71.0 vs 70.2
       B=64 T=128 H=256 (32 MB):  fwd 72.4 vs 56.8, train 205 vs 198
