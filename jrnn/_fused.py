@@ -50,6 +50,7 @@ class FusedConfig:
     remat: bool
     hoist_infer: bool
     hoist_train: bool
+    concat_grads: bool  # backward emits one (T, B, G*H) gradient buffer, not G (T, B, H)
 
 
 def choose_hoist(backend: str, batch: int, steps: int, input_size: int, units: int, gates: int):
@@ -97,7 +98,13 @@ def _project_gates(xs, w, b, g, cdt):
 
 
 def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
-    """Run the scan; with `save`, also return the residuals the backward pass needs."""
+    """Run the scan; with `save`, also return the residuals the backward pass needs.
+
+    Saving, the scan emits each step's new carry (not y): y_t is a function of it, and
+    the carry before step t is the carry after the previous one, so one stacked carry
+    serves the outputs, the backward's recomputation and its h_{t-1} @ dG GEMM. Every
+    array a step writes costs a dynamic-update-slice per step on XLA:CPU.
+    """
     cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
     hoist = cfg.hoist_train if save else cfg.hoist_infer
     w, u, bi, br, pw = _unpack(p)
@@ -111,19 +118,35 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
         if m_t is not None:
             new, y = tree_where(m_t, new, carry), zero_where_masked(m_t, y)
         if not save:
-            res = None
-        elif cfg.remat:
-            res = carry
+            return new, y
+        if cfg.remat:
+            pre = ()
         elif cell.additive:
-            res = (tuple(a + b for a, b in zip(gx, gh)), carry)
+            pre = (tuple(a + b for a, b in zip(gx, gh)),)
         else:
-            res = (gh, carry) if hoist else (gx, gh, carry)
-        return new, (y, res)
+            pre = (gh,) if hoist else (gx, gh)
+        return new, (new, pre)
 
-    carry, (ys, res) = lax.scan(step, carry0, (seq, mask), reverse=cfg.reverse, unroll=cfg.unroll)
-    if save and hoist and not cell.additive and not cfg.remat:
-        res = (seq,) + res
-    return carry, ys, res
+    carry, out = lax.scan(step, carry0, (seq, mask), reverse=cfg.reverse, unroll=cfg.unroll)
+    if not save:
+        return carry, out, None
+    carries, pre = out
+    ys = cell.output(carries)
+    if mask is not None:
+        ys = zero_where_masked(mask, ys)
+    if hoist and not cell.additive and not cfg.remat:
+        pre = (seq,) + pre
+    return carry, ys, (carries, pre)
+
+
+def _previous(carries, carry0, reverse):
+    """The carry entering each step, from the carries leaving them (time-major)."""
+
+    def shift(post, first):
+        first = first[None]
+        return jnp.concatenate([post[1:], first] if reverse else [first, post[:-1]])
+
+    return jax.tree.map(shift, carries, carry0)
 
 
 def _fused(cfg, p, xs, carry0, mask):
@@ -136,27 +159,24 @@ _fused = jax.custom_vjp(_fused, nondiff_argnums=(0,))
 
 def _fused_fwd(cfg, p, xs, carry0, mask):
     carry, ys, res = _forward(cfg, p, xs, carry0, mask, save=True)
-    return (carry, ys), (p, xs, mask, res)
+    return (carry, ys), (p, xs, carry0, mask, res)
 
 
 def _fused_bwd(cfg, saved, cts):
     cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
-    p, xs, mask, res = saved
+    p, xs, carry0, mask, (carries, pre) = saved
     w, u, bi, br, pw = _unpack(p)
     dcarry_last, dys = cts
+    carries = _previous(carries, carry0, cfg.reverse)
 
     # Pre-activations per step: saved, or (remat) recomputed here as per-gate GEMMs.
     if cfg.remat:
-        carries = res
         gx_all = _project_gates(xs, w, bi, ng, cdt)
         gh_all = _project_gates(cell.recurrent_input(carries), u, br, ng, cdt)
         if cell.additive:
             pre = (tuple(a + b for a, b in zip(gx_all, gh_all)),)
         else:
             pre = (gx_all, gh_all)
-    else:
-        *pre, carries = res
-        pre = tuple(pre)
 
     zeros = (0.0,) * ng  # additive cells get gx + gh as gx and nothing as gh
 
@@ -176,12 +196,17 @@ def _fused_bwd(cfg, saved, cts):
         dpw_t, dprev, *dg = block_vjp((dcarry_in, dy_t))
         # Through gh = h_prev @ U: the one sequential GEMM of the backward step.
         h_prev = cell.recurrent_input(carry_prev)
-        dh = matmul(jnp.concatenate(dg[-1], axis=-1), u.T, cdt).astype(h_prev.dtype)
+        dgh = jnp.concatenate(dg[-1], axis=-1)
+        dh = matmul(dgh, u.T, cdt).astype(h_prev.dtype)
         _, ri_vjp = jax.vjp(cell.recurrent_input, carry_prev)
         dprev = jax.tree.map(jnp.add, dprev, ri_vjp(dh)[0])
         if m_t is not None:
             dprev = tree_where(m_t, dprev, dcarry)
-        return (dprev, jax.tree.map(jnp.add, dpw, dpw_t)), tuple(dg)
+        if cfg.concat_grads:
+            out = (dgh,) if cell.additive else (jnp.concatenate(dg[0], axis=-1), dgh)
+        else:
+            out = tuple(dg)
+        return (dprev, jax.tree.map(jnp.add, dpw, dpw_t)), out
 
     dpw0 = jax.tree.map(jnp.zeros_like, pw)
     (dcarry0, dpw), dgs = lax.scan(
@@ -193,30 +218,43 @@ def _fused_bwd(cfg, saved, cts):
     )
     dgx, dgh = (dgs[0], dgs[0]) if cell.additive else dgs
 
-    # Everything that does not feed the recurrence: GEMMs and sums over all T*B rows,
-    # one per gate block (the blocks are separate arrays; concatenating them would copy).
-    rows = lambda a: a.reshape(-1, a.shape[-1])
-    h_prev = rows(cell.recurrent_input(carries))
-    x2 = rows(xs)
-    dw = jnp.concatenate([matmul(x2.T, rows(d), cdt) for d in dgx], axis=-1)
-    du = jnp.concatenate([matmul(h_prev.T, rows(d), cdt) for d in dgh], axis=-1)
-    dxs = sum(matmul(d, wk.T, cdt) for d, wk in zip(dgx, _gate_cols(w, ng)))
-
-    def bias_grad(b, d):
-        return (
-            None
-            if b is None
-            else jnp.concatenate([rows(x).sum(0) for x in d]).astype(b.dtype).reshape(b.shape)
-        )
-
+    # Everything that does not feed the recurrence: GEMMs and sums over all T*B rows.
+    h_prev = _rows(cell.recurrent_input(carries))
     grads = {
-        "kernel": dw.astype(w.dtype),
-        "recurrent_kernel": du.astype(u.dtype),
-        "input_bias": bias_grad(bi, dgx),
-        "recurrent_bias": bias_grad(br, dgh),
+        "kernel": _weight_grad(_rows(xs), dgx, cdt).astype(w.dtype),
+        "recurrent_kernel": _weight_grad(h_prev, dgh, cdt).astype(u.dtype),
+        "input_bias": _bias_grad(bi, dgx),
+        "recurrent_bias": _bias_grad(br, dgh),
         "pointwise": dpw,
     }
-    return grads, dxs.astype(xs.dtype), dcarry0, None
+    return grads, _input_grad(dgx, w, ng, cdt).astype(xs.dtype), dcarry0, None
+
+
+def _rows(a):
+    return a.reshape(-1, a.shape[-1])
+
+
+# The pre-activation gradients dG come as one (T, B, G*H) array or as G per-gate
+# (T, B, H) arrays (see FusedConfig.concat_grads); these take either.
+def _weight_grad(a, dg, cdt):
+    """a (N, K) rows, dG over the same N rows -> a^T dG, (K, G*H)."""
+    if isinstance(dg, tuple):
+        return jnp.concatenate([matmul(a.T, _rows(d), cdt) for d in dg], axis=-1)
+    return matmul(a.T, _rows(dg), cdt)
+
+
+def _input_grad(dg, w, ng, cdt):
+    if isinstance(dg, tuple):
+        return sum(matmul(d, wk.T, cdt) for d, wk in zip(dg, _gate_cols(w, ng)))
+    return matmul(dg, w.T, cdt)
+
+
+def _bias_grad(b, dg):
+    if b is None:
+        return None
+    parts = dg if isinstance(dg, tuple) else (dg,)
+    total = jnp.concatenate([_rows(d).sum(0) for d in parts])
+    return total.astype(b.dtype).reshape(b.shape)
 
 
 _fused.defvjp(_fused_fwd, _fused_bwd)
@@ -227,8 +265,13 @@ def fused_unroll(cell, params, xs, carry, mask, *, reverse, unroll, remat):
     batch = 1
     for d in xs.shape[1:-1]:
         batch *= d
+    backend = jax.default_backend()
     hoist_infer, hoist_train = choose_hoist(
-        jax.default_backend(), batch, xs.shape[0], xs.shape[-1], cell.units, cell.num_gates
+        backend, batch, xs.shape[0], xs.shape[-1], cell.units, cell.num_gates
     )
-    cfg = FusedConfig(cell, bool(reverse), int(unroll), bool(remat), hoist_infer, hoist_train)
+    grad_bytes = 4 * xs.shape[0] * batch * cell.num_gates * cell.units
+    concat = backend != "cpu" or grad_bytes < CPU_HOIST_MAX_BYTES
+    cfg = FusedConfig(
+        cell, bool(reverse), int(unroll), bool(remat), hoist_infer, hoist_train, concat
+    )
     return _fused(cfg, cell.fused_split(params), xs, carry, mask)

@@ -146,6 +146,10 @@ class FusedCell(Cell):
     def fusable(self) -> bool:
         return True
 
+    def output(self, carry):
+        """y_t from carry_t; `pointwise` must return exactly this as its y."""
+        return self._out(self.recurrent_input(carry))
+
     def __call__(self, params, carry, x_t):
         """One time step: returns (new_carry, y_t)."""
         self._check_step_input(params, x_t)
