@@ -292,7 +292,43 @@ def write_results(rows, info, out_dir):
         writer.writerows(rows)
     with open(out_dir / "results.json", "w") as f:
         json.dump({"meta": info, "results": rows}, f, indent=1)
-    print(f"\nwrote {out_dir / 'results.csv'} and {out_dir / 'results.json'}")
+    (out_dir / "results.md").write_text(markdown_table(rows, info))
+    print(f"\nwrote {out_dir / 'results.csv'}, results.json and results.md")
+
+
+def markdown_table(rows, info):
+    """Train-step times as a Markdown table: jrnn's ms and each peer's time / jrnn's."""
+    peers = [p for p in PEERS if p != "jrnn" and any(r["framework"] == p for r in rows)]
+    head = ["cell", "B", "T", "I=H", "jrnn fwd ms", "jrnn train ms", "floor %"]
+    head += [f"{p}/jrnn" for p in peers]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if r["framework"] != "jrnn":
+            continue
+        same = {
+            q["framework"]: q
+            for q in rows
+            if q["cell"] == r["cell"]
+            and (q["B"], q["T"], q["I"], q["H"]) == (r["B"], r["T"], r["I"], r["H"])
+        }
+        cells = [
+            r["cell"],
+            r["B"],
+            r["T"],
+            r["H"],
+            f"{r['fwd_ms']:.2f}",
+            f"{r['train_ms']:.2f}",
+            f"{100 * r['train_floor']:.0f}",
+        ]
+        cells += [f"{same[p]['train_ratio']:.2f}x" if p in same else "-" for p in peers]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    v = info["versions"]
+    note = (
+        f"\n{info['device']} ({info['backend']}, {info['cpu_count']} CPUs), "
+        f"jax {v['jax']}, flax {v['flax']}, keras {v['keras']}, torch {v['torch']}; "
+        f"GEMM rate {info['gemm_gflops']:.0f} GFLOP/s. Ratios > 1: jrnn faster.\n"
+    )
+    return "\n".join(lines) + "\n" + note
 
 
 # -- main ---------------------------------------------------------------------------------
