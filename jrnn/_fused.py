@@ -5,12 +5,14 @@ loop as G per-gate (T*B, I) x (I, H) GEMMs or done per step (see `choose_hoist`)
 scan body is then one recurrent GEMM plus one fused elementwise block.
 
 Backward (`jax.custom_vjp`): the reverse scan carries only the state cotangents. Each
-step recomputes the cell's elementwise block from the saved pre-activations (cheap,
-and it lets any activation, peephole or clip use the same code), pulls the cotangent
-through it with `jax.vjp`, and does one GEMM dG @ recurrent_kernel^T. It emits the
-pre-activation cotangents dG; every weight, bias and input gradient is then one GEMM
-or reduction over all T*B rows after the loop, instead of T small accumulations inside
-it (which is what autodiff through `lax.scan` would give).
+step pulls them through the cell's elementwise block, either with the cell's
+hand-written backward from the gate activations the forward pass saved (built-in cells
+whose activations' derivatives follow from their outputs: tanh, sigmoid, relu, linear),
+or by recomputing the block from saved pre-activations under `jax.vjp` (any other
+activation, peepholes, cell clipping). Then one GEMM dG @ recurrent_kernel^T. The step
+emits the pre-activation cotangents dG; every weight, bias and input gradient is then
+one GEMM or reduction over all T*B rows after the loop, instead of T small
+accumulations inside it (which is what autodiff through `lax.scan` would give).
 
 Tested against plain autodiff through the cell's reference step (tests/test_contract.py).
 """
@@ -110,17 +112,24 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
     w, u, bi, br, pw = _unpack(p)
     seq = _project_gates(xs, w, bi, ng, cdt) if hoist else xs
 
+    keep_saved = save and cell.has_backward and not cfg.remat
+
     def step(carry, inp):
         s_t, m_t = inp
         gx = s_t if hoist else split_gates(add_bias(matmul(s_t, w, cdt), bi), ng)
         gh = split_gates(add_bias(matmul(cell.recurrent_input(carry), u, cdt), br), ng)
-        new, y = cell.pointwise(pw, gx, gh, carry)
+        if keep_saved:
+            new, y, saved = cell.pointwise_saved(pw, gx, gh, carry)
+        else:
+            new, y = cell.pointwise(pw, gx, gh, carry)
         if m_t is not None:
             new, y = tree_where(m_t, new, carry), zero_where_masked(m_t, y)
         if not save:
             return new, y
         if cfg.remat:
             pre = ()
+        elif keep_saved:
+            pre = (saved,)
         elif cell.additive:
             pre = (tuple(a + b for a, b in zip(gx, gh)),)
         else:
@@ -134,7 +143,7 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
     ys = cell.output(carries)
     if mask is not None:
         ys = zero_where_masked(mask, ys)
-    if hoist and not cell.additive and not cfg.remat:
+    if hoist and not cell.additive and not cfg.remat and not keep_saved:
         pre = (seq,) + pre
     return carry, ys, (carries, pre)
 
@@ -167,7 +176,7 @@ def _fused_bwd(cfg, saved, cts):
     p, xs, carry0, mask, (carries, pre) = saved
     w, u, bi, br, pw = _unpack(p)
     dcarry_last, dys = cts
-    carries = _previous(carries, carry0, cfg.reverse)
+    carries_new, carries = carries, _previous(carries, carry0, cfg.reverse)
 
     # Pre-activations per step: saved, or (remat) recomputed here as per-gate GEMMs.
     if cfg.remat:
@@ -180,20 +189,35 @@ def _fused_bwd(cfg, saved, cts):
 
     zeros = (0.0,) * ng  # additive cells get gx + gh as gx and nothing as gh
 
+    def split_pre(g):
+        return (g[0], zeros) if cell.additive else g
+
     def cell_block(pw, carry, *g):
-        gx, gh = (g[0], zeros) if cell.additive else g
-        return cell.pointwise(pw, gx, gh, carry)
+        return cell.pointwise(pw, *split_pre(g), carry)
+
+    def block_backward(pw, carry_prev, carry_new, g_t, dcarry, dy):
+        """(dpw, dcarry_prev, [dG] or [dGx, dGh]) through the elementwise block."""
+        if cell.has_backward:
+            saved = (
+                cell.pointwise_saved(pw, *split_pre(g_t), carry_prev)[2] if cfg.remat else g_t[0]
+            )
+            dpw, dprev, dgx, dgh = cell.pointwise_backward(
+                pw, saved, carry_prev, carry_new, dcarry, dy
+            )
+            return dpw, dprev, [dgh] if cell.additive else [dgx, dgh]
+        _, block_vjp = jax.vjp(cell_block, pw, carry_prev, *g_t)
+        dpw, dprev, *dg = block_vjp((dcarry, dy))
+        return dpw, dprev, dg
 
     def step(bcarry, inp):
         dcarry, dpw = bcarry
-        dy_t, m_t, carry_prev, g_t = inp
+        dy_t, m_t, carry_prev, carry_new, g_t = inp
         if m_t is not None:
             dcarry_in = tree_where(m_t, dcarry, jax.tree.map(jnp.zeros_like, dcarry))
             dy_t = zero_where_masked(m_t, dy_t)
         else:
             dcarry_in = dcarry
-        _, block_vjp = jax.vjp(cell_block, pw, carry_prev, *g_t)
-        dpw_t, dprev, *dg = block_vjp((dcarry_in, dy_t))
+        dpw_t, dprev, dg = block_backward(pw, carry_prev, carry_new, g_t, dcarry_in, dy_t)
         # Through gh = h_prev @ U: the one sequential GEMM of the backward step.
         h_prev = cell.recurrent_input(carry_prev)
         dgh = jnp.concatenate(dg[-1], axis=-1)
@@ -212,7 +236,7 @@ def _fused_bwd(cfg, saved, cts):
     (dcarry0, dpw), dgs = lax.scan(
         step,
         (dcarry_last, dpw0),
-        (dys, mask, carries, pre),
+        (dys, mask, carries, carries_new, pre),
         reverse=not cfg.reverse,
         unroll=cfg.unroll,
     )

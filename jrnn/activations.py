@@ -51,3 +51,25 @@ def get(activation) -> Callable:
         raise ValueError(
             f"activation: got {activation!r}, expected a callable or one of {names}"
         ) from None
+
+
+def _ones_like(y):
+    return jnp.ones_like(y)
+
+
+# f'(x) written in terms of y = f(x), for the activations whose derivative allows it:
+# a hand-written backward pass can then use the saved outputs and skip recomputing f.
+DERIVATIVES_FROM_OUTPUT: dict[str, Callable] = {
+    "tanh": lambda y: 1.0 - y * y,
+    "sigmoid": lambda y: y * (1.0 - y),
+    "relu": lambda y: (y > 0).astype(y.dtype),
+    "linear": _ones_like,
+    None: _ones_like,
+}
+
+
+def derivative_from_output(activation) -> Callable | None:
+    """f' as a function of f's output, or None when `activation` has no such form."""
+    if callable(activation):
+        return None
+    return DERIVATIVES_FROM_OUTPUT.get(activation)

@@ -136,6 +136,16 @@ class FusedCell(Cell):
       recurrent_input(carry) -> h                      # what multiplies recurrent_kernel
     and set `additive = True` when `pointwise` depends on gx and gh only through gx + gh
     (the engine then saves and differentiates one (T, B, G*H) buffer instead of two).
+
+    Optionally, a hand-written backward for the elementwise block, used when
+    `has_backward` is True (the built-in cells: when their activations' derivatives can
+    be written from their outputs):
+      pointwise_saved(pw, gx, gh, carry) -> (new_carry, y, saved)  # saved: tuple (*B, H)
+      pointwise_backward(pw, saved, carry_prev, carry_new, dcarry, dy)
+          -> (dpw, dcarry_prev, dgx, dgh)   # dgx, dgh: tuples of G; without the
+                                            # h_prev @ recurrent_kernel path
+    Otherwise the engine saves the pre-activations and differentiates `pointwise` with
+    `jax.vjp`, recomputing it.
     `fused_split` must be differentiable (slices and lookups): the engine's custom
     backward returns gradients for its output, and autodiff maps them back to params.
     """
@@ -145,6 +155,10 @@ class FusedCell(Cell):
     @property
     def fusable(self) -> bool:
         return True
+
+    @property
+    def has_backward(self) -> bool:
+        return False
 
     def output(self, carry):
         """y_t from carry_t; `pointwise` must return exactly this as its y."""

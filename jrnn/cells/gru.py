@@ -112,11 +112,35 @@ class GRUCell(FusedCell):
         return carry
 
     def pointwise(self, pw, gx, gh, carry):
+        new, y, _ = self.pointwise_saved(pw, gx, gh, carry)
+        return new, y
+
+    # -- hand-written backward of the elementwise block (reset_after=True) ----------
+    @property
+    def has_backward(self) -> bool:
+        return (
+            self.reset_after
+            and activations.derivative_from_output(self.activation) is not None
+            and activations.derivative_from_output(self.recurrent_activation) is not None
+        )
+
+    def pointwise_saved(self, pw, gx, gh, carry):
+        """As `pointwise`, also returning (z, r, hh, gh_h)."""
         act = activations.get(self.activation)
         rec = activations.get(self.recurrent_activation)
-        gx_z, gx_r, gx_h = gx
-        gh_z, gh_r, gh_h = gh
-        z, r = rec(gx_z + gh_z), rec(gx_r + gh_r)
-        hh = act(gx_h + r * gh_h)
+        z, r = rec(gx[0] + gh[0]), rec(gx[1] + gh[1])
+        hh = act(gx[2] + r * gh[2])
         h_new = z * carry + (1.0 - z) * hh
-        return h_new, self._out(h_new)
+        return h_new, self._out(h_new), (z, r, hh, gh[2])
+
+    def pointwise_backward(self, pw, saved, carry_prev, carry_new, dcarry, dy):
+        """da = dh*(1-z)*act'(hh); dgx = (dh*(h-hh)*z', da*gh_h*r', da);
+        dgh = (same z, r terms, da*r); dh_prev = dh*z."""
+        d_act = activations.derivative_from_output(self.activation)
+        d_rec = activations.derivative_from_output(self.recurrent_activation)
+        z, r, hh, gh_h = saved
+        dh = dcarry + dy.astype(dcarry.dtype)
+        da = dh * (1.0 - z) * d_act(hh)
+        dz = dh * (carry_prev - hh) * d_rec(z)
+        dr = da * gh_h * d_rec(r)
+        return {}, dh * z, (dz, dr, da), (dz, dr, da * r)

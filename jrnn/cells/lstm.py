@@ -107,23 +107,54 @@ class LSTMCell(FusedCell):
         return carry[0]
 
     def pointwise(self, pw, gx, gh, carry):
+        new, y, _ = self.pointwise_saved(pw, gx, gh, carry)
+        return new, y
+
+    def pointwise_saved(self, pw, gx, gh, carry):
+        """As `pointwise`, also returning the gate activations (i, f, act(g_c), o)."""
         act = activations.get(self.activation)
         rec = activations.get(self.recurrent_activation)
-        _, c = carry
+        c = carry[1]
         gi, gf, gc, go = (a + b for a, b in zip(gx, gh))
         if self.forget_bias:
             gf = gf + self.forget_bias
         if self.use_peephole:
             gi = gi + _diag(c, pw["w_i_diag"])
             gf = gf + _diag(c, pw["w_f_diag"])
-        i, f = rec(gi), rec(gf)
-        c_new = f * c + i * act(gc)
+        i, f, cc = rec(gi), rec(gf), act(gc)
+        c_new = f * c + i * cc
         if self.cell_clip is not None:
             c_new = jnp.clip(c_new, -self.cell_clip, self.cell_clip)
         if self.use_peephole:
             go = go + _diag(c_new, pw["w_o_diag"])
-        h_new = rec(go) * act(c_new)
-        return (h_new, c_new), self._out(h_new)
+        o = rec(go)
+        h_new = o * act(c_new)
+        return (h_new, c_new), self._out(h_new), (i, f, cc, o)
+
+    # -- hand-written backward of the elementwise block -----------------------------
+    @property
+    def has_backward(self) -> bool:
+        return (
+            not self.use_peephole
+            and self.cell_clip is None
+            and activations.derivative_from_output(self.activation) is not None
+            and activations.derivative_from_output(self.recurrent_activation) is not None
+        )
+
+    def pointwise_backward(self, pw, saved, carry_prev, carry_new, dcarry, dy):
+        """Cotangents of the gate pre-activations from the saved activations:
+        dc = dc' + dh*o*act'(c'),  do = dh*act(c')*o', di = dc*cc*i', df = dc*c*f',
+        dg_c = dc*i*cc', dc_prev = dc*f (x' meaning the derivative at x's output)."""
+        act = activations.get(self.activation)
+        d_act = activations.derivative_from_output(self.activation)
+        d_rec = activations.derivative_from_output(self.recurrent_activation)
+        i, f, cc, o = saved
+        c_prev, c_new = carry_prev[1], carry_new[1]
+        tc = act(c_new)
+        dh = dcarry[0] + dy.astype(dcarry[0].dtype)
+        dc = dcarry[1] + dh * o * d_act(tc)
+        dg = (dc * cc * d_rec(i), dc * c_prev * d_rec(f), dc * i * d_act(cc), dh * tc * d_rec(o))
+        return {}, (jnp.zeros_like(dh), dc * f), dg, dg
 
 
 def _diag(c, w):

@@ -71,3 +71,20 @@ class SimpleRNNCell(FusedCell):
     def pointwise(self, pw, gx, gh, carry):
         h_new = activations.get(self.activation)(gx[0] + gh[0])
         return h_new, self._out(h_new)
+
+    # -- hand-written backward of the elementwise block -----------------------------
+    @property
+    def has_backward(self) -> bool:
+        return activations.derivative_from_output(self.activation) is not None
+
+    def pointwise_saved(self, pw, gx, gh, carry):
+        """As `pointwise`; nothing extra to save (h_t itself gives act')."""
+        new, y = self.pointwise(pw, gx, gh, carry)
+        return new, y, ()
+
+    def pointwise_backward(self, pw, saved, carry_prev, carry_new, dcarry, dy):
+        """dg = (dh + dy) * act'(h_t); h_{t-1} is reached only through the recurrent GEMM."""
+        da = (dcarry + dy.astype(dcarry.dtype)) * activations.derivative_from_output(
+            self.activation
+        )(carry_new)
+        return {}, jnp.zeros_like(da), (da,), (da,)
