@@ -4,7 +4,8 @@ Forward: the input projection gx = xs @ kernel + input_bias is either hoisted ou
 loop as G per-gate (T*B, I) x (I, H) GEMMs or done per step (see `choose_hoist`); the
 scan body is then one recurrent GEMM plus one fused elementwise block.
 
-Backward (`jax.custom_vjp`): the reverse scan carries only the state cotangents. Each
+Backward (`jax.custom_vjp`): the reverse scan carries the state cotangents (and, for
+peephole LSTMs, the three peephole-weight gradients, (H,) vectors). Each
 step pulls them through the cell's elementwise block, either with the cell's
 hand-written backward from the gate activations the forward pass saved (built-in cells
 whose activations' derivatives follow from their outputs: tanh, sigmoid, relu, linear),
@@ -50,13 +51,12 @@ class FusedConfig:
     reverse: bool
     unroll: int
     remat: bool
-    hoist_infer: bool
-    hoist_train: bool
+    hoist: bool  # input GEMM before the loop (see choose_hoist)
     concat_grads: bool  # backward emits one (T, B, G*H) gradient buffer, not G (T, B, H)
 
 
-def choose_hoist(backend: str, batch: int, steps: int, input_size: int, units: int, gates: int):
-    """Whether to hoist the input GEMM out of the loop: (for inference, for training).
+def choose_hoist(backend: str, gate_bytes: int) -> bool:
+    """Whether to hoist the input GEMM out of the loop, for gate buffers of `gate_bytes`.
 
     On GPU/TPU hoisting is the cuDNN recipe: one big GEMM instead of T small ones, off
     the sequential critical path. On XLA:CPU it depends on size: the hoisted gate
@@ -69,12 +69,11 @@ def choose_hoist(backend: str, batch: int, steps: int, input_size: int, units: i
       B=16 T=1024 H=64 (16 MB):  fwd 13.7 vs 15.3, train 71.0 vs 70.2
       B=64 T=128 H=256 (32 MB):  fwd 72.4 vs 56.8, train 205 vs 198
       B=64 T=64 H=512 (32 MB):   fwd 129 vs 115,   train 355 vs 325
-    so on CPU we hoist while the buffer stays under CPU_HOIST_MAX_BYTES.
+    so on CPU we hoist while the buffer stays under CPU_HOIST_MAX_BYTES. The same bound
+    decides whether the backward pass writes one (T, B, G*H) gradient buffer or G
+    per-gate ones (FusedConfig.concat_grads).
     """
-    if backend != "cpu":
-        return True, True
-    hoist = 4 * steps * batch * gates * units < CPU_HOIST_MAX_BYTES
-    return hoist, hoist
+    return backend != "cpu" or gate_bytes < CPU_HOIST_MAX_BYTES
 
 
 # Largest hoisted gate buffer (bytes) worth writing out on XLA:CPU; see choose_hoist.
@@ -108,7 +107,7 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
     array a step writes costs a dynamic-update-slice per step on XLA:CPU.
     """
     cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
-    hoist = cfg.hoist_train if save else cfg.hoist_infer
+    hoist = cfg.hoist
     w, u, bi, br, pw = _unpack(p)
     seq = _project_gates(xs, w, bi, ng, cdt) if hoist else xs
 
@@ -153,7 +152,9 @@ def _previous(carries, carry0, reverse):
 
     def shift(post, first):
         first = first[None]
-        return jnp.concatenate([post[1:], first] if reverse else [first, post[:-1]])
+        return (
+            jnp.concatenate([post, first])[1:] if reverse else jnp.concatenate([first, post])[:-1]
+        )
 
     return jax.tree.map(shift, carries, carry0)
 
@@ -289,13 +290,8 @@ def fused_unroll(cell, params, xs, carry, mask, *, reverse, unroll, remat):
     batch = 1
     for d in xs.shape[1:-1]:
         batch *= d
-    backend = jax.default_backend()
-    hoist_infer, hoist_train = choose_hoist(
-        backend, batch, xs.shape[0], xs.shape[-1], cell.units, cell.num_gates
+    small = choose_hoist(
+        jax.default_backend(), 4 * xs.shape[0] * batch * cell.num_gates * cell.units
     )
-    grad_bytes = 4 * xs.shape[0] * batch * cell.num_gates * cell.units
-    concat = backend != "cpu" or grad_bytes < CPU_HOIST_MAX_BYTES
-    cfg = FusedConfig(
-        cell, bool(reverse), int(unroll), bool(remat), hoist_infer, hoist_train, concat
-    )
+    cfg = FusedConfig(cell, bool(reverse), int(unroll), bool(remat), small, small)
     return _fused(cfg, cell.fused_split(params), xs, carry, mask)

@@ -106,6 +106,9 @@ class StackedBidirectional:
     layers: tuple
 
     def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(self.layers))  # hashable: a jit static arg
+        if not self.layers:
+            raise ValueError("layers: got an empty sequence, expected at least one layer")
         for k, layer in enumerate(self.layers[:-1]):
             if layer.merge_mode is None:
                 raise ValueError(

@@ -97,6 +97,11 @@ def from_torch(cell, state_dict, layer: int | None = None):
         for k, v in state_dict.items()
     }
     used: set[str] = set()
+    if layer is not None and not isinstance(cell, (LSTMCell, GRUCell, SimpleRNNCell)):
+        raise ValueError(
+            f"layer: got {layer}, expected None for a {type(cell).__name__} "
+            f"(it takes all of its layers from the state dict)"
+        )
     if isinstance(cell, StackedCell):
         params = tuple(_torch_one(c, sd, k, "", used) for k, c in enumerate(cell.cells))
     elif isinstance(cell, Bidirectional):
@@ -160,6 +165,11 @@ def _torch_one(cell, sd, layer, suffix, used):
             raise ValueError(
                 f"state_dict: {bname} has shape {b.shape}, expected {(g * h,)} for {name}({h})"
             )
+    if (b_ih is None) != (b_hh is None):
+        raise ValueError(
+            f"state_dict: got only one of bias_ih_l{layer}{suffix} and "
+            f"bias_hh_l{layer}{suffix}, expected both or neither"
+        )
     if cell.use_bias != (b_ih is not None):
         raise ValueError(
             f"state_dict: bias {'missing' if cell.use_bias else 'present'}, "

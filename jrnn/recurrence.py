@@ -24,6 +24,7 @@ def unroll(
     time_major=False,
     unroll=None,
     remat=False,
+    fast=True,
 ):
     """Run `cell` over the time axis of `xs` with `lax.scan`.
 
@@ -33,12 +34,15 @@ def unroll(
       params: the cell's parameters.
       xs: (B, T, I), or (T, B, I) with `time_major=True`, or (T, I) unbatched.
       carry: initial carry (default `cell.initial_carry(B)`, zeros).
-      lengths: (B,) int, valid steps per sequence (right padding), 0 <= lengths <= T.
-      mask: (B, T) bool ((T, B) when `time_major`), True at valid steps; may pad on
-        either side. Give `lengths` or `mask`, not both.
+      lengths: (B,) int (a scalar for unbatched xs), valid steps per sequence (right
+        padding), 0 <= lengths <= T. Checked on the host when concrete; under `jit` the
+        values cannot be read, and out-of-range ones act as 0 or T.
+      mask: (B, T) bool ((T, B) when `time_major`, (T,) unbatched), True at valid steps;
+        may pad on either side. Give `lengths` or `mask`, not both.
       reverse: process each sequence's valid steps last to first. Outputs stay aligned
         with their input positions (with right padding this is `tf.reverse_sequence`,
-        run, reverse back).
+        run, reverse back), unlike Keras `go_backwards` and Flax `nn.RNN(reverse=True)`,
+        which return them in processing order.
       time_major: layout of `xs`, `mask` and the returned `ys`.
       unroll: time steps per scan iteration (same result for any value). None picks
         by backend: 1 on CPU, where XLA:CPU runs loop bodies op by op and a longer body
@@ -46,11 +50,15 @@ def unroll(
         (H100, LSTM train step: B=16 T=1024 H=64 25.0 -> 10.9 ms; B=64 T=128 H=256
         4.0 -> 2.3 ms).
       remat: save less for the backward pass and recompute it (long sequences).
+      fast: use the fused fast path for built-in cells (a `jax.custom_vjp`). Set False
+        for forward-mode autodiff (`jax.jvp`, `jacfwd`, Hessians), which custom VJPs do
+        not support; the plain `lax.scan` path gives the same values.
 
     Returns:
       (carry, ys): the final carry (the state after each sequence's last valid step;
       the initial carry where a sequence has no valid step) and the outputs ys
-      (B, T, H) (time-major if asked), zero at masked steps.
+      (B, T, H) (time-major if asked), zero at masked steps (Keras's
+      `zero_output_for_mask=True`; TF `dynamic_rnn`).
 
     Example:
       cell = jrnn.LSTMCell(64)
@@ -68,17 +76,17 @@ def unroll(
     steps, batch_shape = xs_tm.shape[0], xs_tm.shape[1:-1]
     if unroll is None:
         unroll = default_unroll(jax.default_backend())
-    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+    if isinstance(unroll, bool) or not isinstance(unroll, (int, np.integer)) or unroll < 1:
         raise ValueError(f"unroll: got {unroll!r}, expected None or a positive integer")
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
     _check_input_size(cell, params, xs_tm.shape[-1])
     if carry is None:
-        carry = cell.initial_carry(batch_shape or None)
+        carry = cell.initial_carry(batch_shape[0] if batch_shape else None)
     else:
         _check_carry(cell, carry, batch_shape)
 
-    carry, ys = _run(cell, params, xs_tm, carry, mask_tm, reverse, unroll, remat)
+    carry, ys = _run(cell, params, xs_tm, carry, mask_tm, reverse, int(unroll), remat, fast)
     return carry, (jnp.swapaxes(ys, 0, 1) if batch_major else ys)
 
 
@@ -87,17 +95,17 @@ def default_unroll(backend: str) -> int:
     return 1 if backend == "cpu" else 8
 
 
-def _run(cell, params, xs, carry, mask, reverse, unroll, remat):
+def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
     """Dispatch on the cell: stacks layer by layer, fused cells fast, others by scan."""
     if isinstance(cell, StackedCell):
         # Layer k+1 at step t needs only layer k's output at t, so running whole layers
         # in turn is the same computation and lets every layer use its fast path.
         new = []
         for c, p, k in zip(cell.cells, params, carry):
-            k, xs = _run(c, p, xs, k, mask, reverse, unroll, remat)
+            k, xs = _run(c, p, xs, k, mask, reverse, unroll, remat, fast)
             new.append(k)
         return tuple(new), xs
-    if getattr(cell, "fusable", False):
+    if fast and getattr(cell, "fusable", False):
         return fused_unroll(
             cell, params, xs, carry, mask, reverse=reverse, unroll=unroll, remat=remat
         )
@@ -145,7 +153,7 @@ def _time_major_mask(lengths, mask, steps, batch_shape, batch_major):
     if mask is not None:
         mask = jnp.asarray(mask)
         if not (mask.dtype == jnp.bool_ or jnp.issubdtype(mask.dtype, jnp.integer)):
-            raise TypeError(f"mask: got dtype {mask.dtype}, expected bool")
+            raise TypeError(f"mask: got dtype {mask.dtype}, expected bool (or integer 0/1)")
         expected = batch_shape + (steps,) if batch_major else (steps,) + batch_shape
         if mask.shape != expected:
             names = "(B, T)" if batch_major else "(T, B)" if batch_shape else "(T,)"
@@ -168,7 +176,7 @@ def _check_input_size(cell, params, size):
 
 
 def _check_carry(cell, carry, batch_shape):
-    want = jax.eval_shape(lambda: cell.initial_carry(batch_shape or None))
+    want = jax.eval_shape(lambda: cell.initial_carry(batch_shape[0] if batch_shape else None))
     got_tree = jax.tree.structure(carry)
     if got_tree != jax.tree.structure(want):
         raise ValueError(

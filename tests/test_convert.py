@@ -474,3 +474,16 @@ def test_forget_bias_without_bias_is_an_error():
     sd = _torch_module("lstm", seed=5, bias=False).state_dict()
     with pytest.raises(ValueError, match="forget_bias"):
         jrnn.from_torch(jrnn.LSTMCell(H, use_bias=False, forget_bias=1.0), sd)
+
+
+def test_layer_argument_only_for_single_cells():
+    sd = _torch_module("lstm", seed=6, num_layers=2).state_dict()
+    with pytest.raises(ValueError, match="layer: got 1, expected None"):
+        jrnn.from_torch(jrnn.stack([jrnn.LSTMCell(H)] * 2), sd, layer=1)
+
+
+def test_torch_one_bias_missing():
+    sd = {k: v.numpy() for k, v in _torch_module("rnn_tanh", seed=7).state_dict().items()}
+    del sd["bias_hh_l0"]
+    with pytest.raises(ValueError, match="only one of bias_ih_l0 and bias_hh_l0"):
+        jrnn.from_torch(jrnn.SimpleRNNCell(H), sd)

@@ -108,3 +108,39 @@ def test_lengths_under_jit_are_not_checked_but_behave_as_a_mask():
     f = jax.jit(lambda n: jrnn.unroll(CELL, PARAMS, jnp.ones((2, 5, 3)), lengths=n)[1])
     ys = f(jnp.array([5, 2]))
     assert np.all(np.asarray(ys)[1, 2:] == 0) and np.all(np.asarray(ys)[1, :2] != 0)
+
+
+def test_bad_input_size_and_dtype():
+    with pytest.raises(ValueError, match="input_size: got 0, expected a positive integer"):
+        jrnn.GRUCell(3).init(jax.random.key(0), 0)
+    with pytest.raises(ValueError, match="dtype: got 'bf16', expected a dtype"):
+        jrnn.LSTMCell(3, dtype="bf16")
+
+
+def test_dtype_given_as_object_round_trips():
+    cell = jrnn.LSTMCell(3, dtype=jnp.bfloat16)
+    assert cell.dtype == "bfloat16"
+    assert jrnn.LSTMCell.from_config(cell.get_config()) == cell
+    assert cell.initial_carry(np.int64(2))[0].shape == (2, 3)
+
+
+def test_forward_mode_needs_fast_false():
+    """The fast path is a custom VJP (reverse mode only); fast=False serves jvp/Hessians
+    and gives the same values."""
+    xs = jax.random.normal(jax.random.key(1), (2, 5, 3))
+    f = lambda x, fast: jrnn.unroll(CELL, PARAMS, x, lengths=np.array([5, 2]), fast=fast)[1]
+    tangent = jnp.ones_like(xs)
+    ys, dys = jax.jvp(lambda x: f(x, False), (xs,), (tangent,))
+    np.testing.assert_allclose(ys, f(xs, True), rtol=1e-6)
+    vjp_dir = jax.grad(lambda x: jnp.sum(f(x, True) * dys))(xs)  # <J t, J t> two ways
+    np.testing.assert_allclose(jnp.sum(vjp_dir * tangent), jnp.sum(dys * dys), rtol=1e-4)
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(lambda x: f(x, True), (xs,), (tangent,))
+
+
+def test_zero_length_sequence_axis():
+    xs = jnp.zeros((2, 0, 3))
+    carry, ys = jrnn.unroll(CELL, PARAMS, xs)
+    assert ys.shape == (2, 0, 4)
+    g = jax.grad(lambda p: jnp.sum(jrnn.unroll(CELL, p, xs, carry=carry)[0][0]))(PARAMS)
+    assert all(np.all(np.asarray(v) == 0) for v in jax.tree.leaves(g))

@@ -14,26 +14,26 @@ fast path. One step is split as
     gh = h_{t-1} @ recurrent_kernel + recurrent_bias
     carry_t, y_t = pointwise(gx, gh, carry_{t-1})   (elementwise only)
 
-where gx and gh reach `pointwise` split into their G gate blocks, a tuple of G arrays
-(*B, H). Keeping each gate in its own contiguous array matters on XLA:CPU: a fused loop
-that reads several column slices of one (B, G*H) buffer compiles to slow, unvectorized
-code (measured 2-3x slower per LSTM step at B=64, H=256).
-
 so the engine can run the only sequential work (one GEMM and one elementwise block per
 step) in the scan, and compute the weight, bias and input gradients as GEMMs over all
 steps after the reverse scan. `__call__` is written with the same three pieces, so the
 reference step and the fast path share one statement of the equations.
+
+gx and gh reach `pointwise` split into their G gate blocks, a tuple of G arrays
+(*B, H). Keeping each gate in its own contiguous array matters on XLA:CPU: a fused loop
+that reads several column slices of one (B, G*H) buffer compiles to slow, unvectorized
+code (measured 2-3x slower per LSTM step at B=64, H=256).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
-from jrnn._checks import shape_error
+from jrnn._checks import check_positive_int, shape_error
 
 
 def dtype_name(dtype) -> str | None:
@@ -44,9 +44,9 @@ def batch_shape_of(batch_size) -> tuple[int, ...]:
     """`None` or `()` -> unbatched, an int -> (B,), a tuple -> itself."""
     if batch_size is None:
         return ()
-    if isinstance(batch_size, int):
-        return (batch_size,)
-    return tuple(batch_size)
+    if isinstance(batch_size, tuple):
+        return batch_size
+    return (operator.index(batch_size),)
 
 
 def matmul(x, w, compute_dtype):
@@ -97,9 +97,17 @@ class Cell:
     def output_size(self) -> int:
         return self.units
 
-    def _check_units(self):
-        if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
-            raise ValueError(f"units: got {self.units!r}, expected a positive integer")
+    def _check_hyperparameters(self):
+        """Validate `units`; store dtypes by name, so configs round-trip to equal cells."""
+        check_positive_int("units", self.units)
+        for name in ("dtype", "param_dtype"):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, dtype_name(value))
+            except TypeError:
+                raise ValueError(
+                    f"{name}: got {value!r}, expected a dtype such as 'float32' or 'bfloat16'"
+                ) from None
 
     def _zeros(self, batch_size, dtype):
         return jnp.zeros(batch_shape_of(batch_size) + (self.units,), dtype)
@@ -108,16 +116,15 @@ class Cell:
     def compute_dtype(self):
         return None if self.dtype is None else jnp.dtype(self.dtype)
 
-    @property
-    def _param_dtype(self):
-        return jnp.dtype(self.param_dtype)
-
     def _out(self, h):
         """Cast a float32 hidden state to the compute dtype for the step's output."""
         return h if self.dtype is None else h.astype(self.dtype)
 
     def expected_input_size(self, params) -> int:
         return params["kernel"].shape[0]
+
+    def _check_input_size(self, input_size) -> int:
+        return check_positive_int("input_size", input_size)
 
     def _check_step_input(self, params, x):
         i = self.expected_input_size(params)
@@ -134,12 +141,15 @@ class FusedCell(Cell):
       pointwise(pw, gx, gh, carry) -> (new_carry, y)   # float32 elementwise block;
                                                        # gx, gh: tuples of G (*B, H)
       recurrent_input(carry) -> h                      # what multiplies recurrent_kernel
-    and set `additive = True` when `pointwise` depends on gx and gh only through gx + gh
-    (the engine then saves and differentiates one (T, B, G*H) buffer instead of two).
+    and set `num_gates` (G; every gate block is `units` wide) and `additive = True` when
+    `pointwise` depends on gx and gh only through gx + gh (the engine then saves and
+    differentiates the G sums instead of gx and gh apart; a wrong True gives wrong
+    gradients, so the default is False). `pointwise`'s y must equal `output(new_carry)`:
+    under `grad` the engine rebuilds the outputs from the saved carries.
 
     Optionally, a hand-written backward for the elementwise block, used when
-    `has_backward` is True (the built-in cells: when their activations' derivatives can
-    be written from their outputs):
+    `has_backward` is True (the built-in cells when their activations' derivatives can
+    be written from their outputs; LSTM also without peepholes and cell_clip):
       pointwise_saved(pw, gx, gh, carry) -> (new_carry, y, saved)  # saved: tuple (*B, H)
       pointwise_backward(pw, saved, carry_prev, carry_new, dcarry, dy)
           -> (dpw, dcarry_prev, dgx, dgh)   # dgx, dgh: tuples of G; without the
@@ -150,7 +160,7 @@ class FusedCell(Cell):
     backward returns gradients for its output, and autodiff maps them back to params.
     """
 
-    additive: bool = True
+    additive: bool = False
 
     @property
     def fusable(self) -> bool:
@@ -179,7 +189,3 @@ class FusedCell(Cell):
 def split_gates(g, n):
     """Split the last axis of `g` into a tuple of `n` equal gate blocks."""
     return tuple(jnp.split(g, n, axis=-1))
-
-
-def tree_zeros_like(tree):
-    return jax.tree.map(jnp.zeros_like, tree)

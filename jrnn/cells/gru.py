@@ -26,7 +26,7 @@ class GRUCell(FusedCell):
       gx = x_t @ kernel + bias[0];   gh = h @ recurrent_kernel + bias[1]
       z = rec_act(gx_z + gh_z);  r = rec_act(gx_r + gh_r)
       hh = act(gx_h + r * gh_h)
-    reset_after=False (TF1 GRUCell, Keras 2 default):
+    reset_after=False (TF1 GRUCell, Keras <= 2.3 default):
       z, r as above with gh = h @ recurrent_kernel (no recurrent bias)
       hh = act(gx_h + (r * h) @ recurrent_kernel[:, 2H:])
     then  h_t = z * h_{t-1} + (1 - z) * hh;  carry = y_t = h_t.
@@ -55,7 +55,7 @@ class GRUCell(FusedCell):
     num_gates = 3
 
     def __post_init__(self):
-        self._check_units()
+        self._check_hyperparameters()
         activations.get(self.activation)
         activations.get(self.recurrent_activation)
 
@@ -65,7 +65,7 @@ class GRUCell(FusedCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         dt = jnp.dtype(dtype or self.param_dtype)
-        h = self.units
+        input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3 = jax.random.split(key, 3)
         params = {
             "kernel": initializers.get(self.kernel_initializer)(k1, (input_size, 3 * h), dt),

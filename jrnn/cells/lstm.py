@@ -29,6 +29,8 @@ class LSTMCell(FusedCell):
       o = rec_act(g_o [+ w_o_diag * c_t])       (the output peephole sees the new c)
       h_t = o * act(c_t);   carry = (h_t, c_t);   y_t = h_t
 
+    The carry is (h, c) as in Keras and PyTorch; Flax's LSTM carries are (c, h).
+
     `unit_forget_bias` (Keras) puts 1 in the forget block of the initial bias;
     `forget_bias` (TF1 LSTMBlockCell) is instead added at every step.
 
@@ -57,7 +59,7 @@ class LSTMCell(FusedCell):
     num_gates = 4
 
     def __post_init__(self):
-        self._check_units()
+        self._check_hyperparameters()
         activations.get(self.activation)
         activations.get(self.recurrent_activation)
         if self.cell_clip is not None and not self.cell_clip > 0:
@@ -66,7 +68,7 @@ class LSTMCell(FusedCell):
     def init(self, key, input_size: int, dtype=None) -> dict:
         """Parameters for inputs of size `input_size` (Keras initializers by default)."""
         dt = jnp.dtype(dtype or self.param_dtype)
-        h = self.units
+        input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3, k4, k5 = jax.random.split(key, 5)
         params = {
             "kernel": initializers.get(self.kernel_initializer)(k1, (input_size, 4 * h), dt),

@@ -37,12 +37,12 @@ class SimpleRNNCell(FusedCell):
     num_gates = 1
 
     def __post_init__(self):
-        self._check_units()
+        self._check_hyperparameters()
         activations.get(self.activation)
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         dt = jnp.dtype(dtype or self.param_dtype)
-        h = self.units
+        input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3 = jax.random.split(key, 3)
         params = {
             "kernel": initializers.get(self.kernel_initializer)(k1, (input_size, h), dt),

@@ -26,6 +26,7 @@ class StackedCell:
     cells: tuple
 
     def __post_init__(self):
+        object.__setattr__(self, "cells", tuple(self.cells))  # hashable: a jit static arg
         if len(self.cells) == 0:
             raise ValueError("cells: got an empty sequence, expected at least one cell")
 
