@@ -20,12 +20,7 @@ $(PY):
 
 $(VENV)/.test: pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[test]"
-	-$(PIP) install -q "$(TORCH)"
-	touch $@
-
-$(VENV)/.bench: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[test]"
-	-$(PIP) install -q "$(TORCH)"
+	-$(if $(TORCH),$(PIP) install -q "$(TORCH)")
 	touch $@
 
 install: $(VENV)/.test
@@ -41,7 +36,7 @@ format: $(VENV)/.test
 	$(VENV)/bin/ruff format jrnn tests experiments
 	$(VENV)/bin/ruff check --fix jrnn tests experiments
 
-bench: $(VENV)/.bench
+bench: $(VENV)/.test
 	$(PY) experiments/benchmark.py $(BENCH_ARGS)
 
 demo: $(VENV)/.test
