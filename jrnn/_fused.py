@@ -51,8 +51,10 @@ class FusedConfig:
     reverse: bool
     unroll: int
     remat: bool
-    hoist: bool  # input GEMM before the loop (see choose_hoist)
-    concat_grads: bool  # backward emits one (T, B, G*H) gradient buffer, not G (T, B, H)
+    # Gate buffers small enough to stay in cache (see choose_hoist): the input GEMM is
+    # hoisted before the loop and the backward writes one (T, B, G*H) gradient buffer
+    # per step instead of G (T, B, H) ones.
+    small_buffers: bool
 
 
 def choose_hoist(backend: str, gate_bytes: int) -> bool:
@@ -71,7 +73,7 @@ def choose_hoist(backend: str, gate_bytes: int) -> bool:
       B=64 T=64 H=512 (32 MB):   fwd 129 vs 115,   train 355 vs 325
     so on CPU we hoist while the buffer stays under CPU_HOIST_MAX_BYTES. The same bound
     decides whether the backward pass writes one (T, B, G*H) gradient buffer or G
-    per-gate ones (FusedConfig.concat_grads).
+    per-gate ones (FusedConfig.small_buffers).
     """
     return backend != "cpu" or gate_bytes < CPU_HOIST_MAX_BYTES
 
@@ -107,7 +109,7 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
     array a step writes costs a dynamic-update-slice per step on XLA:CPU.
     """
     cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
-    hoist = cfg.hoist
+    hoist = cfg.small_buffers
     w, u, bi, br, pw = _unpack(p)
     seq = _project_gates(xs, w, bi, ng, cdt) if hoist else xs
 
@@ -227,7 +229,7 @@ def _fused_bwd(cfg, saved, cts):
         dprev = jax.tree.map(jnp.add, dprev, ri_vjp(dh)[0])
         if m_t is not None:
             dprev = tree_where(m_t, dprev, dcarry)
-        if cfg.concat_grads:
+        if cfg.small_buffers:
             out = (dgh,) if cell.additive else (jnp.concatenate(dg[0], axis=-1), dgh)
         else:
             out = tuple(dg)
@@ -260,7 +262,7 @@ def _rows(a):
 
 
 # The pre-activation gradients dG come as one (T, B, G*H) array or as G per-gate
-# (T, B, H) arrays (see FusedConfig.concat_grads); these take either.
+# (T, B, H) arrays (see FusedConfig.small_buffers); these take either.
 def _weight_grad(a, dg, cdt):
     """a (N, K) rows, dG over the same N rows -> a^T dG, (K, G*H)."""
     if isinstance(dg, tuple):
@@ -293,5 +295,5 @@ def fused_unroll(cell, params, xs, carry, mask, *, reverse, unroll, remat):
     small = choose_hoist(
         jax.default_backend(), 4 * xs.shape[0] * batch * cell.num_gates * cell.units
     )
-    cfg = FusedConfig(cell, bool(reverse), int(unroll), bool(remat), small, small)
+    cfg = FusedConfig(cell, bool(reverse), int(unroll), bool(remat), small)
     return _fused(cfg, cell.fused_split(params), xs, carry, mask)
