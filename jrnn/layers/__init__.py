@@ -1,0 +1,36 @@
+"""Keras-style layers as pure functions: `params = layer.init(key, x)`,
+`y = layer.apply(params, x, ...)`; compose them with `jrnn.Sequential` or `jrnn.Model`."""
+
+from jrnn.layers.base import Input, Layer
+from jrnn.layers.conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from jrnn.layers.core import (
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Masking,
+    RepeatVector,
+    TimeDistributed,
+)
+from jrnn.layers.recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Bidirectional",
+    "Concatenate",
+    "Conv1D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "Input",
+    "Layer",
+    "Masking",
+    "MaxPooling1D",
+    "RepeatVector",
+    "SimpleRNN",
+    "TimeDistributed",
+]

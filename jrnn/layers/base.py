@@ -1,0 +1,192 @@
+"""The layer protocol shared by every layer, and the symbolic tensors of the functional API.
+
+A layer is a small object of hyperparameters with pure functions; it holds no weights
+and no state:
+
+  params = layer.init(key, x)                  # x: an array or jax.ShapeDtypeStruct
+  y = layer.apply(params, x, mask=None, training=False, key=None)
+
+Inside models every layer runs through one lower-level call that also threads state
+(the carries of stateful RNN layers) and masks:
+
+  y, new_state = layer.call(params, x, state=state, mask=mask, training=..., key=...)
+  out_mask = layer.compute_mask(x, mask)
+
+Calling a layer on a symbolic `Input` (or on the output of another such call) records
+a graph node instead of computing, which is how `jrnn.Model` builds multi-input models,
+as in Keras's functional API:
+
+  x = jrnn.Input((None,), dtype="int32")
+  y = jrnn.layers.Dense(10)(jrnn.layers.LSTM(32)(jrnn.layers.Embedding(100, 16)(x)))
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class Layer:
+    """Base class: hyperparameters plus pure `init`, `call` and `compute_mask`.
+
+    Subclasses override `init` (when they have weights), `call`, and, when they change
+    the time axis or create a mask, `compute_mask`. The defaults describe a layer with
+    no weights and no state that passes the mask through unchanged.
+    """
+
+    #: how many arrays `call` returns (RNN layers with `return_state` return several)
+    num_outputs = 1
+
+    def __init__(self, *, name: str | None = None):
+        if name is not None and not (isinstance(name, str) and name):
+            raise ValueError(f"name: got {name!r}, expected a non-empty string or None")
+        self.name = name
+
+    # -- pure functions ---------------------------------------------------------------
+    def init(self, key, x) -> dict:
+        """Parameters for input `x` (only its shape and dtype are read)."""
+        del key, x
+        return {}
+
+    def init_state(self, x):
+        """Initial state for input `x` (None: the layer keeps no state between calls)."""
+        del x
+        return None
+
+    def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        """Returns (y, new_state); `new_state` is None for layers without state."""
+        raise NotImplementedError
+
+    def compute_mask(self, x, mask):
+        """The mask of the output (time steps that are padding), given the input's."""
+        del x
+        return mask
+
+    def apply(self, params, x, *, mask=None, training=False, key=None, **kwargs):
+        """Run the layer on its own: `y = layer.apply(params, x)`."""
+        self.check_inputs(x)
+        y, _ = self.call(params, x, state=None, mask=mask, training=training, key=key, **kwargs)
+        return y
+
+    def check_inputs(self, x) -> None:
+        """Host-side checks of concrete input values (e.g. token ids); no-op by default."""
+        del x
+
+    # -- description --------------------------------------------------------------------
+    @property
+    def type_name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def default_name(self) -> str:
+        """Keras-style snake_case name of the type: `GlobalMaxPooling1D` ->
+        `global_max_pooling1d`."""
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", self.type_name).lower()
+
+    def get_config(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{self.type_name}({args})"
+
+    # -- functional API -----------------------------------------------------------------
+    def __call__(self, x, **kwargs):
+        """Record a call on symbolic tensors (see `jrnn.Input`); returns the output node,
+        or a tuple of nodes when the layer has several outputs."""
+        leaves = jax.tree.leaves((x, kwargs), is_leaf=lambda v: isinstance(v, Node))
+        if not any(isinstance(v, Node) for v in leaves):
+            raise TypeError(
+                f"{self.type_name}: called on {type(x).__name__}; call a layer on the "
+                f"output of jrnn.Input(...) to build a model, or use "
+                f"layer.apply(params, x) to compute"
+            )
+        call = CallNode(self, x, kwargs)
+        call.outputs = tuple(Node(call, i) for i in range(self.num_outputs))
+        return call.outputs[0] if self.num_outputs == 1 else call.outputs
+
+
+class CallNode:
+    """One call of a layer in a functional graph: its inputs and keyword arguments are
+    pytrees whose leaves may be `Node`s. `order` counts calls in creation order, which is
+    a valid evaluation order (a call's inputs exist before it) and Keras's layer order."""
+
+    _counter = itertools.count()
+
+    def __init__(self, layer: Layer, x, kwargs: dict):
+        self.layer, self.x, self.kwargs = layer, x, kwargs
+        self.outputs: tuple[Node, ...] = ()
+        self.order = next(CallNode._counter)
+
+    def parents(self) -> list[Node]:
+        leaves = jax.tree.leaves((self.x, self.kwargs), is_leaf=lambda v: isinstance(v, Node))
+        return [v for v in leaves if isinstance(v, Node)]
+
+
+class Node:
+    """A symbolic tensor: output `index` of a `CallNode`, or a model input."""
+
+    def __init__(self, call: CallNode | None, index: int = 0, spec: InputSpec | None = None):
+        self.call, self.index, self.spec = call, index, spec
+
+    def __repr__(self) -> str:
+        if self.spec is not None:
+            return f"Input({self.spec})"
+        return f"<output {self.index} of {self.call.layer.type_name}>"
+
+
+class InputSpec:
+    """Shape (without the batch axis; None = any size), dtype and name of a model input."""
+
+    def __init__(self, shape, dtype, name, batch_size):
+        self.shape, self.dtype, self.name, self.batch_size = shape, dtype, name, batch_size
+
+    def example(self, fill: int = 1) -> jax.ShapeDtypeStruct:
+        """A concrete spec with `fill` for every unknown size."""
+        batch = self.batch_size or fill
+        return jax.ShapeDtypeStruct(
+            (batch, *(fill if d is None else d for d in self.shape)), self.dtype
+        )
+
+    def __repr__(self) -> str:
+        return f"shape={(self.batch_size, *self.shape)}, dtype={self.dtype.name}, name={self.name!r}"
+
+
+def Input(shape, dtype: Any = "float32", *, name: str | None = None, batch_size=None) -> Node:
+    """A symbolic model input, as `keras.Input`: `shape` excludes the batch axis and may
+    contain None (any length), e.g. `Input((None,), dtype="int32")` for token ids."""
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except TypeError:
+        raise ValueError(
+            f"shape: got {shape!r}, expected a tuple of ints or None without the batch axis"
+        ) from None
+    if any(d is not None and d < 0 for d in shape):
+        raise ValueError(f"shape: got {shape}, expected sizes >= 0 or None")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size: got {batch_size!r}, expected None or a positive int")
+    return Node(None, 0, InputSpec(shape, jnp.dtype(dtype), name, batch_size))
+
+
+def shape_dtype(x) -> jax.ShapeDtypeStruct:
+    """Shape and dtype of an array, a ShapeDtypeStruct, or anything np.asarray takes."""
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return x
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    return jax.ShapeDtypeStruct(x.shape, x.dtype)
+
+
+def require_key(key, training: bool, needed: bool, layer: str):
+    """Check that a layer whose dropout is active got a PRNG key; returns `key`."""
+    if training and needed and key is None:
+        raise ValueError(
+            f"key: got None, expected a PRNG key (jax.random.key) for {layer}'s dropout "
+            f"with training=True"
+        )
+    return key

@@ -1,0 +1,403 @@
+"""Recurrent layers with Keras's arguments: RNN, SimpleRNN, LSTM, GRU, Bidirectional.
+
+Every layer runs its cell with `jrnn.unroll`, so masks (from `Embedding(mask_zero=True)`
+or `Masking`) may pad on either side, and the fast path is used whenever it can be.
+
+Outputs follow Keras:
+  - `return_sequences=False`: the last output (of the last valid step when masked).
+  - `return_sequences=True`: (B, T, H), in processing order (reversed with
+    `go_backwards`); at masked steps the previous output is repeated (h0 before the
+    first valid step), or zeros with `zero_output_for_mask=True`.
+  - `return_state=True`: `(output, *state)` with the carry's arrays flattened in order,
+    e.g. LSTM `(output, h, c)`, GRU `(output, h)`; `initial_state` takes the same list.
+
+State is explicit: with `stateful=True` the layer's final carry is returned as its new
+state and used as the next call's initial carry (a model keeps it in
+`variables["state"]`; zeros is a reset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jrnn.bidirectional import MERGE_MODES, merge
+from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, stack
+from jrnn.cells.base import add_bias, matmul
+from jrnn.layers.base import Layer, require_key, shape_dtype
+from jrnn.layers.core import _check_rate
+from jrnn._checks import check_choice, shape_error
+from jrnn.recurrence import unroll as unroll_engine
+
+
+class RNN(Layer):
+    """Run `cell` (or a list of cells, stacked) over (B, T, I) inputs.
+
+    Args:
+      cell: a jrnn cell, or a list of cells (a stack; layer k+1 reads layer k's output).
+      return_sequences, return_state, go_backwards, stateful: as Keras (module doc).
+      unroll: steps per scan iteration: None = backend default (1 on CPU, 8 on GPU),
+        an int, True = the whole sequence (Keras's `unroll=True`), False = None.
+      dropout, recurrent_dropout: fractions of the inputs and of h dropped while
+        training, with one mask per sequence for all time steps (Keras and Gal &
+        Ghahramani 2016). With `recurrent_dropout` each gate gets its own masks (Keras's
+        implementation 1) and the layer runs the plain scan; input dropout alone keeps
+        the fast path. Needs a `key` when `training=True`.
+      zero_output_for_mask: zeros instead of repeated outputs at masked steps.
+      remat: recompute the forward pass in the backward pass (long sequences).
+
+    Parameters: the cell's (Keras names: kernel, recurrent_kernel, bias).
+    """
+
+    def __init__(
+        self,
+        cell,
+        *,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        zero_output_for_mask: bool = False,
+        remat: bool = False,
+        name=None,
+    ):
+        super().__init__(name=name)
+        if isinstance(cell, (list, tuple)):
+            cell = cell[0] if len(cell) == 1 else stack(cell)
+        if not (hasattr(cell, "init") and hasattr(cell, "initial_carry") and callable(cell)):
+            raise TypeError(
+                f"cell: got {type(cell).__name__}, expected a jrnn cell (init, "
+                f"initial_carry, __call__) or a list of cells"
+            )
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        if not (unroll is None or isinstance(unroll, bool) or isinstance(unroll, int)):
+            raise ValueError(f"unroll: got {unroll!r}, expected None, a bool or an int")
+        self.unroll = unroll
+        self.dropout = _check_rate(dropout)
+        self.recurrent_dropout = _check_rate(recurrent_dropout)
+        if self.recurrent_dropout and not getattr(cell, "fusable", False):
+            raise ValueError(
+                f"recurrent_dropout: got {recurrent_dropout} for {type(cell).__name__}, "
+                f"which does not follow the fused-cell contract; supported for the "
+                f"built-in LSTM, GRU (reset_after=True) and SimpleRNN cells"
+            )
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.remat = bool(remat)
+        self._carry_def = jax.tree.structure(cell.initial_carry(1))
+
+    @property
+    def num_outputs(self) -> int:
+        return 1 + self._carry_def.num_leaves if self.return_state else 1
+
+    @property
+    def units(self) -> int:
+        return self.cell.output_size
+
+    def init(self, key, x):
+        return self.cell.init(key, shape_dtype(x).shape[-1])
+
+    def init_state(self, x):
+        return self.cell.initial_carry(shape_dtype(x).shape[0]) if self.stateful else None
+
+    def carry_from_list(self, initial_state, name="initial_state"):
+        """A carry from Keras's flat state list (`[h, c]` for LSTM) or a carry pytree."""
+        leaves = jax.tree.leaves(initial_state)
+        if len(leaves) != self._carry_def.num_leaves:
+            raise ValueError(
+                f"{name}: got {len(leaves)} arrays, expected {self._carry_def.num_leaves} "
+                f"(the flattened carry of {type(self.cell).__name__})"
+            )
+        return jax.tree.unflatten(self._carry_def, leaves)
+
+    def run(self, params, x, carry, mask, *, training, key, reverse):
+        """Core: (final carry, outputs aligned with x, zero at masked steps)."""
+        if x.ndim != 3:
+            raise shape_error("x", x.shape, "(batch, time, features)")
+        need_key = training and (self.dropout > 0 or self.recurrent_dropout > 0)
+        require_key(key, training, need_key, self.type_name)
+        unroll = self.unroll
+        if unroll is True:
+            unroll = max(x.shape[1], 1)
+        elif unroll is False:
+            unroll = None
+        kw = dict(carry=carry, mask=mask, reverse=reverse, unroll=unroll, remat=self.remat)
+        if not need_key:
+            return unroll_engine(self.cell, params, x, **kw)
+        kx, kh = jax.random.split(key)
+        if not self.recurrent_dropout:
+            # One input mask for all steps; the whole sequence is masked before the
+            # engine, which keeps the fused fast path.
+            keep = jax.random.bernoulli(kx, 1.0 - self.dropout, (x.shape[0], 1, x.shape[2]))
+            x = jnp.where(keep, x / (1.0 - self.dropout), 0.0).astype(x.dtype)
+            return unroll_engine(self.cell, params, x, **kw)
+        g, b, h = self.cell.num_gates, x.shape[0], self.cell.units
+        masks = {
+            "x": _keep_mask(kx, self.dropout, (g, b, x.shape[2])),
+            "h": _keep_mask(kh, self.recurrent_dropout, (g, b, h)),
+        }
+        cell = GateDropoutCell(self.cell)
+        return unroll_engine(cell, {"cell": params, "masks": masks}, x, fast=False, **kw)
+
+    def call(
+        self, params, x, *, state=None, mask=None, training=False, key=None, initial_state=None
+    ):
+        carry = state
+        if initial_state is not None:
+            carry = self.carry_from_list(initial_state)
+        if carry is None:
+            carry = self.cell.initial_carry(x.shape[0])
+        final, ys = self.run(
+            params, x, carry, mask, training=training, key=key, reverse=self.go_backwards
+        )
+        seq, last = keras_outputs(
+            self.cell, ys, mask, carry, self.go_backwards, self.zero_output_for_mask
+        )
+        out = seq if self.return_sequences else last
+        new_state = final if self.stateful else None
+        if self.return_state:
+            return (out, *jax.tree.leaves(final)), new_state
+        return out, new_state
+
+    def compute_mask(self, x, mask):
+        out = mask if self.return_sequences else None
+        if self.return_state:
+            return (out,) + (None,) * self._carry_def.num_leaves
+        return out
+
+    def apply(self, params, x, *, mask=None, training=False, key=None, initial_state=None):
+        return super().apply(
+            params, x, mask=mask, training=training, key=key, initial_state=initial_state
+        )
+
+    def with_options(self, **changes) -> RNN:
+        """A copy with some arguments changed (used by Bidirectional)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
+    @property
+    def type_name(self) -> str:
+        return "RNN" if type(self) is RNN else type(self).__name__
+
+
+def _keep_mask(key, rate, shape):
+    keep = jax.random.bernoulli(key, 1.0 - rate, shape)
+    return jnp.where(keep, 1.0 / (1.0 - rate), 0.0).astype(jnp.float32)
+
+
+@dataclass(frozen=True)
+class GateDropoutCell:
+    """A fused cell with per-gate dropout masks on its input and on h (Keras's
+    implementation 1): gate g sees `(x * mx[g]) @ kernel_g` and `(h * mh[g]) @
+    recurrent_kernel_g`. params = {"cell": cell params, "masks": {"x": (G, B, I),
+    "h": (G, B, H)}}; the masks are constants (no gradient)."""
+
+    cell: Any
+
+    def initial_carry(self, batch_size=None, dtype=jnp.float32):
+        return self.cell.initial_carry(batch_size, dtype)
+
+    def __call__(self, params, carry, x_t):
+        cell, masks = self.cell, jax.tree.map(lax.stop_gradient, params["masks"])
+        p = cell.fused_split(params["cell"])
+        g, cdt = cell.num_gates, cell.compute_dtype
+        h = cell.recurrent_input(carry)
+
+        def gates(inp, m, w, b):
+            blocks = jnp.split(w, g, axis=-1)
+            bias = [None] * g if b is None else jnp.split(b, g, axis=-1)
+            return tuple(
+                add_bias(matmul(inp * m[k].astype(inp.dtype), blocks[k], cdt), bias[k])
+                for k in range(g)
+            )
+
+        gx = gates(x_t, masks["x"], p["kernel"], p["input_bias"])
+        gh = gates(h, masks["h"], p["recurrent_kernel"], p["recurrent_bias"])
+        return cell.pointwise(p["pointwise"], gx, gh, carry)
+
+
+def initial_output(cell, carry):
+    """Keras's output before the first step (`states[0]`): h0 for the built-in cells."""
+    if hasattr(cell, "cells"):  # a stack: the last cell's output
+        return initial_output(cell.cells[-1], carry[-1])
+    if hasattr(cell, "output"):
+        return cell.output(carry)
+    return jax.tree.leaves(carry)[0]
+
+
+def keras_outputs(cell, ys, mask, carry0, reverse, zero_output_for_mask):
+    """Keras's (sequence, last output) from the engine's aligned, zero-masked outputs.
+
+    ys (B, T, H) aligned with the input; with `reverse` Keras returns the sequence in
+    processing order, i.e. flipped. Masked steps repeat the previous output in
+    processing order (h0 before the first valid step) unless `zero_output_for_mask`.
+    """
+    if reverse:
+        ys = jnp.flip(ys, axis=1)
+        mask = None if mask is None else jnp.flip(mask, axis=1)
+    if mask is None:
+        return ys, ys[:, -1]
+    steps = jnp.arange(ys.shape[1])
+    last_valid = lax.cummax(jnp.where(mask, steps, -1), axis=1)  # (B, T)
+    filled = jnp.take_along_axis(ys, jnp.maximum(last_valid, 0)[..., None], axis=1)
+    y0 = jnp.broadcast_to(initial_output(cell, carry0), filled[:, 0].shape).astype(ys.dtype)
+    filled = jnp.where((last_valid >= 0)[..., None], filled, y0[:, None])
+    return (ys if zero_output_for_mask else filled), filled[:, -1]
+
+
+def _split_kwargs(kwargs: dict):
+    layer_args = {
+        k: kwargs.pop(k)
+        for k in list(kwargs)
+        if k
+        in (
+            "return_sequences",
+            "return_state",
+            "go_backwards",
+            "stateful",
+            "unroll",
+            "dropout",
+            "recurrent_dropout",
+            "zero_output_for_mask",
+            "remat",
+            "name",
+        )
+    }
+    return layer_args, kwargs
+
+
+class SimpleRNN(RNN):
+    """Keras `SimpleRNN(units, activation="tanh", ...)`: RNN(SimpleRNNCell(units, ...)).
+    Cell arguments (activation, use_bias, initializers, dtype) and layer arguments (see
+    `RNN`) are accepted by keyword."""
+
+    def __init__(self, units: int, **kwargs):
+        layer_args, cell_args = _split_kwargs(kwargs)
+        super().__init__(SimpleRNNCell(units, **cell_args), **layer_args)
+
+
+class LSTM(RNN):
+    """Keras `LSTM(units, ...)`: RNN(LSTMCell(units, ...)); carry/state (h, c).
+    Cell arguments (activation, recurrent_activation, use_bias, unit_forget_bias,
+    initializers, dtype, ...) and layer arguments (see `RNN`) by keyword."""
+
+    def __init__(self, units: int, **kwargs):
+        layer_args, cell_args = _split_kwargs(kwargs)
+        super().__init__(LSTMCell(units, **cell_args), **layer_args)
+
+
+class GRU(RNN):
+    """Keras `GRU(units, reset_after=True, ...)`: RNN(GRUCell(units, ...)); state h.
+    Cell arguments and layer arguments (see `RNN`) by keyword."""
+
+    def __init__(self, units: int, **kwargs):
+        layer_args, cell_args = _split_kwargs(kwargs)
+        super().__init__(GRUCell(units, **cell_args), **layer_args)
+
+
+class Bidirectional(Layer):
+    """Keras `Bidirectional(layer, merge_mode="concat")`: a forward copy of the RNN layer
+    and a backward one (go_backwards flipped, or `backward_layer`), outputs merged.
+
+    With `return_sequences` the backward outputs are aligned with the input positions
+    and zero at masked steps (Keras forces `zero_output_for_mask` here). With
+    `return_state` the outputs are `(merged, *forward_state, *backward_state)`, and
+    `initial_state` takes the same list. merge_mode None returns the pair (fw, bw).
+    Parameters {"forward": ..., "backward": ...}; state (forward carry, backward carry).
+    """
+
+    def __init__(self, layer: RNN, merge_mode: str | None = "concat", *, backward_layer=None, name=None):
+        super().__init__(name=name)
+        if not isinstance(layer, RNN):
+            raise TypeError(f"layer: got {type(layer).__name__}, expected a jrnn RNN layer")
+        check_choice("merge_mode", merge_mode, MERGE_MODES)
+        self.forward = layer
+        self.backward = backward_layer or layer.with_options(go_backwards=not layer.go_backwards)
+        if not isinstance(self.backward, RNN):
+            raise TypeError(
+                f"backward_layer: got {type(self.backward).__name__}, expected a jrnn RNN layer"
+            )
+        for attr in ("return_sequences", "return_state", "stateful"):
+            if getattr(self.forward, attr) != getattr(self.backward, attr):
+                raise ValueError(f"backward_layer: {attr} differs from the forward layer's")
+        self.merge_mode = merge_mode
+        self.layer = layer
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def num_outputs(self) -> int:
+        n = 1 if self.merge_mode is not None else 2
+        if self.forward.return_state:
+            n += self.forward._carry_def.num_leaves + self.backward._carry_def.num_leaves
+        return n
+
+    @property
+    def type_name(self) -> str:
+        return "Bidirectional"
+
+    def init(self, key, x):
+        kf, kb = jax.random.split(key)
+        return {"forward": self.forward.init(kf, x), "backward": self.backward.init(kb, x)}
+
+    def init_state(self, x):
+        if not self.forward.stateful:
+            return None
+        return (self.forward.init_state(x), self.backward.init_state(x))
+
+    def call(
+        self, params, x, *, state=None, mask=None, training=False, key=None, initial_state=None
+    ):
+        c_fw, c_bw = state if state is not None else (None, None)
+        if initial_state is not None:
+            leaves = jax.tree.leaves(initial_state)
+            n_fw = self.forward._carry_def.num_leaves
+            c_fw = self.forward.carry_from_list(leaves[:n_fw])
+            c_bw = self.backward.carry_from_list(leaves[n_fw:])
+        c_fw = self.forward.cell.initial_carry(x.shape[0]) if c_fw is None else c_fw
+        c_bw = self.backward.cell.initial_carry(x.shape[0]) if c_bw is None else c_bw
+        kf = kb = None
+        if key is not None:
+            kf, kb = jax.random.split(key)
+        outs = []
+        finals = []
+        for layer, p, c, k in ((self.forward, params["forward"], c_fw, kf),
+                               (self.backward, params["backward"], c_bw, kb)):
+            final, ys = layer.run(p, x, c, mask, training=training, key=k, reverse=layer.go_backwards)
+            finals.append(final)
+            if layer.return_sequences:
+                outs.append(ys)  # aligned, zero at masked steps
+            else:
+                outs.append(keras_outputs(layer.cell, ys, mask, c, layer.go_backwards, True)[1])
+        merged = merge(self.merge_mode, *outs)
+        out = merged if self.merge_mode is not None else tuple(merged)
+        new_state = tuple(finals) if self.forward.stateful else None
+        if self.forward.return_state:
+            out = (out,) if self.merge_mode is not None else out
+            return (*out, *jax.tree.leaves(finals[0]), *jax.tree.leaves(finals[1])), new_state
+        return out, new_state
+
+    def compute_mask(self, x, mask):
+        out = mask if self.return_sequences else None
+        outs = (out,) if self.merge_mode is not None else (out, out)
+        if self.num_outputs == 1:
+            return out
+        return outs + (None,) * (self.num_outputs - len(outs))
+
+    def apply(self, params, x, *, mask=None, training=False, key=None, initial_state=None):
+        return super().apply(
+            params, x, mask=mask, training=training, key=key, initial_state=initial_state
+        )

@@ -1,0 +1,402 @@
+"""Models: `Sequential` and the functional `Model` (several inputs and outputs), pure
+`init`/`apply`, and a Keras-style `summary`.
+
+  model = jrnn.Sequential([jrnn.layers.Embedding(1000, 64), jrnn.layers.LSTM(128),
+                           jrnn.layers.Dense(10)])
+  variables = model.init(jax.random.key(0), jnp.zeros((2, 7), jnp.int32))
+  y, new_state = model.apply(variables, x, training=False)
+  model.summary(variables)
+
+`variables = {"params": {layer name: params}, "state": {layer name: state}}`; state holds
+the carries of stateful RNN layers (and is empty otherwise). `apply` returns the new
+state instead of storing it; `reset_states` gives zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrnn.layers.base import CallNode, InputSpec, Layer, Node, shape_dtype
+
+
+def _is_node(v) -> bool:
+    return isinstance(v, Node)
+
+
+def _map_nodes(fn, tree):
+    return jax.tree.map(lambda v: fn(v) if _is_node(v) else v, tree, is_leaf=_is_node)
+
+
+class Model:
+    """A graph of layer calls from `inputs` (`jrnn.Input` nodes) to `outputs`, as Keras's
+    functional API. Example, the Keras guide's encoder-decoder:
+
+      enc_in = jrnn.Input((None,), "int32"); dec_in = jrnn.Input((None,), "int32")
+      _, h, c = LSTM(64, return_state=True)(Embedding(1000, 64)(enc_in))
+      y = LSTM(64)(Embedding(2000, 64)(dec_in), initial_state=[h, c])
+      model = jrnn.Model([enc_in, dec_in], Dense(10)(y))
+
+    A layer called several times shares its parameters (one entry in params).
+    """
+
+    def __init__(self, inputs, outputs, *, name: str = "functional"):
+        self.name = name
+        self.inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        for i, node in enumerate(self.inputs):
+            if not (_is_node(node) and node.call is None):
+                raise TypeError(f"inputs[{i}]: got {node!r}, expected a jrnn.Input(...)")
+        self.outputs = outputs
+        out_nodes = jax.tree.leaves(outputs, is_leaf=_is_node)
+        if not out_nodes or not all(_is_node(n) for n in out_nodes):
+            raise TypeError(f"outputs: got {outputs!r}, expected layer outputs (nodes)")
+        self._calls = _topological_calls(out_nodes)
+        reached = {id(n) for c in self._calls for n in c.parents() if n.call is None}
+        reached |= {id(n) for n in out_nodes if n.call is None}
+        missing = [n for n in reached if n not in {id(i) for i in self.inputs}]
+        if missing:
+            raise ValueError("outputs: depend on a jrnn.Input that is not in `inputs`")
+        self.layers: list[Layer] = []
+        for call in self._calls:
+            if not any(call.layer is lyr for lyr in self.layers):
+                self.layers.append(call.layer)
+        self._names = _layer_names(self.layers)
+        self._input_names = [
+            n.spec.name or ("input_layer" if i == 0 else f"input_layer_{i}")
+            for i, n in enumerate(self.inputs)
+        ]
+        self._built_specs: list[jax.ShapeDtypeStruct] | None = None
+
+    # -- pure functions -------------------------------------------------------------------
+    def init(self, key, x=None) -> dict:
+        """Variables for inputs like `x` (arrays or ShapeDtypeStructs; a list for several
+        inputs). Without `x`, the `Input` shapes with 1 for unknown sizes."""
+        specs = self._input_specs(x)
+        params, state = {}, {}
+        keys = jax.random.split(key, max(len(self.layers), 1))
+        env = {id(n): (s, None) for n, s in zip(self.inputs, specs)}
+        for call in self._calls:
+            layer, name = call.layer, self.name_of(call.layer)
+            xv, mask, kwargs = _gather(env, call)
+            if name not in params:
+                p = layer.init(keys[self.layers.index(layer)], xv)
+                if jax.tree.leaves(p):
+                    params[name] = p
+                s = layer.init_state(xv)
+                if s is not None:
+                    state[name] = s
+
+            def out_spec(p, s, xv, mask, kwargs, layer=layer):
+                y, _ = layer.call(p, xv, state=s, mask=mask, training=False, key=None, **kwargs)
+                return y, layer.compute_mask(xv, mask)
+
+            y, m = jax.eval_shape(out_spec, params.get(name, {}), state.get(name), xv, mask, kwargs)
+            _store(env, call, y, m)
+        self._built_specs = specs
+        return {"params": params, "state": state}
+
+    def apply(self, variables, x, *, training: bool = False, key=None):
+        """Run the model: returns (outputs, new_state). Pure: `variables` is not changed.
+
+        x: an array, or a list (or dict by input name) for several inputs.
+        training: turns dropout on (then `key`, a PRNG key, is required if any layer
+        drops). Stateful RNN layers start from `variables["state"]` and return their
+        final carries in `new_state`.
+        """
+        inputs = self._as_input_list(x)
+        self.check_inputs(inputs)
+        y, new_state, _ = self._run(variables, inputs, training=training, key=key)
+        return y, new_state
+
+    def _run(self, variables, inputs, *, training, key, collect=False):
+        params = variables.get("params", {})
+        state = variables.get("state", {})
+        env = {id(n): (jnp.asarray(v) if not isinstance(v, jax.ShapeDtypeStruct) else v, None)
+               for n, v in zip(self.inputs, inputs)}
+        new_state, per_call = dict(state), []
+        for i, call in enumerate(self._calls):
+            layer, name = call.layer, self.name_of(call.layer)
+            xv, mask, kwargs = _gather(env, call)
+            k = None if key is None else jax.random.fold_in(key, i)
+            y, s = layer.call(
+                params.get(name, {}), xv, state=state.get(name), mask=mask,
+                training=training, key=k, **kwargs,
+            )
+            _store(env, call, y, layer.compute_mask(xv, mask))
+            if s is not None:
+                new_state[name] = s
+            if collect:
+                per_call.append(y)
+        out = _map_nodes(lambda n: env[id(n)][0], self.outputs)
+        return out, new_state, per_call
+
+    def check_inputs(self, x) -> None:
+        """Host-side checks (e.g. token ids in range) of concrete inputs; fit calls it on
+        the whole data set once."""
+        inputs = self._as_input_list(x)
+        for call in self._calls:
+            for node in call.parents():
+                if node.call is None:
+                    i = next(j for j, n in enumerate(self.inputs) if n is node)
+                    call.layer.check_inputs(inputs[i])
+
+    def reset_states(self, variables) -> dict:
+        """Variables with every stateful layer's carry set to zeros."""
+        state = jax.tree.map(jnp.zeros_like, variables.get("state", {}))
+        return {**variables, "state": state}
+
+    # -- description ------------------------------------------------------------------------
+    def name_of(self, layer: Layer) -> str:
+        return self._names[id(layer)]
+
+    def get_layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if self.name_of(layer) == name:
+                return layer
+        raise ValueError(f"name: got {name!r}, expected one of {list(self._names.values())}")
+
+    def summary(self, variables, *, print_fn=print) -> str:
+        """Keras-style table of layers (type, output shape, parameter count) and totals.
+
+        Output sizes that depend on the batch or on a length given as None in `Input`
+        print as None. Returns the text and passes it to `print_fn` (None: don't print).
+        Totals count `params` as trainable and the stateful carries as non-trainable
+        (Keras's `rnn_state` variables).
+        """
+        shapes = self._summary_shapes(variables)
+        rows = []
+        functional = type(self) is Model
+        if functional:
+            for name, node in zip(self._input_names, self.inputs):
+                rows.append((f"{name} (InputLayer)", _fmt_shape(shapes["inputs"][id(node)]), 0, "-"))
+        seen = set()
+        for call, shape in zip(self._calls, shapes["calls"]):
+            layer, name = call.layer, self.name_of(call.layer)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            count = _count(variables["params"].get(name)) + _count(
+                variables.get("state", {}).get(name)
+            )
+            connected = ", ".join(self._node_label(n) for n in call.parents())
+            rows.append((f"{name} ({layer.type_name})", _fmt_shape(shape), count, connected))
+        trainable = _count(variables["params"])
+        frozen = _count(variables.get("state", {}))
+        text = _render(self.name, rows, functional, trainable, frozen)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def _node_label(self, node: Node) -> str:
+        if node.call is None:
+            return f"{self._input_names[[id(n) for n in self.inputs].index(id(node))]}[0][0]"
+        layer = node.call.layer
+        uses = [c for c in self._calls if c.layer is layer]
+        return f"{self.name_of(layer)}[{uses.index(node.call)}][{node.index}]"
+
+    def _summary_shapes(self, variables):
+        """Output shapes per call; sizes that change with the batch or with a length
+        declared None are returned as None."""
+        runs = []
+        for fill in (2, 3):
+            specs = self._display_specs(fill)
+            fresh = {**variables, "state": {}}  # stateful carries follow the batch size
+            _, _, per_call = jax.eval_shape(
+                lambda v, xs: self._run(v, xs, training=False, key=None, collect=True),
+                fresh, specs,
+            )
+            runs.append((specs, per_call))
+        (sa, ca), (sb, cb) = runs
+        merge = lambda a, b: jax.tree.map(
+            lambda u, v: tuple(p if p == q else None for p, q in zip(u.shape, v.shape)), a, b
+        )
+        return {
+            "inputs": {id(n): merge(a, b) for n, a, b in zip(self.inputs, sa, sb)},
+            "calls": [merge(a, b) for a, b in zip(ca, cb)],
+        }
+
+    def _display_specs(self, fill):
+        out = []
+        for i, node in enumerate(self.inputs):
+            spec = node.spec
+            if spec is not None and spec.shape is not None:
+                s = spec.example(fill)
+                if spec.batch_size is None:
+                    s = jax.ShapeDtypeStruct((fill, *s.shape[1:]), s.dtype)
+            elif self._built_specs is not None:
+                b = self._built_specs[i]
+                s = jax.ShapeDtypeStruct((fill, *b.shape[1:]), b.dtype)
+            else:
+                raise ValueError(
+                    "summary: the input shape is unknown; call model.init(key, x) first or "
+                    "start the model with jrnn.Input(shape)"
+                )
+            out.append(s)
+        return out
+
+    # -- inputs -----------------------------------------------------------------------------
+    def _as_input_list(self, x) -> list:
+        n = len(self.inputs)
+        if isinstance(x, dict):
+            missing = [k for k in self._input_names if k not in x]
+            if missing:
+                raise ValueError(f"x: missing inputs {missing}; got keys {sorted(x)}")
+            return [x[k] for k in self._input_names]
+        if n == 1:
+            if isinstance(x, (list, tuple)) and len(x) == 1:
+                return list(x)
+            return [x]
+        if not isinstance(x, (list, tuple)) or len(x) != n:
+            got = f"{len(x)} arrays" if isinstance(x, (list, tuple)) else type(x).__name__
+            raise ValueError(f"x: got {got}, expected a list of {n} arrays {self._input_names}")
+        return list(x)
+
+    def _input_specs(self, x) -> list[jax.ShapeDtypeStruct]:
+        if x is None:
+            specs = []
+            for name, node in zip(self._input_names, self.inputs):
+                if node.spec is None:
+                    raise ValueError("x: got None, expected example inputs (shape unknown)")
+                specs.append(node.spec.example(1))
+            return specs
+        specs = [shape_dtype(v) for v in self._as_input_list(x)]
+        for name, node, s in zip(self._input_names, self.inputs, specs):
+            spec = node.spec
+            if spec is None or spec.shape is None:
+                continue
+            want = (spec.batch_size, *spec.shape)
+            if len(s.shape) != len(want) or any(
+                w is not None and w != g for w, g in zip(want, s.shape)
+            ):
+                raise ValueError(f"x ({name}): got shape {s.shape}, expected {want}")
+        return specs
+
+
+class Sequential(Model):
+    """A plain stack of layers, each taking the previous one's output (Keras's
+    `Sequential`). The first element may be a `jrnn.Input(shape)`; otherwise the input
+    shape is taken from `init`'s example."""
+
+    def __init__(self, layers: Sequence, *, name: str = "sequential"):
+        layers = list(layers)
+        if layers and _is_node(layers[0]) and layers[0].call is None:
+            inp, layers = layers[0], layers[1:]
+        else:
+            inp = Node(None, 0, InputSpec(None, None, None, None))
+        if not layers:
+            raise ValueError("layers: got an empty list, expected at least one layer")
+        node = inp
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}]: got {type(layer).__name__}, expected a layer")
+            if layer.num_outputs != 1:
+                raise ValueError(
+                    f"layers[{i}]: {layer.type_name} returns {layer.num_outputs} outputs "
+                    f"(return_state?); Sequential needs one output per layer, use jrnn.Model"
+                )
+            node = layer(node)
+        super().__init__(inp, node, name=name)
+
+
+def _topological_calls(out_nodes) -> list[CallNode]:
+    """The calls the outputs depend on, in creation order."""
+    order, seen = [], set()
+
+    def visit(call: CallNode):
+        if id(call) in seen:
+            return
+        seen.add(id(call))
+        for parent in call.parents():
+            if parent.call is not None:
+                visit(parent.call)
+        order.append(call)
+
+    for node in out_nodes:
+        if node.call is not None:
+            visit(node.call)
+    return sorted(order, key=lambda c: c.order)
+
+
+def _layer_names(layers) -> dict[int, str]:
+    names, counts = {}, {}
+    for layer in layers:
+        if layer.name is not None:
+            name = layer.name
+        else:
+            base = layer.default_name
+            k = counts.get(base, 0)
+            counts[base] = k + 1
+            name = base if k == 0 else f"{base}_{k}"
+        if name in names.values():
+            raise ValueError(f"name: two layers are called {name!r}; layer names must be unique")
+        names[id(layer)] = name
+    return names
+
+
+def _gather(env, call):
+    xv = _map_nodes(lambda n: env[id(n)][0], call.x)
+    mask = _map_nodes(lambda n: env[id(n)][1], call.x)
+    kwargs = _map_nodes(lambda n: env[id(n)][0], call.kwargs)
+    return xv, mask, kwargs
+
+
+def _store(env, call, y, mask):
+    if len(call.outputs) == 1:
+        env[id(call.outputs[0])] = (y, mask)
+        return
+    masks = mask if isinstance(mask, tuple) else (mask,) + (None,) * (len(call.outputs) - 1)
+    for node, v, m in zip(call.outputs, y, masks):
+        env[id(node)] = (v, m)
+
+
+def _count(tree) -> int:
+    return int(sum(np.prod(np.shape(v)) for v in jax.tree.leaves(tree)))
+
+
+def _fmt_shape(shape) -> str:
+    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+        return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    leaves = jax.tree.leaves(shape, is_leaf=lambda s: isinstance(s, tuple) and all(
+        d is None or isinstance(d, int) for d in s))
+    return "[" + ", ".join(_fmt_shape(s) for s in leaves) + "]"
+
+
+def _memory(n_params: int) -> str:
+    size = n_params * 4.0  # float32 bytes, as Keras reports
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.2f} {unit}"
+        size /= 1024
+
+
+def _render(name, rows, functional, trainable, frozen) -> str:
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
+    body = [[r[0], r[1], f"{r[2]:,}"] + ([r[3]] if functional else []) for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) + 2 for i, h in enumerate(header)]
+    widths[0] = max(widths[0], 33)
+    widths[1] = max(widths[1], 24)
+
+    def line(cells, left, sep, right, pad=" "):
+        out = []
+        for i, (c, w) in enumerate(zip(cells, widths)):
+            out.append((c.rjust(w - 1) + pad) if i == 2 else (pad + c.ljust(w - 1)))
+        return left + sep.join(out) + right
+
+    rule = lambda l, s, r, ch: l + s.join(ch * w for w in widths) + r
+    lines = [f'Model: "{name}"', rule("┏", "┳", "┓", "━"), line(header, "┃", "┃", "┃"),
+             rule("┡", "╇", "┩", "━")]
+    for i, b in enumerate(body):
+        if i:
+            lines.append(rule("├", "┼", "┤", "─"))
+        lines.append(line(b, "│", "│", "│"))
+    lines.append(rule("└", "┴", "┘", "─"))
+    total = trainable + frozen
+    lines += [
+        f" Total params: {total:,} ({_memory(total)})",
+        f" Trainable params: {trainable:,} ({_memory(trainable)})",
+        f" Non-trainable params: {frozen:,} ({_memory(frozen)})",
+    ]
+    return "\n".join(lines)
