@@ -36,6 +36,7 @@ ACTIVATIONS: dict[str, Callable] = {
     "softplus": jax.nn.softplus,
     "exponential": jnp.exp,
     "linear": _linear,
+    "softmax": jax.nn.softmax,
     None: _linear,
 }
 
