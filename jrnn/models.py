@@ -108,8 +108,17 @@ class Model:
         """
         inputs = self._as_input_list(x)
         self.check_inputs(inputs)
-        y, new_state, _ = self._run(variables, inputs, training=training, key=key)
+        y, _, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, new_state
+
+    def apply_with_mask(self, variables, x, *, training: bool = False, key=None):
+        """As `apply`, also returning the outputs' masks: (outputs, masks, new_state).
+        A mask is (B, T) bool for sequence outputs of masked inputs, else None; the
+        training loop uses it so sequence losses skip padding."""
+        inputs = self._as_input_list(x)
+        self.check_inputs(inputs)
+        y, masks, new_state, _ = self._run(variables, inputs, training=training, key=key)
+        return y, masks, new_state
 
     def _run(self, variables, inputs, *, training, key, collect=False):
         params = variables.get("params", {})
@@ -131,7 +140,8 @@ class Model:
             if collect:
                 per_call.append(y)
         out = _map_nodes(lambda n: env[id(n)][0], self.outputs)
-        return out, new_state, per_call
+        masks = _map_nodes(lambda n: env[id(n)][1], self.outputs)
+        return out, masks, new_state, per_call
 
     def check_inputs(self, x) -> None:
         """Host-side checks (e.g. token ids in range) of concrete inputs; fit calls it on
@@ -204,7 +214,7 @@ class Model:
         for fill in (2, 3):
             specs = self._display_specs(fill)
             fresh = {**variables, "state": {}}  # stateful carries follow the batch size
-            _, _, per_call = jax.eval_shape(
+            _, _, _, per_call = jax.eval_shape(
                 lambda v, xs: self._run(v, xs, training=False, key=None, collect=True),
                 fresh, specs,
             )
