@@ -1,0 +1,304 @@
+"""Training callbacks with Keras's names and defaults, plus `History` and the progress bar.
+
+A callback sees the running fit through `self.loop` (set before `on_train_begin`):
+`loop.state` is the current `TrainState` (params, opt_state, model state, step, key),
+`loop.model` the model, `loop.history` the `History`; setting `loop.stop_training = True`
+ends training after the current epoch. Hooks receive `logs`, a dict of floats with
+Keras's keys ("loss", "accuracy", "val_loss", ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jrnn import checkpoint
+
+
+class Callback:
+    """Base class: override the hooks you need."""
+
+    loop = None
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch: int, logs=None): ...
+    def on_epoch_end(self, epoch: int, logs=None): ...
+    def on_train_batch_end(self, batch: int, logs=None): ...
+
+
+class History(Callback):
+    """Per-epoch logs: `history.history["loss"]` is a list with one value per epoch
+    (validation keys prefixed "val_"), `history.epoch` the epoch indices."""
+
+    def __init__(self, history: dict | None = None, epoch: list | None = None):
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+        self.epoch = list(epoch or [])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "history": self.history}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        return cls(d.get("history"), d.get("epoch"))
+
+    def to_json(self, path) -> None:
+        """Write {"epoch": [...], "history": {...}} atomically."""
+        _atomic_write(path, json.dumps(self.to_dict(), indent=1))
+
+    def to_csv(self, path, separator: str = ",") -> None:
+        """One row per epoch: epoch, then each key (the format CSVLogger writes)."""
+        keys = sorted(self.history)
+        rows = [["epoch", *keys]]
+        rows += [[e, *(self.history[k][i] for k in keys)] for i, e in enumerate(self.epoch)]
+        _atomic_write(path, "\n".join(separator.join(map(str, r)) for r in rows) + "\n")
+
+    def plot(self, path, *, title: str | None = None) -> None:
+        """Training curves to a PNG: one panel per quantity, train and validation
+        together. Needs matplotlib (`pip install jrnn[extras]`)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as e:
+            raise ImportError("History.plot needs matplotlib: pip install matplotlib") from e
+        names = [k for k in self.history if not k.startswith("val_")]
+        fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.5 * max(len(names), 1), 3.5))
+        axes = np.atleast_1d(axes)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, name in zip(axes, names):
+            ax.plot(epochs, self.history[name], "o-", label="train")
+            if "val_" + name in self.history:
+                ax.plot(epochs, self.history["val_" + name], "o-", label="validation")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        tmp = f"{path}.tmp.png"
+        fig.savefig(tmp, dpi=100)
+        plt.close(fig)
+        os.replace(tmp, path)
+
+
+class ProgressBar(Callback):
+    """A per-epoch progress bar with the running loss and metrics (tqdm when installed
+    and the output is a terminal); otherwise one line per epoch, as Keras's verbose=2."""
+
+    def __init__(self, steps: int | None, verbose: int = 1, stream=None):
+        self.steps, self.verbose = steps, verbose
+        self.stream = stream or sys.stdout
+        self._bar = None
+
+    def _interactive(self) -> bool:
+        if self.verbose != 1 or not getattr(self.stream, "isatty", lambda: False)():
+            return False
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._epoch = epoch
+        if self._interactive():
+            from tqdm.auto import tqdm
+
+            epochs = self.loop.epochs if self.loop is not None else "?"
+            self._bar = tqdm(
+                total=self.steps,
+                desc=f"Epoch {epoch + 1}/{epochs}",
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=True,
+                unit="step",
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is not None:
+            self._bar.update(1)
+            if logs:
+                self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        text = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items())
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+            self._bar.close()
+            self._bar = None
+        elif self.verbose:
+            epochs = self.loop.epochs if self.loop is not None else "?"
+            print(f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s - {text}", file=self.stream)
+            self.stream.flush()
+
+
+def _better(mode: str, monitor: str):
+    if mode == "auto":
+        mode = "max" if any(s in monitor for s in ("acc", "auc", "precision", "recall")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode: got {mode!r}, expected 'auto', 'min' or 'max'")
+    return (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b), mode
+
+
+def _monitored(logs, monitor, who):
+    if monitor not in (logs or {}):
+        raise ValueError(
+            f"monitor: {who} watches {monitor!r}, but the logs have {sorted(logs or {})}"
+            f" (validation keys need validation_data)"
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs (Keras
+    semantics); `restore_best_weights` puts back the best epoch's parameters."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ):
+        self.monitor, self.patience, self.baseline = monitor, int(patience), baseline
+        self.min_delta = abs(float(min_delta))
+        self._improved, self.mode = _better(mode, monitor)
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.stopped_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.best, self.best_params, self.best_epoch = 0, None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        if epoch < self.start_from_epoch or math.isnan(value):
+            return
+        sign = 1 if self.mode == "max" else -1
+        reference = self.best if self.best is not None else self.baseline
+        if reference is None or self._improved(value - sign * self.min_delta, reference):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_params = self.loop.state.params
+            return
+        self.wait += 1
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.loop.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_params is not None:
+            self.loop.state = self.loop.state._replace(params=self.best_params)
+
+
+class ModelCheckpoint(Callback):
+    """Save to `directory` (atomically, `jrnn.checkpoint`) at the end of each epoch, or
+    only when `monitor` improves with `save_best_only`. Saves {"params", "state"} with
+    `save_weights_only`, else the whole training state; the step is the epoch number
+    (1-based, as Keras's `{epoch}`)."""
+
+    def __init__(
+        self,
+        directory,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        max_to_keep: int | None = None,
+    ):
+        self.directory = Path(directory)
+        self.monitor, self.save_best_only = monitor, save_best_only
+        self.save_weights_only, self.max_to_keep = save_weights_only, max_to_keep
+        self._improved, self.mode = _better(mode, monitor)
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if math.isnan(value) or (
+                self.best is not None and not self._improved(value, self.best)
+            ):
+                return
+            self.best = value
+        s = self.loop.state
+        tree = {"params": s.params, "state": s.model_state} if self.save_weights_only else s
+        checkpoint.save(
+            self.directory,
+            epoch + 1,
+            tree,
+            metadata={"epoch": epoch + 1, "logs": dict(logs)},
+            max_to_keep=self.max_to_keep,
+        )
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch (epoch, then the sorted log keys) to `filename`."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        self.filename, self.separator, self.append = Path(filename), separator, append
+        self._keys = None
+
+    def on_train_begin(self, logs=None):
+        if not self.append and self.filename.exists():
+            self.filename.unlink()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        new_file = not self.filename.exists() or self.filename.stat().st_size == 0
+        if self._keys is None:
+            self._keys = sorted(logs)
+        with open(self.filename, "a", newline="") as f:
+            w = csv.writer(f, delimiter=self.separator)
+            if new_file:
+                w.writerow(["epoch", *self._keys])
+            w.writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+            f.flush()
+
+
+class TerminateOnNaN(Callback):
+    """Keras's TerminateOnNaN. `fit` always stops at a non-finite loss (and never saves
+    it); with this callback and `raise_error=True` it also raises FloatingPointError."""
+
+    def __init__(self, raise_error: bool = False):
+        self.raise_error = raise_error
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g. `LambdaCallback(on_epoch_end=lambda e, logs: ...)`."""
+
+    def __init__(self, **hooks):
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise ValueError(f"{name}: not a callback hook")
+            setattr(self, name, fn)
+
+
+def _atomic_write(path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,479 @@
+"""Training: `TrainState`, one jit-compiled train step, and Keras-style `fit`,
+`evaluate` and `predict` over in-memory arrays or an iterable of batches.
+
+    state, history = jrnn.fit(model, variables, (x, y), loss="sparse_categorical_crossentropy",
+                              optimizer=optax.adam(1e-3), metrics=["accuracy"],
+                              batch_size=32, epochs=10, validation_data=(xv, yv), seed=0)
+    logs = jrnn.evaluate(model, state, (x_test, y_test), loss=..., metrics=["accuracy"])
+    y = jrnn.predict(model, state, x_test)
+
+How it behaves:
+  - One compilation: every batch has `batch_size` rows; the last, short batch is padded
+    and its padding rows are masked out of the loss and the metrics.
+  - Sequence losses and metrics skip the steps the model's output mask marks as padding
+    (`Embedding(mask_zero=True)`, `Masking`).
+  - Same seed, same run: the shuffle of epoch e is drawn from (seed, e) and the dropout
+    key of step s is `fold_in(key(seed), s)`, so a resumed run repeats exactly what an
+    uninterrupted one does (bitwise on CPU).
+  - `checkpoint_dir`: the whole training state (params, optimizer state, model state,
+    step, PRNG key) plus epoch and history is saved atomically after every epoch, and
+    `fit` resumes from the latest checkpoint there.
+  - Several devices: each batch is split over a "data" mesh axis and the state is
+    replicated (`jrnn.sharding`); batches are padded to a multiple of the device count.
+  - A non-finite loss stops training with a warning naming the epoch and step; the
+    state before that step is returned and nothing non-finite is checkpointed.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import sys
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jrnn import checkpoint, losses
+from jrnn import metrics as metrics_lib
+from jrnn.callbacks import History, ProgressBar, TerminateOnNaN
+from jrnn.data import epoch_order, num_rows, pad_rows, padded_batches, split_validation
+from jrnn.sharding import batch_multiple, data_mesh, replicate, shard_batch
+
+
+class TrainState(NamedTuple):
+    """Everything a training run needs to continue: a pytree, checkpointed as a whole.
+
+    params: the model's parameters; opt_state: the Optax state; model_state: the
+    model's state collection (stateful RNN carries); step: int32 scalar, optimizer
+    steps taken; key: the PRNG key dropout keys are folded from.
+    """
+
+    params: Any
+    opt_state: Any
+    model_state: Any
+    step: jax.Array
+    key: jax.Array
+
+    @property
+    def variables(self) -> dict:
+        """`{"params", "state"}`, what `model.apply` takes."""
+        return {"params": self.params, "state": self.model_state}
+
+
+def create_train_state(variables, optimizer, seed: int = 0) -> TrainState:
+    params = variables["params"]
+    return TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        model_state=variables.get("state", {}),
+        step=jnp.zeros((), jnp.int32),
+        key=jax.random.key(seed),
+    )
+
+
+def _variables(v) -> dict:
+    if isinstance(v, TrainState):
+        return v.variables
+    if isinstance(v, dict) and "params" in v:
+        return v
+    raise TypeError(
+        f"variables: got {type(v).__name__}, expected model.init's {{'params', 'state'}} "
+        f"dict or a TrainState"
+    )
+
+
+# -- the compiled steps -------------------------------------------------------------------
+def _loss_mask(valid, y_pred, out_mask):
+    """(B,) row validity combined with the output's (B, T) mask, if any."""
+    per_example_rank = max(y_pred.ndim - 1, 1)
+    mask = valid.reshape(valid.shape + (1,) * (per_example_rank - 1))
+    if out_mask is not None:
+        mask = jnp.logical_and(mask, out_mask)
+    return jnp.broadcast_to(mask, y_pred.shape[:per_example_rank])
+
+
+def _forward(model, loss_fn, metric_fns, variables, batch, training, key):
+    y_pred, out_mask, new_state = model.apply_with_mask(
+        variables, batch["x"], training=training, key=key
+    )
+    if isinstance(y_pred, (list, tuple)):
+        raise ValueError("fit: models with several outputs are not supported by fit yet")
+    mask = _loss_mask(batch["valid"], y_pred, out_mask)
+    sw = batch.get("sample_weight")
+    loss = loss_fn(batch["y"], y_pred, sample_weight=sw, mask=mask)
+    n = jnp.sum(batch["valid"], dtype=jnp.float32)
+    sums = {"loss": (loss * n, n)}
+    for m in metric_fns:
+        sums[m.name] = m.update(batch["y"], y_pred, sample_weight=sw, mask=mask)
+    return loss, (sums, new_state)
+
+
+def make_train_step(model, loss_fn, metric_fns, optimizer):
+    """`step(state, batch) -> (state, sums)`, jitted. batch = {"x", "y", "valid"
+    (B,) bool, ["sample_weight"]}; sums = {name: (total, count)} for this batch."""
+
+    def step(state: TrainState, batch):
+        key = jax.random.fold_in(state.key, state.step)
+
+        def objective(params):
+            v = {"params": params, "state": state.model_state}
+            return _forward(model, loss_fn, metric_fns, v, batch, True, key)
+
+        (_, (sums, new_model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        new = TrainState(
+            optax.apply_updates(state.params, updates),
+            opt_state,
+            new_model_state,
+            state.step + 1,
+            state.key,
+        )
+        return new, sums
+
+    return jax.jit(step)
+
+
+def make_eval_step(model, loss_fn, metric_fns):
+    """`step(variables, batch) -> (model_state, sums, y_pred)`, jitted."""
+
+    def step(variables, batch):
+        y_pred, out_mask, new_state = model.apply_with_mask(variables, batch["x"])
+        mask = _loss_mask(batch["valid"], y_pred, out_mask)
+        sw = batch.get("sample_weight")
+        n = jnp.sum(batch["valid"], dtype=jnp.float32)
+        sums = {}
+        if loss_fn is not None:
+            sums["loss"] = (loss_fn(batch["y"], y_pred, sample_weight=sw, mask=mask) * n, n)
+        for m in metric_fns:
+            sums[m.name] = m.update(batch["y"], y_pred, sample_weight=sw, mask=mask)
+        return new_state, sums, y_pred
+
+    return jax.jit(step)
+
+
+def _add(acc, sums):
+    if acc is None:
+        return sums
+    return jax.tree.map(jnp.add, acc, sums)
+
+
+def _logs(acc, prefix="") -> dict:
+    """Epoch means from summed (total, count) pairs, "loss" first as in Keras."""
+    values = jax.device_get(acc)  # (a dict pytree comes back with sorted keys)
+    return {
+        prefix + k: float(values[k][0] / values[k][1]) if values[k][1] > 0 else 0.0 for k in acc
+    }
+
+
+# -- batches --------------------------------------------------------------------------------
+class _Data:
+    """(x, y[, sample_weight]) arrays, or an iterable of such batches."""
+
+    def __init__(self, data, name: str):
+        self.arrays = None
+        self.iterable = None
+        if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+            leaves = jax.tree.leaves(data)
+            if leaves and all(
+                hasattr(v, "shape") or isinstance(v, (list, np.ndarray)) for v in leaves
+            ):
+                x, y, *sw = data
+                arrays = {"x": x, "y": y}
+                if sw:
+                    arrays["sample_weight"] = sw[0]
+                self.arrays = jax.tree.map(np.asarray, arrays)
+                num_rows(self.arrays)
+                return
+        if data is None or not hasattr(data, "__iter__"):
+            raise TypeError(
+                f"{name}: got {type(data).__name__}, expected (x, y) or (x, y, sample_weight) "
+                f"arrays, or an iterable of such batches (e.g. a jrnn Dataset)"
+            )
+        self.iterable = data
+
+    def __len__(self):
+        return num_rows(self.arrays)
+
+    def steps(self, batch_size: int, drop_remainder: bool = False) -> int | None:
+        if self.arrays is None:
+            return len(self.iterable) if hasattr(self.iterable, "__len__") else None
+        n = len(self)
+        return n // batch_size if drop_remainder else math.ceil(n / batch_size)
+
+    def batches(self, batch_size, multiple, *, shuffle=False, seed=0, epoch=0):
+        """Yield host batches of one row count with a "valid" (B,) row mask.
+
+        Arrays: `batch_size` rows, rounded up to a multiple of the device count.
+        Iterables: every batch is padded to the first batch's row count (rounded up the
+        same way), so a short last batch does not recompile.
+        """
+        if self.arrays is not None:
+            rows = -(-batch_size // multiple) * multiple
+            order = epoch_order(len(self), shuffle=shuffle, seed=seed, epoch=epoch)
+            for batch, n in padded_batches(self.arrays, batch_size, order):
+                yield _with_valid(pad_rows(batch, rows)[0], n)
+            return
+        rows = None
+        for item in self.iterable:
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise ValueError(
+                    f"data: got a batch of type {type(item).__name__}, expected (x, y) or "
+                    f"(x, y, sample_weight)"
+                )
+            batch = {"x": item[0], "y": item[1]}
+            if len(item) == 3:
+                batch["sample_weight"] = item[2]
+            batch = jax.tree.map(np.asarray, batch)
+            n = num_rows(batch)
+            rows = rows or -(-n // multiple) * multiple
+            yield _with_valid(pad_rows(batch, rows)[0], n)
+
+
+def _with_valid(batch, n: int) -> dict:
+    return {**batch, "valid": np.arange(num_rows(batch)) < n}
+
+
+# -- fit -------------------------------------------------------------------------------------
+class _Loop:
+    """What callbacks see as `self.loop`."""
+
+    def __init__(self, model, state, history, epochs):
+        self.model, self.state, self.history, self.epochs = model, state, history, epochs
+        self.stop_training = False
+        self.nonfinite = None
+
+
+def fit(
+    model,
+    variables,
+    data,
+    *,
+    loss,
+    optimizer=None,
+    metrics=(),
+    batch_size: int = 32,
+    epochs: int = 1,
+    validation_data=None,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    callbacks=(),
+    seed: int = 0,
+    verbose: int = 1,
+    checkpoint_dir=None,
+    resume: bool = True,
+    max_to_keep: int | None = 2,
+    reset_state: bool = True,
+    devices=None,
+):
+    """Train `model` from `variables`; returns (TrainState, History).
+
+    Args:
+      model: a `jrnn.Sequential` or `jrnn.Model`.
+      variables: `model.init(...)`'s dict, or a TrainState to continue from (its
+        optimizer state is kept).
+      data: (x, y) or (x, y, sample_weight) arrays (x a list or dict for several
+        inputs), or an iterable of such batches.
+      loss: a name ("sparse_categorical_crossentropy", "mse", ...), a `jrnn.losses`
+        instance, or `fn(y_true, y_pred) -> per-example loss`.
+      optimizer: an Optax GradientTransformation (default `optax.adam(1e-3)`); use Optax
+        schedules for the learning rate (logged as "learning_rate" when the optimizer is
+        wrapped in `optax.inject_hyperparams`).
+      metrics: names or `jrnn.metrics` objects ("accuracy" resolved by the loss).
+      batch_size, epochs, shuffle, validation_data, validation_split: as Keras.
+      callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
+      seed: drives the shuffles and the dropout keys (not the initial parameters).
+      verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
+        line per epoch.
+      checkpoint_dir: save the training state after every epoch and, with `resume`,
+        continue from the latest checkpoint there (epochs counts the total).
+      reset_state: zero stateful RNN carries at the start of every epoch.
+      devices: the devices to split each batch over (default all).
+    """
+    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+    loss_fn = losses.get(loss)
+    metric_fns = [metrics_lib.get(m, loss_fn) for m in metrics]
+    train = _Data(data, "data")
+    if validation_split:
+        if train.arrays is None:
+            raise ValueError("validation_split: needs array data, not an iterable of batches")
+        head, tail = split_validation(train.arrays, validation_split)
+        train.arrays, validation_data = head, (tail["x"], tail["y"])
+    val = None if validation_data is None else _Data(validation_data, "validation_data")
+    if train.arrays is not None:
+        model.check_inputs(train.arrays["x"])
+    if val is not None and val.arrays is not None:
+        model.check_inputs(val.arrays["x"])
+
+    if isinstance(variables, TrainState):
+        state = variables
+    else:
+        state = create_train_state(_variables(variables), optimizer, seed)
+    history = History()
+    start_epoch = 0
+    if checkpoint_dir is not None and resume and checkpoint.latest_step(checkpoint_dir) is not None:
+        state, meta = checkpoint.restore(checkpoint_dir, state)
+        start_epoch = int(meta["epoch"])
+        history = History.from_dict(meta["history"])
+
+    mesh = data_mesh(devices)
+    multiple = batch_multiple(mesh)
+    state = replicate(state, mesh)
+    train_step = make_train_step(model, loss_fn, metric_fns, optimizer)
+    eval_step = make_eval_step(model, loss_fn, metric_fns)
+
+    loop = _Loop(model, state, history, epochs)
+    callbacks = list(callbacks)
+    bar = ProgressBar(train.steps(batch_size), verbose) if verbose else None
+    hooks = [history, *callbacks] + ([bar] if bar else [])
+    for cb in hooks:
+        cb.loop = loop
+    for cb in hooks:
+        cb.on_train_begin()
+
+    for epoch in range(start_epoch, epochs):
+        for cb in hooks:
+            cb.on_epoch_begin(epoch)
+        if reset_state and jax.tree.leaves(loop.state.model_state):
+            loop.state = loop.state._replace(
+                model_state=jax.tree.map(jnp.zeros_like, loop.state.model_state)
+            )
+        acc = None
+        recent = collections.deque(maxlen=2)  # (state before the step, its loss sums)
+        batch_index = 0
+        for batch in train.batches(batch_size, multiple, shuffle=shuffle, seed=seed, epoch=epoch):
+            before = loop.state
+            loop.state, sums = train_step(before, shard_batch(batch, mesh))
+            recent.append((before, sums))
+            acc = _add(acc, sums)
+            # Read the previous step's loss while this one runs: one step behind keeps
+            # the device busy and still names the step where a loss went non-finite.
+            if len(recent) == 2 and not _check_finite(loop, recent[0], epoch, batch_index - 1):
+                break
+            if bar is not None:
+                bar.on_train_batch_end(
+                    batch_index, _logs(recent[0][1]) if len(recent) == 2 else None
+                )
+            batch_index += 1
+        if loop.nonfinite is None and recent:
+            _check_finite(loop, recent[-1], epoch, batch_index - 1)
+        if loop.nonfinite is not None:
+            _stop_on_nonfinite(loop, callbacks)
+            break
+        if acc is None:
+            raise ValueError("data: got no batches, expected at least one")
+        logs = _logs(acc)
+        lr = _learning_rate(loop.state.opt_state)
+        if val is not None:
+            logs.update(
+                _evaluate(
+                    model, eval_step, loop.state.variables, val, batch_size, multiple, mesh, "val_"
+                )
+            )
+        if lr is not None:
+            logs["learning_rate"] = lr
+        for cb in hooks:
+            cb.on_epoch_end(epoch, logs)
+        if checkpoint_dir is not None:
+            checkpoint.save(
+                checkpoint_dir,
+                epoch + 1,
+                loop.state,
+                metadata={"epoch": epoch + 1, "history": history.to_dict(), "seed": seed},
+                max_to_keep=max_to_keep,
+            )
+        if loop.stop_training:
+            break
+    for cb in hooks:
+        cb.on_train_end()
+    return loop.state, history
+
+
+def _check_finite(loop, entry, epoch, batch_index) -> bool:
+    before, sums = entry
+    total, _ = jax.device_get(sums["loss"])
+    if np.isfinite(total):
+        return True
+    loop.nonfinite = {
+        "epoch": epoch,
+        "batch": batch_index,
+        "step": int(before.step),
+        "loss": float(total),
+    }
+    loop.state = before
+    return False
+
+
+def _stop_on_nonfinite(loop, callbacks):
+    nf = loop.nonfinite
+    msg = (
+        f"non-finite loss ({nf['loss']}) at epoch {nf['epoch'] + 1}, batch {nf['batch']} "
+        f"(optimizer step {nf['step']}); training stopped with the state before that step, "
+        f"which is not checkpointed"
+    )
+    if any(isinstance(cb, TerminateOnNaN) and cb.raise_error for cb in callbacks):
+        raise FloatingPointError(msg)
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    print(msg, file=sys.stderr)
+
+
+def _learning_rate(opt_state):
+    """The current learning rate when the optimizer exposes it (`inject_hyperparams`)."""
+    for node in jax.tree.leaves(opt_state, is_leaf=lambda n: hasattr(n, "hyperparams")):
+        if hasattr(node, "hyperparams") and "learning_rate" in node.hyperparams:
+            return float(jax.device_get(node.hyperparams["learning_rate"]))
+    return None
+
+
+# -- evaluate / predict -------------------------------------------------------------------------
+def _evaluate(model, eval_step, variables, data, batch_size, multiple, mesh, prefix=""):
+    variables = {**variables, "state": jax.tree.map(jnp.zeros_like, variables.get("state", {}))}
+    acc = None
+    for batch in data.batches(batch_size, multiple):
+        new_state, sums, _ = eval_step(variables, shard_batch(batch, mesh))
+        variables = {**variables, "state": new_state}
+        acc = _add(acc, sums)
+    if acc is None:
+        raise ValueError("data: got no batches, expected at least one")
+    return _logs(acc, prefix)
+
+
+def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int = 32, devices=None):
+    """Loss and metrics over `data` ((x, y[, sample_weight]) arrays or an iterable of
+    batches): a dict like Keras's `evaluate(return_dict=True)`. Stateful carries start
+    at zero and run through the batches in order."""
+    loss_fn = None if loss is None else losses.get(loss)
+    metric_fns = [metrics_lib.get(m, loss_fn) for m in metrics]
+    d = _Data(data, "data")
+    if d.arrays is not None:
+        model.check_inputs(d.arrays["x"])
+    mesh = data_mesh(devices)
+    v = replicate(_variables(variables), mesh)
+    step = make_eval_step(model, loss_fn, metric_fns)
+    return _evaluate(model, step, v, d, batch_size, batch_multiple(mesh), mesh)
+
+
+def predict(model, variables, x, *, batch_size: int = 32, devices=None):
+    """Model outputs for every row of `x` (a NumPy array; padding rows removed), run in
+    batches with one compiled function. Stateful carries run through the batches."""
+    y_dummy = np.zeros((num_rows(x),), np.float32)
+    d = _Data((x, y_dummy), "x")
+    model.check_inputs(d.arrays["x"])
+    mesh = data_mesh(devices)
+    v = replicate(_variables(variables), mesh)
+    step = make_eval_step(model, None, [])
+    outs = []
+    for batch in d.batches(batch_size, batch_multiple(mesh)):
+        new_state, _, y = step(v, shard_batch(batch, mesh))
+        v = {**v, "state": new_state}
+        n = int(batch["valid"].sum())
+        outs.append(jax.tree.map(lambda a, n=n: np.asarray(a)[:n], y))
+    return jax.tree.map(lambda *a: np.concatenate(a), *outs)
