@@ -50,7 +50,7 @@ def padded_batches(
         valid = len(idx)
         if valid < batch_size:
             idx = np.concatenate([idx, np.full(batch_size - valid, idx[0])])
-        yield jax.tree.map(lambda v: np.asarray(v)[idx], tree), valid
+        yield jax.tree.map(lambda v, idx=idx: np.asarray(v)[idx], tree), valid
 
 
 def pad_rows(batch, size: int):
