@@ -1,0 +1,337 @@
+"""Losses with Keras 3 semantics, built on `optax.losses`; pure and jit-able.
+
+A loss is a frozen dataclass of hyperparameters (hashable, so it can be a static `jax.jit`
+argument) with two pure methods:
+
+- `per_example(y_true, y_pred)`: the unreduced loss (Keras `reduction=None`), shape
+  `y_pred.shape[:-1]`: the mean over the last axis for binary crossentropy, MSE and MAE,
+  the cross entropy over the class axis for categorical and sparse categorical.
+- `__call__(y_true, y_pred, sample_weight=None, mask=None)`: a float32 scalar, Keras's
+  `"sum_over_batch_size"` reduction (see `reduce_weighted`).
+
+Everything is computed in float32, also for bf16 predictions. Probabilities are clipped to
+`[1e-7, 1 - 1e-7]` like Keras; with `from_logits=True` the optax log-sigmoid/log-softmax
+forms are used instead.
+
+Example::
+
+    loss_fn = jrnn.losses.get("sparse_categorical_crossentropy")
+    loss = loss_fn(labels, probs, mask=lengths_mask)   # labels (B, T), probs (B, T, C)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax.numpy as jnp
+import optax
+
+__all__ = [
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Loss",
+    "LossFunction",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "SparseCategoricalCrossentropy",
+    "get",
+    "reduce_weighted",
+]
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+def _f32(x) -> jnp.ndarray:
+    return jnp.asarray(x).astype(jnp.float32)
+
+
+def _broadcast_left(x, shape: tuple[int, ...], argname: str) -> jnp.ndarray:
+    """Broadcast `x` to `shape`, aligning the leading axes.
+
+    A (B,) weight or mask applies to every step of a (B, T) per-example loss; a trailing
+    size-1 axis beyond `shape` (a (B, 1) weight for (B,) losses) is squeezed, as in Keras.
+    """
+    x = jnp.asarray(x)
+    if x.ndim == len(shape) + 1 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim > len(shape) or any(a not in (1, b) for a, b in zip(x.shape, shape)):
+        raise ValueError(
+            f"{argname}: got shape {tuple(x.shape)}, expected a shape that matches the "
+            f"leading axes of the per-example values {tuple(shape)} (e.g. {shape[:1]} or "
+            f"{tuple(shape)})"
+        )
+    return jnp.broadcast_to(x.reshape(x.shape + (1,) * (len(shape) - x.ndim)), shape)
+
+
+def reduce_weighted(values, sample_weight=None, mask=None) -> jnp.ndarray:
+    """Keras 3 `"sum_over_batch_size"` reduction of per-example values, as float32.
+
+    Without a mask: `sum(values * sample_weight) / values.size` (the denominator is the
+    number of entries, not the sum of the weights). With a mask (Keras `apply_mask`): the
+    valid entries get weight `total / valid` and the others 0, so the result is
+    `sum(values * sample_weight over valid entries) / valid`: the mean over the unmasked
+    entries. When every entry is masked the result is 0, not NaN.
+
+    Args:
+      values: per-example values, any shape S, e.g. (B,) or (B, T).
+      sample_weight: None, a scalar, or an array whose shape matches the leading axes of
+        S ((B,) weights for (B, T) values weigh every step of a row). Unlike Keras 3, whose
+        right-aligned broadcast fails on (B,) weights with (B, T) losses.
+      mask: None or a bool array matching the leading axes of S, e.g. (B, T) for sequence
+        outputs or (B,) for padding rows. Masked entries never contribute, even when their
+        value is inf or NaN.
+
+    Returns:
+      A float32 scalar.
+    """
+    values = _f32(values)
+    shape = tuple(values.shape)
+    if sample_weight is not None:
+        values = values * _f32(_broadcast_left(sample_weight, shape, "sample_weight"))
+    total = max(values.size, 1)  # Keras: divide_no_nan, so an empty batch gives 0
+    if mask is None:
+        return jnp.sum(values) / total
+    valid_mask = _broadcast_left(mask, shape, "mask").astype(bool)
+    valid = jnp.sum(valid_mask, dtype=jnp.float32)
+    mask_weight = jnp.where(valid > 0, total / jnp.maximum(valid, 1.0), 0.0)
+    return jnp.sum(jnp.where(valid_mask, values * mask_weight, 0.0)) / total
+
+
+def _match_elementwise(y_true, y_pred, name: str):
+    """Keras `squeeze_or_expand_to_same_rank` for elementwise losses.
+
+    (B,) labels with (B, 1) predictions become (B, 1); so do (B, T) labels with (B, T, 1)
+    predictions (Keras squeezes the predictions instead when the rank is above 1, which
+    gives a (B,) per-example loss; the reduced loss is the same without weights/masks).
+    """
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]
+    elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
+        y_pred = y_pred[..., None]
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
+            f"{tuple(y_pred.shape)}, expected equal shapes (or a trailing axis of size 1 "
+            "on one of them)"
+        )
+    return y_true, y_pred
+
+
+def _check_label_smoothing(name: str, label_smoothing: float) -> None:
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: got label_smoothing={label_smoothing!r}, expected [0, 1]")
+
+
+class Loss:
+    """Base of the losses: subclasses define `per_example`; the reduction is shared."""
+
+    name: ClassVar[str] = "loss"
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None) -> jnp.ndarray:
+        """The scalar loss: `reduce_weighted(self.per_example(y_true, y_pred), ...)`."""
+        return reduce_weighted(self.per_example(y_true, y_pred), sample_weight, mask)
+
+
+@dataclass(frozen=True)
+class BinaryCrossentropy(Loss):
+    """Binary crossentropy, averaged over the last axis (Keras `binary_crossentropy`).
+
+    `y ← y(1 − ls) + 0.5·ls`; with probabilities `p = clip(y_pred, ε, 1 − ε)`:
+    `−[y·log p + (1 − y)·log(1 − p)]`; with logits
+    `−y·log σ(z) − (1 − y)·log σ(−z)` (`optax.losses.sigmoid_binary_cross_entropy`).
+
+    Shapes: y_pred (..., K) and y_true (..., K); (B,) labels with (B, 1) predictions are
+    expanded like Keras. Returns (...,).
+    """
+
+    from_logits: bool = False
+    label_smoothing: float = 0.0
+    name: ClassVar[str] = "binary_crossentropy"
+
+    def __post_init__(self):
+        _check_label_smoothing(self.name, self.label_smoothing)
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        if self.from_logits:
+            ce = optax.losses.sigmoid_binary_cross_entropy(y_pred, y_true)
+        else:
+            p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+            ce = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
+        return jnp.mean(ce, axis=-1)
+
+
+@dataclass(frozen=True)
+class CategoricalCrossentropy(Loss):
+    """Categorical crossentropy over the last (class) axis, one-hot or soft labels.
+
+    `y ← y(1 − ls) + ls/C`; with probabilities Keras renormalizes and clips,
+    `p = clip(y_pred / Σ y_pred, ε, 1 − ε)`, `−Σ y·log p`; with logits
+    `−Σ y·log_softmax(z)` (`optax.losses.softmax_cross_entropy`).
+
+    Shapes: y_true and y_pred (..., C). Returns (...,).
+    """
+
+    from_logits: bool = False
+    label_smoothing: float = 0.0
+    name: ClassVar[str] = "categorical_crossentropy"
+
+    def __post_init__(self):
+        _check_label_smoothing(self.name, self.label_smoothing)
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = _f32(y_true), _f32(y_pred)
+        if y_true.shape != y_pred.shape:
+            raise ValueError(
+                f"{self.name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
+                f"{tuple(y_pred.shape)}, expected equal shapes (..., num_classes); for "
+                "integer labels use sparse_categorical_crossentropy"
+            )
+        if self.label_smoothing:
+            num_classes = y_pred.shape[-1]
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / num_classes
+        if self.from_logits:
+            return optax.losses.softmax_cross_entropy(y_pred, y_true)
+        p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)
+        p = jnp.clip(p, EPSILON, 1.0 - EPSILON)
+        return -jnp.sum(y_true * jnp.log(p), axis=-1)
+
+
+@dataclass(frozen=True)
+class SparseCategoricalCrossentropy(Loss):
+    """Categorical crossentropy with integer labels.
+
+    With logits `logsumexp(z) − z[y]` (`optax.losses.softmax_cross_entropy_with_integer_labels`);
+    with probabilities `−log clip(p[y] / Σ p, ε, 1 − ε)` like Keras.
+
+    Shapes: y_pred (..., C); y_true (...) or (..., 1), integer (floats are truncated, as in
+    Keras). Returns (...,). A label ≥ C gives NaN (Keras silently gives 0) and a negative
+    one wraps around: check token ids on the host, or mask those entries.
+    """
+
+    from_logits: bool = False
+    name: ClassVar[str] = "sparse_categorical_crossentropy"
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = jnp.asarray(y_true), _f32(y_pred)
+        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+            y_true = y_true[..., 0]
+        if y_pred.ndim < 1 or y_true.shape != y_pred.shape[:-1]:
+            raise ValueError(
+                f"{self.name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
+                f"{tuple(y_pred.shape)}, expected y_true shape y_pred.shape[:-1] = "
+                f"{tuple(y_pred.shape[:-1])} (or with a trailing 1)"
+            )
+        labels = y_true.astype(jnp.int32)
+        if self.from_logits:
+            return optax.losses.softmax_cross_entropy_with_integer_labels(y_pred, labels)
+        p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)
+        log_p = jnp.log(jnp.clip(p, EPSILON, 1.0 - EPSILON))
+        return -jnp.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
+
+
+@dataclass(frozen=True)
+class MeanSquaredError(Loss):
+    """`mean((y_pred − y_true)², axis=-1)` (`optax.losses.squared_error`).
+
+    Shapes: y_true and y_pred (..., K) (a trailing 1 on either is matched like Keras).
+    Returns (...,).
+    """
+
+    name: ClassVar[str] = "mean_squared_error"
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        return jnp.mean(optax.losses.squared_error(y_pred, y_true), axis=-1)
+
+
+@dataclass(frozen=True)
+class MeanAbsoluteError(Loss):
+    """`mean(|y_pred − y_true|, axis=-1)`.
+
+    Shapes: y_true and y_pred (..., K) (a trailing 1 on either is matched like Keras).
+    Returns (...,).
+    """
+
+    name: ClassVar[str] = "mean_absolute_error"
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        return jnp.mean(jnp.abs(y_pred - y_true), axis=-1)
+
+
+@dataclass(frozen=True)
+class LossFunction(Loss):
+    """A plain `fn(y_true, y_pred) -> per-example losses` with the Keras reduction.
+
+    `fn` gets the arrays as given (floating predictions cast to float32); its output is
+    cast to float32.
+    """
+
+    fn: Callable
+    name: str = ""
+
+    def __post_init__(self):
+        if not self.name:
+            object.__setattr__(self, "name", getattr(self.fn, "__name__", "loss"))
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_pred = jnp.asarray(y_pred)
+        if jnp.issubdtype(y_pred.dtype, jnp.floating):
+            y_pred = y_pred.astype(jnp.float32)
+        return _f32(self.fn(y_true, y_pred))
+
+
+_BY_NAME: dict[str, type[Loss]] = {
+    "binary_crossentropy": BinaryCrossentropy,
+    "BinaryCrossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "CategoricalCrossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "SparseCategoricalCrossentropy": SparseCategoricalCrossentropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "MeanSquaredError": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "MeanAbsoluteError": MeanAbsoluteError,
+}
+
+
+def get(identifier) -> Loss:
+    """Resolve a loss: a Keras name, a `Loss` instance or class, or a per-example callable.
+
+    Example::
+
+        get("mse")                           # MeanSquaredError()
+        get(BinaryCrossentropy(from_logits=True))   # returned as is
+        get(lambda y, p: jnp.mean(jnp.abs(y - p) ** 3, axis=-1))   # LossFunction
+
+    Raises:
+      ValueError: for an unknown name. TypeError: for anything else that is not callable.
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, str):
+        try:
+            return _BY_NAME[identifier]()
+        except KeyError:
+            raise ValueError(
+                f"loss: got {identifier!r}, expected one of {sorted(_BY_NAME)}, a "
+                "jrnn.losses.Loss or a callable fn(y_true, y_pred) -> per-example losses"
+            ) from None
+    if callable(identifier):
+        return LossFunction(identifier)
+    raise TypeError(
+        f"loss: got {identifier!r} of type {type(identifier).__name__}, expected a name "
+        f"(one of {sorted(_BY_NAME)}), a jrnn.losses.Loss or a callable"
+    )
