@@ -6,13 +6,14 @@ PIP    := $(PY) -m pip
 # PyTorch is only a benchmark peer and a parity reference; 2.13.0 is a CPU build here.
 TORCH  ?= torch==2.13.0
 
-.PHONY: help install test lint format bench demo clean
+.PHONY: help install test lint format bench demo exp-classify clean
 
 help:
 	@echo "make demo    # the main job: train a character-level LSTM language model"
 	@echo "make test    # the test suite"
 	@echo "make lint    # ruff"
 	@echo "make bench   # jrnn vs Flax, Keras 3 (JAX) and PyTorch, as ratios"
+	@echo "make exp-classify  # UEA JapaneseVowels: jrnn vs Keras, same recipe"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,10 @@ $(PY):
 $(VENV)/.test: pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[test]"
 	-$(if $(TORCH),$(PIP) install -q "$(TORCH)")
+	touch $@
+
+$(VENV)/.exp: $(VENV)/.test
+	$(PIP) install -q -e ".[experiments]"
 	touch $@
 
 install: $(VENV)/.test
@@ -41,6 +46,9 @@ bench: $(VENV)/.test
 
 demo: $(VENV)/.test
 	$(PY) experiments/demo.py $(DEMO_ARGS)
+
+exp-classify: $(VENV)/.exp
+	$(PY) experiments/classify.py $(CLASSIFY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
