@@ -188,19 +188,32 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, logs=None):
         self.wait, self.best, self.best_params, self.best_epoch = 0, None, None, None
+        self.stopped_epoch = None
+
+    def _is_improvement(self, value, reference) -> bool:
+        if reference is None:
+            return True
+        sign = 1 if self.mode == "max" else -1
+        return self._improved(value - sign * self.min_delta, reference)
 
     def on_epoch_end(self, epoch, logs=None):
+        # Keras 3's rule: the first monitored epoch is the first best; `wait` restarts
+        # only on an epoch that beats both the best so far and the baseline, so with an
+        # unbeaten baseline training stops after `patience` epochs and the best of those
+        # is restored.
         value = _monitored(logs, self.monitor, "EarlyStopping")
         if epoch < self.start_from_epoch or math.isnan(value):
             return
-        sign = 1 if self.mode == "max" else -1
-        reference = self.best if self.best is not None else self.baseline
-        if reference is None or self._improved(value - sign * self.min_delta, reference):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if self.restore_best_weights and self.best_params is None:
+            self.best_params, self.best_epoch = self.loop.state.params, epoch
+        self.wait += 1
+        if self._is_improvement(value, self.best):
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_params = self.loop.state.params
+            if self.baseline is None or self._is_improvement(value, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.loop.stop_training = True

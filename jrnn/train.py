@@ -26,8 +26,8 @@ How it behaves:
 
 from __future__ import annotations
 
-import collections
 import math
+import operator
 import sys
 import warnings
 from typing import Any, NamedTuple
@@ -144,10 +144,17 @@ def make_eval_step(model, loss_fn, metric_fns):
 
     def step(variables, batch):
         y_pred, out_mask, new_state = model.apply_with_mask(variables, batch["x"])
+        sums = {}
+        if loss_fn is None and not metric_fns:  # predict: any outputs, no mask needed
+            return new_state, sums, y_pred
+        if isinstance(y_pred, (list, tuple)):
+            raise ValueError(
+                "evaluate: models with several outputs are not supported with a loss or "
+                "metrics yet; use predict"
+            )
         mask = _loss_mask(batch["valid"], y_pred, out_mask)
         sw = batch.get("sample_weight")
         n = jnp.sum(batch["valid"], dtype=jnp.float32)
-        sums = {}
         if loss_fn is not None:
             sums["loss"] = (loss_fn(batch["y"], y_pred, sample_weight=sw, mask=mask) * n, n)
         for m in metric_fns:
@@ -176,26 +183,33 @@ class _Data:
     """(x, y[, sample_weight]) arrays, or an iterable of such batches."""
 
     def __init__(self, data, name: str):
+        self.name = name
         self.arrays = None
         self.iterable = None
-        if isinstance(data, (tuple, list)) and len(data) in (2, 3):
-            leaves = jax.tree.leaves(data)
-            if leaves and all(
-                hasattr(v, "shape") or isinstance(v, (list, np.ndarray)) for v in leaves
-            ):
-                x, y, *sw = data
-                arrays = {"x": x, "y": y}
-                if sw:
-                    arrays["sample_weight"] = sw[0]
-                self.arrays = jax.tree.map(np.asarray, arrays)
-                num_rows(self.arrays)
-                return
-        if data is None or not hasattr(data, "__iter__"):
+        if _is_array_tuple(data):
+            x, y, *sw = data
+            arrays = {"x": _as_arrays(x, f"{name} (x)"), "y": _as_arrays(y, f"{name} (y)")}
+            if sw:
+                arrays["sample_weight"] = _as_arrays(sw[0], f"{name} (sample_weight)")
+            self.arrays = arrays
+            if num_rows(self.arrays) == 0:
+                raise ValueError(f"{name}: got arrays with 0 rows, expected at least one row")
+            return
+        if (
+            data is None
+            or isinstance(data, (str, bytes, dict, np.ndarray, jax.Array))
+            or not hasattr(data, "__iter__")
+        ):
             raise TypeError(
                 f"{name}: got {type(data).__name__}, expected (x, y) or (x, y, sample_weight) "
                 f"arrays, or an iterable of such batches (e.g. a jrnn Dataset)"
             )
         self.iterable = data
+
+    @property
+    def one_shot(self) -> bool:
+        """An iterator (e.g. a generator): it can be read only once."""
+        return self.iterable is not None and iter(self.iterable) is self.iterable
 
     def __len__(self):
         return num_rows(self.arrays)
@@ -220,19 +234,52 @@ class _Data:
                 yield _with_valid(pad_rows(batch, rows)[0], n)
             return
         rows = None
-        for item in self.iterable:
-            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+        for i, item in enumerate(self.iterable):
+            if not _is_array_tuple(item):
                 raise ValueError(
-                    f"data: got a batch of type {type(item).__name__}, expected (x, y) or "
-                    f"(x, y, sample_weight)"
+                    f"{self.name}: batch {i} is a {type(item).__name__}, expected a tuple "
+                    f"(x, y) or (x, y, sample_weight) of arrays"
                 )
-            batch = {"x": item[0], "y": item[1]}
+            batch = {"x": _as_arrays(item[0], f"{self.name} (x)"),
+                     "y": _as_arrays(item[1], f"{self.name} (y)")}
             if len(item) == 3:
-                batch["sample_weight"] = item[2]
-            batch = jax.tree.map(np.asarray, batch)
+                batch["sample_weight"] = _as_arrays(item[2], f"{self.name} (sample_weight)")
             n = num_rows(batch)
+            if n == 0:
+                raise ValueError(f"{self.name}: batch {i} has 0 rows, expected at least one")
             rows = rows or -(-n // multiple) * multiple
             yield _with_valid(pad_rows(batch, rows)[0], n)
+
+
+def _is_array_tuple(data) -> bool:
+    """(x, y) / (x, y, sample_weight), as opposed to a list of such batches.
+
+    A tuple of 2 or 3 is always arrays (Keras's convention); a list of 2 or 3 is arrays
+    unless every item is itself a (x, y[, w]) tuple, i.e. a list of batches.
+    """
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        return False
+    if isinstance(data, tuple):
+        return True
+    return not all(isinstance(d, tuple) and len(d) in (2, 3) for d in data)
+
+
+def _as_arrays(v, name: str):
+    """An array, or a list/tuple/dict of arrays (several model inputs), as NumPy."""
+    if isinstance(v, dict):
+        return {k: _as_arrays(a, f"{name}[{k!r}]") for k, a in v.items()}
+    if isinstance(v, (list, tuple)) and v and all(hasattr(a, "shape") for a in v):
+        return [_as_arrays(a, f"{name}[{i}]") for i, a in enumerate(v)]
+    try:
+        arr = np.asarray(v)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"{name}: could not make an array ({e}); pad the sequences") from e
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: got {type(v).__name__} of dtype {arr.dtype}, expected numbers "
+            f"(a bool, integer or floating array)"
+        )
+    return arr
 
 
 def _with_valid(batch, n: int) -> dict:
@@ -296,22 +343,30 @@ def fit(
       devices: the devices to split each batch over (default all).
     """
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
-    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+    batch_size = _positive_int("batch_size", batch_size)
+    epochs = _positive_int("epochs", epochs)
     loss_fn = losses.get(loss)
     metric_fns = [metrics_lib.get(m, loss_fn) for m in metrics]
     train = _Data(data, "data")
-    if validation_split:
+    if validation_split and validation_data is None:  # Keras: validation_data wins
         if train.arrays is None:
-            raise ValueError("validation_split: needs array data, not an iterable of batches")
+            raise ValueError(
+                "validation_split: needs (x, y) arrays, got an iterable of batches; pass "
+                "validation_data instead"
+            )
         head, tail = split_validation(train.arrays, validation_split)
-        train.arrays, validation_data = head, (tail["x"], tail["y"])
+        train.arrays = head
+        validation_data = tuple(tail[k] for k in ("x", "y", "sample_weight") if k in tail)
     val = None if validation_data is None else _Data(validation_data, "validation_data")
-    if train.arrays is not None:
-        model.check_inputs(train.arrays["x"])
-    if val is not None and val.arrays is not None:
-        model.check_inputs(val.arrays["x"])
+    for d in (train, val):
+        if d is not None and d.one_shot and epochs > 1:
+            raise ValueError(
+                f"{d.name}: got a one-shot iterator ({type(d.iterable).__name__}), which is "
+                f"empty after the first epoch; pass a re-iterable (a list of batches, a "
+                f"jrnn Dataset) or arrays, or epochs=1"
+            )
+        if d is not None and d.arrays is not None:
+            model.check_inputs(d.arrays["x"])
 
     if isinstance(variables, TrainState):
         state = variables
@@ -337,39 +392,38 @@ def fit(
     for cb in hooks:
         cb.loop = loop
     for cb in hooks:
-        cb.on_train_begin()
+        cb.on_train_begin({})
 
+    logs = {}
     for epoch in range(start_epoch, epochs):
-        for cb in hooks:
-            cb.on_epoch_begin(epoch)
+        # Reset first, so on_epoch_begin sees (and may change) the state the epoch starts from.
         if reset_state and jax.tree.leaves(loop.state.model_state):
             loop.state = loop.state._replace(
                 model_state=jax.tree.map(jnp.zeros_like, loop.state.model_state)
             )
+        for cb in hooks:
+            cb.on_epoch_begin(epoch, {})
         acc = None
-        recent = collections.deque(maxlen=2)  # (state before the step, its loss sums)
-        batch_index = 0
-        for batch in train.batches(batch_size, multiple, shuffle=shuffle, seed=seed, epoch=epoch):
+        pending = None  # (batch index, state before the step, running sums through it)
+        batch_index = -1
+        for batch_index, batch in enumerate(
+            train.batches(batch_size, multiple, shuffle=shuffle, seed=seed, epoch=epoch)
+        ):
             before = loop.state
             loop.state, sums = train_step(before, shard_batch(batch, mesh))
-            recent.append((before, sums))
             acc = _add(acc, sums)
-            # Read the previous step's loss while this one runs: one step behind keeps
+            # Read the previous step's results while this one runs: one step behind keeps
             # the device busy and still names the step where a loss went non-finite.
-            if len(recent) == 2 and not _check_finite(loop, recent[0], epoch, batch_index - 1):
+            if pending is not None and not _finish_batch(loop, hooks, pending, epoch):
                 break
-            if bar is not None:
-                bar.on_train_batch_end(
-                    batch_index, _logs(recent[0][1]) if len(recent) == 2 else None
-                )
-            batch_index += 1
-        if loop.nonfinite is None and recent:
-            _check_finite(loop, recent[-1], epoch, batch_index - 1)
+            pending = (batch_index, before, acc)
+        if batch_index < 0:
+            raise ValueError(f"data: got no batches in epoch {epoch + 1}, expected at least one")
+        if loop.nonfinite is None:
+            _finish_batch(loop, hooks, pending, epoch)
         if loop.nonfinite is not None:
-            _stop_on_nonfinite(loop, callbacks)
+            _stop_on_nonfinite(loop, callbacks, verbose)
             break
-        if acc is None:
-            raise ValueError("data: got no batches, expected at least one")
         logs = _logs(acc)
         lr = _learning_rate(loop.state.opt_state)
         if val is not None:
@@ -393,36 +447,49 @@ def fit(
         if loop.stop_training:
             break
     for cb in hooks:
-        cb.on_train_end()
+        cb.on_train_end(dict(logs))
     return loop.state, history
 
 
-def _check_finite(loop, entry, epoch, batch_index) -> bool:
-    before, sums = entry
-    total, _ = jax.device_get(sums["loss"])
-    if np.isfinite(total):
-        return True
-    loop.nonfinite = {
-        "epoch": epoch,
-        "batch": batch_index,
-        "step": int(before.step),
-        "loss": float(total),
-    }
-    loop.state = before
-    return False
+def _positive_int(name: str, value) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: got {value!r} of type {type(value).__name__}, expected a positive integer"
+        ) from None
+    if value < 1:
+        raise ValueError(f"{name}: got {value}, expected a positive integer")
+    return value
 
 
-def _stop_on_nonfinite(loop, callbacks):
+def _finish_batch(loop, hooks, pending, epoch) -> bool:
+    """Check a finished step's loss and run on_train_batch_end; False if non-finite."""
+    batch_index, before, acc = pending
+    batch_logs = _logs(acc)  # running means through this batch, as Keras's batch logs
+    if not math.isfinite(batch_logs["loss"]):
+        loop.nonfinite = {"epoch": epoch, "batch": batch_index, "step": int(before.step)}
+        loop.state = before
+        return False
+    for cb in hooks:
+        cb.on_train_batch_end(batch_index, batch_logs)
+    return True
+
+
+def _stop_on_nonfinite(loop, callbacks, verbose):
     nf = loop.nonfinite
     msg = (
-        f"non-finite loss ({nf['loss']}) at epoch {nf['epoch'] + 1}, batch {nf['batch']} "
-        f"(optimizer step {nf['step']}); training stopped with the state before that step, "
-        f"which is not checkpointed"
+        f"non-finite loss at epoch {nf['epoch'] + 1}, batch {nf['batch']} (optimizer step "
+        f"{nf['step']}); training stopped with the state before that step, which is not "
+        f"checkpointed"
     )
     if any(isinstance(cb, TerminateOnNaN) and cb.raise_error for cb in callbacks):
         raise FloatingPointError(msg)
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
-    print(msg, file=sys.stderr)
+    if verbose:
+        print(msg, file=sys.stderr)
 
 
 def _learning_rate(opt_state):
@@ -450,6 +517,7 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
     """Loss and metrics over `data` ((x, y[, sample_weight]) arrays or an iterable of
     batches): a dict like Keras's `evaluate(return_dict=True)`. Stateful carries start
     at zero and run through the batches in order."""
+    batch_size = _positive_int("batch_size", batch_size)
     loss_fn = None if loss is None else losses.get(loss)
     metric_fns = [metrics_lib.get(m, loss_fn) for m in metrics]
     d = _Data(data, "data")
@@ -462,10 +530,15 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
 
 
 def predict(model, variables, x, *, batch_size: int = 32, devices=None):
-    """Model outputs for every row of `x` (a NumPy array; padding rows removed), run in
-    batches with one compiled function. Stateful carries run through the batches."""
-    y_dummy = np.zeros((num_rows(x),), np.float32)
-    d = _Data((x, y_dummy), "x")
+    """Model outputs for every row of `x` (arrays, or a list/dict of arrays for several
+    inputs), run in batches with one compiled function: NumPy arrays of exactly
+    `num_rows(x)` rows (a list for several outputs). Stateful carries start from
+    `variables["state"]` and run through the batches in order."""
+    batch_size = _positive_int("batch_size", batch_size)
+    x = _as_arrays(x, "x")
+    if num_rows(x) == 0:
+        raise ValueError("x: got 0 rows, expected at least one row")
+    d = _Data((x, np.zeros((num_rows(x),), np.float32)), "x")
     model.check_inputs(d.arrays["x"])
     mesh = data_mesh(devices)
     v = replicate(_variables(variables), mesh)
