@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn import activations, initializers
+from jrnn.cells.base import add_bias
 from jrnn._checks import check_choice, check_positive_int
 from jrnn.layers.base import Layer, shape_dtype
 
@@ -75,7 +76,7 @@ class Conv1D(Layer):
             dimension_numbers=("NWC", "WIO", "NWC"),
         )
         if self.use_bias:
-            y = y + params["bias"].astype(x.dtype)
+            y = add_bias(y, params["bias"].astype(y.dtype))
         return self._act(y), None
 
     def compute_mask(self, x, mask):

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn import activations, initializers
+from jrnn.cells.base import add_bias
 from jrnn._checks import check_positive_int, is_concrete
 from jrnn.layers.base import Layer, require_key, shape_dtype
 
@@ -61,7 +62,7 @@ class Dense(Layer):
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         y = jnp.matmul(x, params["kernel"].astype(x.dtype))
         if self.use_bias:
-            y = y + params["bias"].astype(x.dtype)
+            y = add_bias(y, params["bias"].astype(y.dtype))
         return self._act(y), None
 
 
