@@ -8,7 +8,6 @@ under a minute and a half on two cores; most of the time is XLA compiling train 
 import csv
 import json
 import os
-import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -27,6 +26,34 @@ from jrnn.layers import LSTM, Dense, Embedding, TimeDistributed  # noqa: E402
 V, T, F, H = 30, 6, 3, 8  # vocabulary, steps, float features, units
 CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
 ONE = jax.devices()[:1]
+
+pytestmark = pytest.mark.filterwarnings(
+    # Keras's Variable.__array__ under NumPy 2 (in get_weights); not ours.
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compile_once(tmp_path_factory):
+    """A persistent compilation cache for this file: every fit makes (and traces) its own
+    jitted step, but fits of the same model and shapes compile to the same program, so
+    XLA compiles it once. Only XLA's work is shared; tracing and results are unchanged."""
+    from jax.experimental.compilation_cache import compilation_cache as cc
+
+    names = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
+    old = {n: getattr(jax.config, n) for n in names}
+    cc.reset_cache()
+    jax.config.update(names[0], str(tmp_path_factory.mktemp("xla_cache")))
+    jax.config.update(names[1], 0.0)
+    jax.config.update(names[2], 0)
+    yield
+    cc.reset_cache()
+    for n, v in old.items():
+        jax.config.update(n, v)
 
 
 def _tokens(n, seed=0):
@@ -335,7 +362,7 @@ def test_training_matches_keras():
                                    rtol=1e-4, atol=1e-5, err_msg=f"{layer}/{name}")
 
 
-# -- 9. callbacks -----------------------------------------------------------------------------------
+# -- 9. callbacks ---------------------------------------------------------------------------
 def test_callbacks(tmp_path):
     x, y = _tokens(64)
     model = _clf()
