@@ -107,6 +107,7 @@ class Model:
         final carries in `new_state`.
         """
         inputs = self._as_input_list(x)
+        self._check_shapes([shape_dtype(v) for v in inputs])
         self.check_inputs(inputs)
         y, _, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, new_state
@@ -116,6 +117,7 @@ class Model:
         A mask is (B, T) bool for sequence outputs of masked inputs, else None; the
         training loop uses it so sequence losses skip padding."""
         inputs = self._as_input_list(x)
+        self._check_shapes([shape_dtype(v) for v in inputs])
         self.check_inputs(inputs)
         y, masks, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, masks, new_state
@@ -173,8 +175,9 @@ class Model:
 
         Output sizes that depend on the batch or on a length given as None in `Input`
         print as None. Returns the text and passes it to `print_fn` (None: don't print).
-        Totals count `params` as trainable and the stateful carries as non-trainable
-        (Keras's `rnn_state` variables).
+        Totals count `params` (all trainable). The carries of stateful layers are not
+        parameters and are not counted, as in Keras 3, whose `rnn_state` variables are
+        not weights (a stateful LSTM(8) on 5 features: 448 params, 0 non-trainable).
         """
         shapes = self._summary_shapes(variables)
         rows = []
@@ -188,13 +191,11 @@ class Model:
             if id(layer) in seen:
                 continue
             seen.add(id(layer))
-            count = _count(variables["params"].get(name)) + _count(
-                variables.get("state", {}).get(name)
-            )
+            count = _count(variables["params"].get(name))
             connected = ", ".join(self._node_label(n) for n in call.parents())
             rows.append((f"{name} ({layer.type_name})", _fmt_shape(shape), count, connected))
         trainable = _count(variables["params"])
-        frozen = _count(variables.get("state", {}))
+        frozen = 0  # every entry of params is trained; state is not a parameter
         text = _render(self.name, rows, functional, trainable, frozen)
         if print_fn is not None:
             print_fn(text)
@@ -256,8 +257,15 @@ class Model:
                 raise ValueError(f"x: missing inputs {missing}; got keys {sorted(x)}")
             return [x[k] for k in self._input_names]
         if n == 1:
-            if isinstance(x, (list, tuple)) and len(x) == 1:
-                return list(x)
+            if isinstance(x, (list, tuple)):
+                if len(x) == 1:
+                    return list(x)
+                if x and all(hasattr(v, "shape") for v in x):
+                    # several arrays, not nested Python data for one array
+                    raise ValueError(
+                        f"x: got {len(x)} arrays, expected 1 array "
+                        f"{self._input_names} (the model has one input)"
+                    )
             return [x]
         if not isinstance(x, (list, tuple)) or len(x) != n:
             got = f"{len(x)} arrays" if isinstance(x, (list, tuple)) else type(x).__name__
@@ -268,21 +276,32 @@ class Model:
         if x is None:
             specs = []
             for name, node in zip(self._input_names, self.inputs):
-                if node.spec is None:
-                    raise ValueError("x: got None, expected example inputs (shape unknown)")
+                if node.spec is None or node.spec.shape is None:
+                    raise ValueError(
+                        "x: got None, expected example inputs (the model does not start "
+                        "with jrnn.Input(shape), so the input shape is unknown)"
+                    )
                 specs.append(node.spec.example(1))
             return specs
         specs = [shape_dtype(v) for v in self._as_input_list(x)]
-        for name, node, s in zip(self._input_names, self.inputs, specs):
+        self._check_shapes(specs)
+        return specs
+
+    def _check_shapes(self, specs) -> None:
+        """Each input's shape against its `Input` (None = any size), or its rank against
+        the example `init` saw when the model has no `Input`."""
+        for i, (name, node, s) in enumerate(zip(self._input_names, self.inputs, specs)):
             spec = node.spec
-            if spec is None or spec.shape is None:
+            if spec is not None and spec.shape is not None:
+                want = (spec.batch_size, *spec.shape)
+            elif self._built_specs is not None:
+                want = (None,) * len(self._built_specs[i].shape)
+            else:
                 continue
-            want = (spec.batch_size, *spec.shape)
             if len(s.shape) != len(want) or any(
                 w is not None and w != g for w, g in zip(want, s.shape)
             ):
-                raise ValueError(f"x ({name}): got shape {s.shape}, expected {want}")
-        return specs
+                raise ValueError(f"x ({name}): got shape {tuple(s.shape)}, expected {want}")
 
 
 class Sequential(Model):

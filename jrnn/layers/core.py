@@ -180,7 +180,7 @@ class TimeDistributed(Layer):
 
     @property
     def type_name(self) -> str:
-        return f"TimeDistributed({self.layer.type_name})"
+        return "TimeDistributed"  # as Keras's summary
 
     @property
     def default_name(self) -> str:
