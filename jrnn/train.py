@@ -240,8 +240,10 @@ class _Data:
                     f"{self.name}: batch {i} is a {type(item).__name__}, expected a tuple "
                     f"(x, y) or (x, y, sample_weight) of arrays"
                 )
-            batch = {"x": _as_arrays(item[0], f"{self.name} (x)"),
-                     "y": _as_arrays(item[1], f"{self.name} (y)")}
+            batch = {
+                "x": _as_arrays(item[0], f"{self.name} (x)"),
+                "y": _as_arrays(item[1], f"{self.name} (y)"),
+            }
             if len(item) == 3:
                 batch["sample_weight"] = _as_arrays(item[2], f"{self.name} (sample_weight)")
             n = num_rows(batch)
@@ -280,6 +282,20 @@ def _as_arrays(v, name: str):
             f"(a bool, integer or floating array)"
         )
     return arr
+
+
+def _check_state_rows(model_state, batch_size: int, multiple: int) -> None:
+    """Stateful carries are (B, ...) for the B of model.init's example: every batch must
+    have exactly B rows (after rounding up to a multiple of the device count)."""
+    sizes = {np.shape(a)[0] for a in jax.tree.leaves(model_state) if np.ndim(a)}
+    rows = -(-batch_size // multiple) * multiple
+    if sizes and sizes != {rows}:
+        padded = f" ({rows} rows once padded for {multiple} devices)" if rows != batch_size else ""
+        raise ValueError(
+            f"batch_size: got {batch_size}{padded}, but the stateful layers' carries hold "
+            f"{sorted(sizes)[0]} rows (the batch of the example given to model.init); "
+            f"stateful models run on batches of exactly that many rows"
+        )
 
 
 def _with_valid(batch, n: int) -> dict:
@@ -378,9 +394,17 @@ def fit(
         state, meta = checkpoint.restore(checkpoint_dir, state)
         start_epoch = int(meta["epoch"])
         history = History.from_dict(meta["history"])
+        if meta.get("seed", seed) != seed:
+            warnings.warn(
+                f"seed: got {seed}, but the run in {checkpoint_dir} was started with seed "
+                f"{meta['seed']}; the resumed epochs will not repeat an uninterrupted run",
+                stacklevel=2,
+            )
 
     mesh = data_mesh(devices)
     multiple = batch_multiple(mesh)
+    if any(d is not None and d.arrays is not None for d in (train, val)):
+        _check_state_rows(state.model_state, batch_size, multiple)
     state = replicate(state, mesh)
     train_step = make_train_step(model, loss_fn, metric_fns, optimizer)
     eval_step = make_eval_step(model, loss_fn, metric_fns)
@@ -524,7 +548,10 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
     if d.arrays is not None:
         model.check_inputs(d.arrays["x"])
     mesh = data_mesh(devices)
-    v = replicate(_variables(variables), mesh)
+    v = _variables(variables)
+    if d.arrays is not None:
+        _check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
+    v = replicate(v, mesh)
     step = make_eval_step(model, loss_fn, metric_fns)
     return _evaluate(model, step, v, d, batch_size, batch_multiple(mesh), mesh)
 
@@ -541,7 +568,9 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     d = _Data((x, np.zeros((num_rows(x),), np.float32)), "x")
     model.check_inputs(d.arrays["x"])
     mesh = data_mesh(devices)
-    v = replicate(_variables(variables), mesh)
+    v = _variables(variables)
+    _check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
+    v = replicate(v, mesh)
     step = make_eval_step(model, None, [])
     outs = []
     for batch in d.batches(batch_size, batch_multiple(mesh)):

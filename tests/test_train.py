@@ -119,12 +119,11 @@ def test_one_trace_for_train_and_one_for_eval():
         traces.append(y_pred.shape)  # Python runs only while JAX traces
         return optax.losses.softmax_cross_entropy_with_integer_labels(y_pred, y_true)
 
-    x, y = _tokens(150)
+    x, y = _tokens(148)  # 148 = 4 * 32 + 20: a short last batch (20 splits over 4 devices)
     model = _clf()
-    assert 150 % 32 != 0
     state, hist = _fit(
         model, _init(model, x), (x, y), loss=counting_ce, epochs=3,
-        validation_data=_tokens(50, seed=1),  # 50 rows: also a short, padded last batch
+        validation_data=_tokens(52, seed=1),  # 52 rows: also a short last batch
     )
     # The train step traces the loss once (inside value_and_grad) and the eval step once;
     # a padded last batch, a second epoch or the validation pass must not add traces.
@@ -177,6 +176,9 @@ def test_resume_is_bitwise(resume_setup, tmp_path):
                             **RESUME)
     _assert_state_bitwise(s_again, s_straight)
     assert h_again.history == h_straight.history
+    with pytest.warns(UserWarning, match="seed: got 4.*started with seed 3"):
+        _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path,
+             **{**RESUME, "seed": 4})
 
 
 def test_crash_during_save_keeps_last_checkpoint_and_resumes(resume_setup, tmp_path,
@@ -507,7 +509,7 @@ def test_stateful_fit_and_predict():
 
     # predict carries the state across batches: the continuation rows equal one pass
     # over the whole sequences.
-    got = jrnn.predict(model, v, chunks, batch_size=B, devices=ONE)
+    got = jrnn.predict(model, v, chunks, batch_size=B)  # 4 devices, 2 rows each
     want, _ = plain.apply({"params": v["params"], "state": {}}, long)
     first, _ = plain.apply({"params": v["params"], "state": {}}, long[:, :T])
     np.testing.assert_allclose(got[B:], np.asarray(want), rtol=1e-5, atol=1e-6)
@@ -527,6 +529,12 @@ def test_stateful_fit_and_predict():
     assert all(not a.any() for a in seen[1])  # zeros at the start of epoch 2
     assert any(a.any() for a in _np_leaves(state.model_state))  # the final carry is kept
 
+    # Batches must match the carries' rows, also after padding for the devices.
+    with pytest.raises(ValueError, match=r"batch_size: got 4.*carries hold 8 rows"):
+        _fit(model, v, (chunks, y), loss="mse", batch_size=4, devices=ONE)
+    with pytest.raises(ValueError, match=r"batch_size: got 10 \(12 rows.*4 devices.*8 rows"):
+        jrnn.predict(model, v, chunks, batch_size=10)
+
 
 # -- 12. errors -----------------------------------------------------------------------------------
 def test_errors_name_the_argument():
@@ -545,6 +553,10 @@ def test_errors_name_the_argument():
         fit(data=42)
     with pytest.raises(TypeError, match="data"):
         fit(data="tokens.txt")
+    with pytest.raises(TypeError, match="data"):
+        fit(data=x)  # x without y
+    with pytest.raises(TypeError, match=r"data \(x\)"):
+        fit(data=(x.astype(str), y))
     with pytest.raises(ValueError, match=r"data.*\(20, 6\).*\(19,\)"):
         fit(data=(x, y[:-1]))
     with pytest.raises(ValueError, match="data"):
@@ -579,9 +591,20 @@ def test_iterable_of_batches_and_validation_split():
     np.testing.assert_allclose(h_it.history["val_loss"], h_ar.history["val_loss"], rtol=1e-6)
     assert _bitwise_equal(s_it.params, s_ar.params)
 
+    # Two or three batches in a list are batches, not (x, y[, sample_weight]); nested
+    # Python lists are arrays.
+    def ev(data, **kw):
+        return jrnn.evaluate(model, s_ar, data, loss=CE, devices=ONE, **kw)
+
+    for k in (2, 3):
+        want = ev((x[: 16 * k], y[: 16 * k]), batch_size=16)
+        np.testing.assert_allclose(ev(batches[:k])["loss"], want["loss"], rtol=1e-6)
+    assert ev((x[:48].tolist(), y[:48].tolist()), batch_size=16) == want
+
     # A one-shot iterator cannot be read again in epoch 2: a clear error, not a silent stop.
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(ValueError, match="data: got a one-shot iterator"):
         _fit(model, v, iter(batches), epochs=2, devices=ONE)
+    _fit(model, v, iter(batches), epochs=1, devices=ONE)  # one epoch is fine
 
     # validation_split takes the last rows (before shuffling), sample weights included.
     w = np.ones(50, np.float32)
@@ -600,3 +623,14 @@ def test_predict_returns_every_row():
         got = jrnn.predict(model, v, x, batch_size=16, devices=devices)
         assert isinstance(got, np.ndarray) and got.shape == (37, 2)
         np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+    # Several outputs: a list of arrays, each with every row.
+    inp = jrnn.Input((T,), "int32")
+    h = LSTM(H)(Embedding(V, 8, mask_zero=True)(inp))
+    two = jrnn.Model(inp, [Dense(2)(h), Dense(1)(h)])
+    v2 = two.init(jax.random.key(1), x[:2])
+    got = jrnn.predict(two, v2, x, batch_size=16)
+    want, _ = two.apply(v2, x)
+    assert [g.shape for g in got] == [(37, 2), (37, 1)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-6)
