@@ -311,14 +311,15 @@ class Sequential(Model):
 
     def __init__(self, layers: Sequence, *, name: str = "sequential"):
         layers = list(layers)
+        first = 0  # index of layers[0] in the list given (for error messages)
         if layers and _is_node(layers[0]) and layers[0].call is None:
-            inp, layers = layers[0], layers[1:]
+            inp, layers, first = layers[0], layers[1:], 1
         else:
             inp = Node(None, 0, InputSpec(None, None, None, None))
         if not layers:
             raise ValueError("layers: got an empty list, expected at least one layer")
         node = inp
-        for i, layer in enumerate(layers):
+        for i, layer in enumerate(layers, start=first):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}]: got {type(layer).__name__}, expected a layer")
             if layer.num_outputs != 1:
