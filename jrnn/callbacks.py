@@ -43,9 +43,15 @@ class History(Callback):
         self.epoch = list(epoch or [])
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        # Keep every list aligned with `epoch`: a key that appears later (a resumed run
+        # with validation data) starts with NaNs, a missing one gets a NaN.
+        for k, v in logs.items():
+            self.history.setdefault(k, [math.nan] * len(self.epoch)).append(float(v))
+        for k, values in self.history.items():
+            if k not in logs:
+                values.append(math.nan)
         self.epoch.append(epoch)
-        for k, v in (logs or {}).items():
-            self.history.setdefault(k, []).append(float(v))
 
     def to_dict(self) -> dict:
         return {"epoch": self.epoch, "history": self.history}
@@ -62,7 +68,10 @@ class History(Callback):
         """One row per epoch: epoch, then each key (the format CSVLogger writes)."""
         keys = sorted(self.history)
         rows = [["epoch", *keys]]
-        rows += [[e, *(self.history[k][i] for k in keys)] for i, e in enumerate(self.epoch)]
+        rows += [
+            [e, *(self.history[k][i] if i < len(self.history[k]) else "NA" for k in keys)]
+            for i, e in enumerate(self.epoch)
+        ]
         _atomic_write(path, "\n".join(separator.join(map(str, r)) for r in rows) + "\n")
 
     def plot(self, path, *, title: str | None = None) -> None:

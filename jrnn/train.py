@@ -390,6 +390,14 @@ def fit(
         state = create_train_state(_variables(variables), optimizer, seed)
     history = History()
     start_epoch = 0
+    if checkpoint_dir is not None and not resume and checkpoint.all_steps(checkpoint_dir):
+        # A fresh run saving among an older run's checkpoints would mix the two (and a
+        # later resume could pick up the older run's newest epoch).
+        raise ValueError(
+            f"checkpoint_dir: {checkpoint_dir} holds checkpoints of an earlier run (epochs "
+            f"{checkpoint.all_steps(checkpoint_dir)}) and resume=False; use resume=True to "
+            f"continue it, or an empty directory"
+        )
     if checkpoint_dir is not None and resume and checkpoint.latest_step(checkpoint_dir) is not None:
         state, meta = checkpoint.restore(checkpoint_dir, state)
         start_epoch = int(meta["epoch"])

@@ -176,6 +176,8 @@ def test_resume_is_bitwise(resume_setup, tmp_path):
                             **RESUME)
     _assert_state_bitwise(s_again, s_straight)
     assert h_again.history == h_straight.history
+    with pytest.raises(ValueError, match=r"checkpoint_dir.*\[3, 4\].*resume=False"):
+        _fit(model, v, data, checkpoint_dir=tmp_path, resume=False, **RESUME)
     with pytest.warns(UserWarning, match="seed: got 4.*started with seed 3"):
         _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path,
              **{**RESUME, "seed": 4})
@@ -476,6 +478,24 @@ def test_early_stopping_rules():
     assert run([5, 4, 4.5], patience=3, baseline=1.0, restore_best_weights=True)[1] == 1
     with pytest.raises(ValueError, match="mode"):
         cbs.EarlyStopping(mode="up")
+
+
+def test_history_keys_stay_aligned(tmp_path):
+    h = jrnn.History()
+    h.on_epoch_end(0, {"loss": 1.0})
+    h.on_epoch_end(1, {"loss": 0.5, "val_loss": 0.7})
+    h.on_epoch_end(2, {"val_loss": 0.6})
+    assert h.epoch == [0, 1, 2]
+    np.testing.assert_array_equal(h.history["loss"], [1.0, 0.5, np.nan])
+    np.testing.assert_array_equal(h.history["val_loss"], [np.nan, 0.7, 0.6])
+    h.to_csv(tmp_path / "h.csv")
+    assert (tmp_path / "h.csv").read_text().splitlines() == [
+        "epoch,loss,val_loss", "0,1.0,nan", "1,0.5,0.7", "2,nan,0.6"
+    ]
+    h.plot(tmp_path / "h.png")
+    again = jrnn.History.from_dict(json.loads(json.dumps(h.to_dict())))
+    assert again.epoch == h.epoch
+    np.testing.assert_array_equal(again.history["loss"], h.history["loss"])
 
 
 # -- 10. verbosity ------------------------------------------------------------------------------
