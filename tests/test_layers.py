@@ -55,6 +55,29 @@ RNN_KINDS = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _compile_once(tmp_path_factory):
+    """A persistent XLA compilation cache for this file: eager RNN calls trace a new
+    scan each time, but calls of the same cell on the same shapes compile to the same
+    program, so XLA compiles it once. Only XLA's work is shared; results are unchanged."""
+    from jax.experimental.compilation_cache import compilation_cache as cc
+
+    names = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
+    old = {n: getattr(jax.config, n) for n in names}
+    cc.reset_cache()
+    jax.config.update(names[0], str(tmp_path_factory.mktemp("xla_cache")))
+    jax.config.update(names[1], 0.0)
+    jax.config.update(names[2], 0)
+    yield
+    cc.reset_cache()
+    for n, v in old.items():
+        jax.config.update(n, v)
+
+
 @pytest.fixture(autouse=True)
 def _highest_precision():
     with jax.default_matmul_precision("highest"):
@@ -254,11 +277,24 @@ def test_repeat_vector_and_concatenate():
     _close(y, np.repeat(x[:, None], 3, axis=1), atol=0)
     a, b = _x(9), _x(10, (B, T, 2))
     _close(L.Concatenate().apply({}, [a, b]), np.concatenate([a, b], -1), atol=0)
+    # masks as Keras: along features a step is valid where any input's is; along time
+    # the masks are concatenated; an input without a mask counts as all valid
     m1, m2 = MASKS["left"], MASKS["right"]
-    got = L.Concatenate().compute_mask([a, b], [m1, m2])
-    np.testing.assert_array_equal(got, m1 & m2)
-    np.testing.assert_array_equal(L.Concatenate().compute_mask([a, b], [None, m2]), m2)
+    cases = [(-1, [a, b], [m1, m2]), (-1, [a, b], [None, m2]), (1, [a, a[:, :4]], [m1, m2[:, :4]])]
+    for axis, xs, ms in cases:
+        got = L.Concatenate(axis=axis).compute_mask(xs, ms)
+        want = _k(
+            KL.Concatenate(axis=axis).compute_mask,
+            xs,
+            [None if m is None else jnp.asarray(m) for m in ms],
+        )
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(L.Concatenate().compute_mask([a, b], [m1, m2]), m1 | m2)
+    np.testing.assert_array_equal(
+        L.Concatenate(axis=1).compute_mask([a, a], [m1, None]), np.concatenate([m1, m1 | True], 1)
+    )
     assert L.Concatenate().compute_mask([a, b], None) is None
+    assert L.Concatenate().compute_mask([a, b], [None, None]) is None
 
 
 # --------------------------------------------------------------- masking parity -----

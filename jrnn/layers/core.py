@@ -215,11 +215,19 @@ class Concatenate(Layer):
         return jnp.concatenate(list(x), axis=self.axis), None
 
     def compute_mask(self, x, mask):
-        # Keep the time steps valid in every input that has a mask (Keras: logical and).
-        masks = [m for m in (mask or ()) if m is not None]
-        if not masks:
+        # As Keras: each input's mask is broadcast over its features (all True for an
+        # input without a mask), the masks are concatenated like the inputs, and a
+        # position is valid where any of its features is. Along the feature axis a step
+        # is valid where it is valid in any input; along the time axis the masks are
+        # concatenated.
+        if mask is None or all(m is None for m in mask):
             return None
-        out = masks[0]
-        for m in masks[1:]:
-            out = jnp.logical_and(out, m)
-        return out
+        masks = []
+        for xi, mi in zip(x, mask):
+            shape = jnp.shape(xi)
+            if mi is None:
+                mi = jnp.ones(shape, bool)
+            elif mi.ndim < len(shape):
+                mi = jnp.broadcast_to(jnp.reshape(mi, mi.shape + (1,)), shape)
+            masks.append(mi)
+        return jnp.any(jnp.concatenate(masks, axis=self.axis), axis=-1)
