@@ -39,7 +39,7 @@ import optax
 
 from jrnn import checkpoint, losses
 from jrnn import metrics as metrics_lib
-from jrnn.callbacks import History, ProgressBar, TerminateOnNaN
+from jrnn.callbacks import Callback, History, ProgressBar, TerminateOnNaN
 from jrnn.data import epoch_order, num_rows, pad_rows, padded_batches, split_validation
 from jrnn.sharding import batch_multiple, data_mesh, replicate, shard_batch
 
@@ -171,8 +171,8 @@ def _add(acc, sums):
 
 
 def _logs(acc, prefix="") -> dict:
-    """Epoch means from summed (total, count) pairs, "loss" first as in Keras."""
-    values = jax.device_get(acc)  # (a dict pytree comes back with sorted keys)
+    """Epoch means from summed (total, count) pairs, keys sorted (as Keras 3's logs)."""
+    values = jax.device_get(acc)
     return {
         prefix + k: float(values[k][0] / values[k][1]) if values[k][1] > 0 else 0.0 for k in acc
     }
@@ -359,10 +359,25 @@ def fit(
       devices: the devices to split each batch over (default all).
     """
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    if not (
+        callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
+    ):
+        raise TypeError(
+            f"optimizer: got {type(optimizer).__name__}, expected an optax "
+            f"GradientTransformation (e.g. optax.adam(1e-3))"
+        )
     batch_size = _positive_int("batch_size", batch_size)
     epochs = _positive_int("epochs", epochs)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: got {seed!r}, expected an integer >= 0")
     loss_fn = losses.get(loss)
-    metric_fns = [metrics_lib.get(m, loss_fn) for m in metrics]
+    metric_fns = _metric_fns(metrics, loss_fn)
+    callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"callbacks[{i}]: got {type(cb).__name__}, expected a jrnn.callbacks.Callback"
+            )
     train = _Data(data, "data")
     if validation_split and validation_data is None:  # Keras: validation_data wins
         if train.arrays is None:
@@ -418,7 +433,6 @@ def fit(
     eval_step = make_eval_step(model, loss_fn, metric_fns)
 
     loop = _Loop(model, state, history, epochs)
-    callbacks = list(callbacks)
     bar = ProgressBar(train.steps(batch_size), verbose) if verbose else None
     hooks = [history, *callbacks] + ([bar] if bar else [])
     for cb in hooks:
@@ -483,6 +497,18 @@ def fit(
     return loop.state, history
 
 
+def _metric_fns(metrics, loss_fn) -> list:
+    """A list of metrics; one name or metric on its own is accepted as a list of one."""
+    if isinstance(metrics, str) or not hasattr(metrics, "__iter__"):
+        metrics = [metrics]
+    fns = [metrics_lib.get(m, loss_fn) for m in metrics]
+    names = [m.name for m in fns]
+    dupes = sorted({n for n in names if names.count(n) > 1} | ({"loss"} & set(names)))
+    if dupes:
+        raise ValueError(f"metrics: got several metrics named {dupes} (or one named 'loss')")
+    return fns
+
+
 def _positive_int(name: str, value) -> int:
     try:
         if isinstance(value, bool):
@@ -541,7 +567,7 @@ def _evaluate(model, eval_step, variables, data, batch_size, multiple, mesh, pre
         variables = {**variables, "state": new_state}
         acc = _add(acc, sums)
     if acc is None:
-        raise ValueError("data: got no batches, expected at least one")
+        raise ValueError(f"{data.name}: got no batches, expected at least one")
     return _logs(acc, prefix)
 
 
@@ -551,7 +577,7 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
     at zero and run through the batches in order."""
     batch_size = _positive_int("batch_size", batch_size)
     loss_fn = None if loss is None else losses.get(loss)
-    metric_fns = [metrics_lib.get(m, loss_fn) for m in metrics]
+    metric_fns = _metric_fns(metrics, loss_fn)
     d = _Data(data, "data")
     if d.arrays is not None:
         model.check_inputs(d.arrays["x"])

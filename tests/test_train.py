@@ -589,6 +589,17 @@ def test_errors_name_the_argument():
         fit(validation_data=(x, y), callbacks=[cbs.EarlyStopping(monitor="val_acc")])
     with pytest.raises(ValueError, match="loss"):
         fit(loss="nope")
+    with pytest.raises(TypeError, match="optimizer"):
+        fit(optimizer="adam")
+    with pytest.raises(ValueError, match="seed"):
+        fit(seed=-1)
+    with pytest.raises(TypeError, match=r"callbacks\[1\]"):
+        fit(callbacks=[cbs.History(), print])
+    with pytest.raises(ValueError, match="metrics.*accuracy"):
+        fit(metrics=["accuracy", "accuracy"])
+    with pytest.raises(ValueError, match="validation_data: got no batches"):
+        fit(validation_data=[])
+    assert jrnn.evaluate(model, v, (x, y), metrics="accuracy", devices=ONE).keys() == {"accuracy"}
     with pytest.raises(ValueError, match="batch_size"):
         jrnn.evaluate(model, v, (x, y), loss=CE, batch_size=0)
     with pytest.raises(ValueError, match="batch_size"):
