@@ -192,14 +192,15 @@ def _encoder_decoder(
     if lib == "keras":
         I, E, R, D, M = keras.Input, KL.Embedding, KL.LSTM, KL.Dense, keras.Model
         extra = dict(kernel_initializer="zeros", recurrent_initializer="zeros")
+        ez = dict(embeddings_initializer="zeros")
     else:
         I, E, R, D, M = Input, Embedding, LSTM, Dense, Model
-        extra = {}
+        extra = ez = {}
     enc_in = I((length,), dtype="int32", name="encoder_tokens")
     dec_in = I((length,), dtype="int32", name="decoder_tokens")
-    enc = E(enc_vocab, dim, mask_zero=mask_zero)(enc_in)
+    enc = E(enc_vocab, dim, mask_zero=mask_zero, **ez)(enc_in)
     _, h, c = R(units, return_state=True, **extra)(enc)
-    dec = E(dec_vocab, dim)(dec_in)
+    dec = E(dec_vocab, dim, **ez)(dec_in)
     y = R(units, **extra)(dec, initial_state=[h, c])
     return M([enc_in, dec_in], D(10)(y))
 
@@ -223,23 +224,26 @@ def test_summary_encoder_decoder_matches_keras():
 
 
 def _conv_bidirectional(lib):
+    # Keras: zero initializers (no QR or random draws); only shapes matter here
     if lib == "keras":
-        I, K = keras.Input, KL
-        seq = keras.Sequential
+        I, K, seq = keras.Input, KL, keras.Sequential
+        z = dict(kernel_initializer="zeros")
+        rz = dict(z, recurrent_initializer="zeros")
+        ez = dict(embeddings_initializer="zeros")
     else:
-        I, seq = Input, Sequential
-        K = jrnn.layers
+        I, K, seq = Input, jrnn.layers, Sequential
+        z = rz = ez = {}
     return seq(
         [
             I((33,), dtype="int32"),
-            K.Embedding(120, 42),
-            K.Bidirectional(K.LSTM(16, return_sequences=True)),
-            K.Conv1D(8, 3, padding="causal", activation="relu"),
+            K.Embedding(120, 42, **ez),
+            K.Bidirectional(K.LSTM(16, return_sequences=True, **rz)),
+            K.Conv1D(8, 3, padding="causal", activation="relu", **z),
             K.MaxPooling1D(2),
-            K.Bidirectional(K.GRU(7, return_sequences=True), merge_mode="sum"),
-            K.Conv1D(4, 5, strides=2, padding="same"),
-            K.Bidirectional(K.SimpleRNN(3), merge_mode="ave"),
-            K.Dense(3),
+            K.Bidirectional(K.GRU(7, return_sequences=True, **rz), merge_mode="sum"),
+            K.Conv1D(4, 5, strides=2, padding="same", **z),
+            K.Bidirectional(K.SimpleRNN(3, **rz), merge_mode="ave"),
+            K.Dense(3, **z),
         ]
     )
 
@@ -375,7 +379,8 @@ def test_encoder_decoder_matches_keras_and_layer_by_layer():
         _k(layer.set_weights, [rng.uniform(-0.5, 0.5, a.shape).astype("float32") for a in w])
     model = _encoder_decoder("jrnn", **kw)
     enc, dec = _ids(1, pad="pre"), _ids(2, pad="post")
-    variables = _copy_keras_weights(model, kmodel, model.init(jax.random.key(0), [enc, dec]))
+    shapes = jax.eval_shape(model.init, jax.random.key(0), [enc, dec])
+    variables = _copy_keras_weights(model, kmodel, shapes)
     y, state = model.apply(variables, [enc, dec])
     assert y.shape == (B, 10) and state == {}
     _close(y, _k(kmodel, [enc, dec]))
@@ -493,8 +498,6 @@ def test_jit_training_with_dropout():
     y_jit, _ = apply(variables, ids, training=True, key=key)
     y_eager, _ = model.apply(variables, ids, training=True, key=key)
     _close(y_jit, y_eager)
-    y_eval, _ = apply(variables, ids)
-    assert not np.allclose(y_jit, y_eval, atol=1e-3)
     y_other, _ = apply(variables, ids, training=True, key=jax.random.key(5))
     assert not np.allclose(y_jit, y_other, atol=1e-3)
     with pytest.raises(ValueError, match="key"):
