@@ -29,6 +29,15 @@ def replicate(tree, mesh: Mesh):
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
+def shard_rows(tree, mesh: Mesh):
+    """Split device arrays with a row axis (stateful carries, (B, ...)) over "data", like
+    the batch rows they belong to; scalars stay replicated. Unlike `shard_batch`, works
+    on arrays already on the devices (a carry returned by the previous step)."""
+    rows = NamedSharding(mesh, PartitionSpec("data"))
+    whole = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda a: jax.device_put(a, rows if np.ndim(a) else whole), tree)
+
+
 def shard_batch(batch, mesh: Mesh):
     """Split the rows of a host batch (NumPy) over the "data" axis.
 

@@ -41,7 +41,7 @@ from jrnn import checkpoint, losses
 from jrnn import metrics as metrics_lib
 from jrnn.callbacks import Callback, History, ProgressBar, TerminateOnNaN
 from jrnn.data import epoch_order, num_rows, pad_rows, padded_batches, split_validation
-from jrnn.sharding import batch_multiple, data_mesh, replicate, shard_batch
+from jrnn.sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
 
 
 class TrainState(NamedTuple):
@@ -116,7 +116,7 @@ def make_train_step(model, loss_fn, metric_fns, optimizer):
     """`step(state, batch) -> (state, sums)`, jitted. batch = {"x", "y", "valid"
     (B,) bool, ["sample_weight"]}; sums = {name: (total, count)} for this batch."""
 
-    def step(state: TrainState, batch):
+    def train_step(state: TrainState, batch):
         key = jax.random.fold_in(state.key, state.step)
 
         def objective(params):
@@ -136,13 +136,13 @@ def make_train_step(model, loss_fn, metric_fns, optimizer):
         )
         return new, sums
 
-    return jax.jit(step)
+    return jax.jit(train_step)
 
 
 def make_eval_step(model, loss_fn, metric_fns):
     """`step(variables, batch) -> (model_state, sums, y_pred)`, jitted."""
 
-    def step(variables, batch):
+    def eval_step(variables, batch):
         y_pred, out_mask, new_state = model.apply_with_mask(variables, batch["x"])
         sums = {}
         if loss_fn is None and not metric_fns:  # predict: any outputs, no mask needed
@@ -161,7 +161,7 @@ def make_eval_step(model, loss_fn, metric_fns):
             sums[m.name] = m.update(batch["y"], y_pred, sample_weight=sw, mask=mask)
         return new_state, sums, y_pred
 
-    return jax.jit(step)
+    return jax.jit(eval_step)
 
 
 def _add(acc, sums):
@@ -428,7 +428,9 @@ def fit(
     multiple = batch_multiple(mesh)
     if any(d is not None and d.arrays is not None for d in (train, val)):
         _check_state_rows(state.model_state, batch_size, multiple)
-    state = replicate(state, mesh)
+    # Carries are (B, ...) like the batch rows they continue: split them the same way,
+    # so every step sees the same input shardings and the step compiles once.
+    state = replicate(state, mesh)._replace(model_state=shard_rows(state.model_state, mesh))
     train_step = make_train_step(model, loss_fn, metric_fns, optimizer)
     eval_step = make_eval_step(model, loss_fn, metric_fns)
 
@@ -444,9 +446,8 @@ def fit(
     for epoch in range(start_epoch, epochs):
         # Reset first, so on_epoch_begin sees (and may change) the state the epoch starts from.
         if reset_state and jax.tree.leaves(loop.state.model_state):
-            loop.state = loop.state._replace(
-                model_state=jax.tree.map(jnp.zeros_like, loop.state.model_state)
-            )
+            zeros = jax.tree.map(jnp.zeros_like, loop.state.model_state)
+            loop.state = loop.state._replace(model_state=shard_rows(zeros, mesh))
         for cb in hooks:
             cb.on_epoch_begin(epoch, {})
         acc = None
@@ -560,7 +561,8 @@ def _learning_rate(opt_state):
 
 # -- evaluate / predict -------------------------------------------------------------------------
 def _evaluate(model, eval_step, variables, data, batch_size, multiple, mesh, prefix=""):
-    variables = {**variables, "state": jax.tree.map(jnp.zeros_like, variables.get("state", {}))}
+    zeros = jax.tree.map(jnp.zeros_like, variables.get("state", {}))
+    variables = {**variables, "state": shard_rows(zeros, mesh)}
     acc = None
     for batch in data.batches(batch_size, multiple):
         new_state, sums, _ = eval_step(variables, shard_batch(batch, mesh))
@@ -604,7 +606,7 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     mesh = data_mesh(devices)
     v = _variables(variables)
     _check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
-    v = replicate(v, mesh)
+    v = {**replicate(v, mesh), "state": shard_rows(v.get("state", {}), mesh)}
     step = make_eval_step(model, None, [])
     outs = []
     for batch in d.batches(batch_size, batch_multiple(mesh)):

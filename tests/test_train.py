@@ -73,6 +73,21 @@ def _floats(n, seed=0):
     return x, y
 
 
+@pytest.fixture
+def compiles():
+    """Counts XLA compilations by function name, e.g. {"jit(train_step)": 1}."""
+    counts = {}
+
+    def listen(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            name = kw.get("fun_name", "?")
+            counts[name] = counts.get(name, 0) + 1
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    yield counts
+    jax.monitoring.unregister_event_duration_listener(listen)
+
+
 def _clf(**lstm_kw):
     return jrnn.Sequential([Embedding(V, 8, mask_zero=True), LSTM(H, **lstm_kw), Dense(2)])
 
@@ -112,7 +127,7 @@ def _assert_state_bitwise(s1, s2):
 
 
 # -- 1. one compilation ----------------------------------------------------------------------
-def test_one_trace_for_train_and_one_for_eval():
+def test_one_trace_for_train_and_one_for_eval(compiles):
     traces = []
 
     def counting_ce(y_true, y_pred):
@@ -128,6 +143,8 @@ def test_one_trace_for_train_and_one_for_eval():
     # The train step traces the loss once (inside value_and_grad) and the eval step once;
     # a padded last batch, a second epoch or the validation pass must not add traces.
     assert traces == [(32, 2), (32, 2)]
+    # ...and each compiles once: the state a step returns has the shardings it was given.
+    assert compiles["jit(train_step)"] == compiles["jit(eval_step)"] == 1
     assert int(state.step) == 3 * 5
     assert len(hist.history["loss"]) == len(hist.history["val_loss"]) == 3
 
@@ -517,7 +534,7 @@ def test_verbose_lines(capsys):
 
 
 # -- 11. stateful models -----------------------------------------------------------------------
-def test_stateful_fit_and_predict():
+def test_stateful_fit_and_predict(compiles):
     B = 8
     rng = np.random.default_rng(4)
     long = rng.standard_normal((B, 2 * T, F)).astype(np.float32)
@@ -541,9 +558,14 @@ def test_stateful_fit_and_predict():
     seen = []
     lam = cbs.LambdaCallback(
         on_epoch_begin=lambda e, logs: seen.append(_np_leaves(lam.loop.state.model_state)))
+    compiles.clear()  # (predict compiled its own step above)
     state, hist = _fit(model, v, (chunks, y), loss="mse", optimizer=optax.sgd(0.0),
-                       batch_size=B, epochs=2, shuffle=False, devices=ONE, callbacks=[lam])
+                       batch_size=B, epochs=2, shuffle=False, callbacks=[lam],
+                       validation_data=(chunks, y))
+    # The carries are split over the 4 devices like the rows: the steps compile once.
+    assert compiles["jit(train_step)"] == compiles["jit(eval_step)"] == 1
     assert hist.history["loss"][0] == hist.history["loss"][1]
+    np.testing.assert_allclose(hist.history["val_loss"], hist.history["loss"], rtol=1e-6)
     want_loss = np.mean((np.concatenate([np.asarray(first), np.asarray(want)]) - y) ** 2)
     np.testing.assert_allclose(hist.history["loss"][0], want_loss, rtol=1e-5)
     assert all(not a.any() for a in seen[1])  # zeros at the start of epoch 2
