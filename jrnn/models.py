@@ -184,7 +184,8 @@ class Model:
         functional = type(self) is Model
         if functional:
             for name, node in zip(self._input_names, self.inputs):
-                rows.append((f"{name} (InputLayer)", _fmt_shape(shapes["inputs"][id(node)]), 0, "-"))
+                shape = _fmt_shape(shapes["inputs"][id(node)])
+                rows.append((f"{name} (InputLayer)", shape, 0, "-"))
         seen = set()
         for call, shape in zip(self._calls, shapes["calls"]):
             layer, name = call.layer, self.name_of(call.layer)
@@ -275,7 +276,7 @@ class Model:
     def _input_specs(self, x) -> list[jax.ShapeDtypeStruct]:
         if x is None:
             specs = []
-            for name, node in zip(self._input_names, self.inputs):
+            for node in self.inputs:
                 if node.spec is None or node.spec.shape is None:
                     raise ValueError(
                         "x: got None, expected example inputs (the model does not start "

@@ -154,7 +154,9 @@ class InputSpec:
         )
 
     def __repr__(self) -> str:
-        return f"shape={(self.batch_size, *self.shape)}, dtype={self.dtype.name}, name={self.name!r}"
+        return (
+            f"shape={(self.batch_size, *self.shape)}, dtype={self.dtype.name}, name={self.name!r}"
+        )
 
 
 def Input(shape, dtype: Any = "float32", *, name: str | None = None, batch_size=None) -> Node:

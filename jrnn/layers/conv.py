@@ -8,8 +8,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn import activations, initializers
-from jrnn.cells.base import add_bias
 from jrnn._checks import check_choice, check_positive_int
+from jrnn.cells.base import add_bias
 from jrnn.layers.base import Layer, shape_dtype
 
 
@@ -87,7 +87,9 @@ class MaxPooling1D(Layer):
     """Max over windows of `pool_size` steps every `strides` (default `pool_size`) steps:
     (B, T, C) -> (B, T', C), T' as for Conv1D with "valid" or "same" padding."""
 
-    def __init__(self, pool_size: int = 2, strides: int | None = None, padding="valid", *, name=None):
+    def __init__(
+        self, pool_size: int = 2, strides: int | None = None, padding="valid", *, name=None
+    ):
         super().__init__(name=name)
         self.pool_size = check_positive_int("pool_size", _scalar(pool_size))
         self.strides = check_positive_int(

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn import activations, initializers
-from jrnn.cells.base import add_bias
 from jrnn._checks import check_positive_int, is_concrete
+from jrnn.cells.base import add_bias
 from jrnn.layers.base import Layer, require_key, shape_dtype
 
 
@@ -120,7 +120,9 @@ class Embedding(Layer):
             return
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(f"{self.name or 'embedding'}: got ids of dtype {x.dtype}, expected integers")
+            raise TypeError(
+                f"{self.name or 'embedding'}: got ids of dtype {x.dtype}, expected integers"
+            )
         if x.size and (x.min() < 0 or x.max() >= self.input_dim):
             bad = x[(x < 0) | (x >= self.input_dim)].ravel()[0]
             raise ValueError(
@@ -173,9 +175,7 @@ class TimeDistributed(Layer):
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         b, t = x.shape[:2]
-        y, _ = self.layer.call(
-            params, x.reshape(b * t, *x.shape[2:]), training=training, key=key
-        )
+        y, _ = self.layer.call(params, x.reshape(b * t, *x.shape[2:]), training=training, key=key)
         return y.reshape(b, t, *y.shape[1:]), None
 
     @property

@@ -25,12 +25,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jrnn._checks import check_choice, shape_error
 from jrnn.bidirectional import MERGE_MODES, merge
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, stack
 from jrnn.cells.base import add_bias, matmul
 from jrnn.layers.base import Layer, require_key, shape_dtype
 from jrnn.layers.core import _check_rate
-from jrnn._checks import check_choice, shape_error
 from jrnn.recurrence import unroll as unroll_engine
 
 
@@ -317,7 +317,9 @@ class Bidirectional(Layer):
     Parameters {"forward": ..., "backward": ...}; state (forward carry, backward carry).
     """
 
-    def __init__(self, layer: RNN, merge_mode: str | None = "concat", *, backward_layer=None, name=None):
+    def __init__(
+        self, layer: RNN, merge_mode: str | None = "concat", *, backward_layer=None, name=None
+    ):
         super().__init__(name=name)
         if not isinstance(layer, RNN):
             raise TypeError(f"layer: got {type(layer).__name__}, expected a jrnn RNN layer")
@@ -374,9 +376,13 @@ class Bidirectional(Layer):
             kf, kb = jax.random.split(key)
         outs = []
         finals = []
-        for layer, p, c, k in ((self.forward, params["forward"], c_fw, kf),
-                               (self.backward, params["backward"], c_bw, kb)):
-            final, ys = layer.run(p, x, c, mask, training=training, key=k, reverse=layer.go_backwards)
+        for layer, p, c, k in (
+            (self.forward, params["forward"], c_fw, kf),
+            (self.backward, params["backward"], c_bw, kb),
+        ):
+            final, ys = layer.run(
+                p, x, c, mask, training=training, key=k, reverse=layer.go_backwards
+            )
             finals.append(final)
             if layer.return_sequences:
                 outs.append(ys)  # aligned, zero at masked steps
