@@ -106,8 +106,11 @@ def _x(seed=0, shape=(B, T, F)):
 
 
 def _masked_x(pattern, seed=0):
-    """Inputs whose masked steps are all zeros (what `Masking()` detects)."""
-    return np.where(MASKS[pattern][..., None], _x(seed), 0.0).astype("float32")
+    """Inputs whose masked steps are all zeros (what `Masking()` detects); one valid
+    step has a zero feature (still valid: Masking needs all features to match)."""
+    x = np.where(MASKS[pattern][..., None], _x(seed), 0.0).astype("float32")
+    x[2, 2, 1] = 0.0  # row 2 is valid at every step in both patterns
+    return x
 
 
 def _randomize(klayer, seed=1):
