@@ -144,7 +144,7 @@ def _params(layer, klayer):
     return dict(zip(["kernel", "bias"], map(jnp.asarray, w)))
 
 
-def _model_variables(model, kmodel, key=None, x=None):
+def _model_variables(model, kmodel, x=None):
     """Variables of jrnn `model` with weights of the Keras model `kmodel` (layers with
     weights paired in order); checks they have the shapes `model.init` gives."""
     variables = jax.eval_shape(model.init, jax.random.key(0), x)  # shapes only
@@ -648,6 +648,11 @@ def test_layer_argument_errors():
         L.Bidirectional(L.LSTM(2), merge_mode="max")
     with pytest.raises(TypeError, match="layer"):
         L.Bidirectional(L.Dense(2))
+    with pytest.raises(ValueError, match="backward_layer: got go_backwards=False"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2))
+    with pytest.raises(ValueError, match="backward_layer: return_sequences"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2, return_sequences=True))
+    L.Bidirectional(L.LSTM(2), backward_layer=L.GRU(3, go_backwards=True))
     with pytest.raises(TypeError, match="jrnn.Input"):
         L.Dense(2)(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="x: got shape"):

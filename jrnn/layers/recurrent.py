@@ -333,6 +333,12 @@ class Bidirectional(Layer):
         for attr in ("return_sequences", "return_state", "stateful"):
             if getattr(self.forward, attr) != getattr(self.backward, attr):
                 raise ValueError(f"backward_layer: {attr} differs from the forward layer's")
+        if self.forward.go_backwards == self.backward.go_backwards:
+            # both would read the sequence in the same direction (Keras raises too)
+            raise ValueError(
+                f"backward_layer: got go_backwards={self.backward.go_backwards}, the same as "
+                f"the forward layer's; expected the opposite direction"
+            )
         self.merge_mode = merge_mode
         self.layer = layer
 
