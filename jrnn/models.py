@@ -107,7 +107,7 @@ class Model:
         final carries in `new_state`.
         """
         inputs = self._as_input_list(x)
-        self._check_shapes([shape_dtype(v) for v in inputs])
+        self._check_shapes([shape_dtype(v) for v in inputs], batch=False)
         self.check_inputs(inputs)
         y, _, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, new_state
@@ -117,7 +117,7 @@ class Model:
         A mask is (B, T) bool for sequence outputs of masked inputs, else None; the
         training loop uses it so sequence losses skip padding."""
         inputs = self._as_input_list(x)
-        self._check_shapes([shape_dtype(v) for v in inputs])
+        self._check_shapes([shape_dtype(v) for v in inputs], batch=False)
         self.check_inputs(inputs)
         y, masks, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, masks, new_state
@@ -288,13 +288,15 @@ class Model:
         self._check_shapes(specs)
         return specs
 
-    def _check_shapes(self, specs) -> None:
+    def _check_shapes(self, specs, batch: bool = True) -> None:
         """Each input's shape against its `Input` (None = any size), or its rank against
-        the example `init` saw when the model has no `Input`."""
+        the example `init` saw when the model has no `Input`. With `batch=False` the
+        batch size is not checked (as Keras: a last, smaller batch runs; stateful layers
+        check their own carries)."""
         for i, (name, node, s) in enumerate(zip(self._input_names, self.inputs, specs)):
             spec = node.spec
             if spec is not None and spec.shape is not None:
-                want = (spec.batch_size, *spec.shape)
+                want = (spec.batch_size if batch else None, *spec.shape)
             elif self._built_specs is not None:
                 want = (None,) * len(self._built_specs[i].shape)
             else:

@@ -328,6 +328,10 @@ def test_stateful_chunks_equal_one_run():
     assert all(not np.any(s) for s in jax.tree.leaves(reset["state"]))
     assert reset["params"] is v["params"]
     assert np.any(np.asarray(v["state"]["lstm"][0]))
+    # the carried state fixes the batch size; without state any batch runs (as Keras)
+    with pytest.raises(ValueError, match=rf"x: got batch size 2, expected {B}"):
+        model.apply(v, x[:2])
+    assert model.apply({**v, "state": {}}, x[:2])[0].shape == (2, 9, H)
     # the layer's final state equals return_state of the same LSTM
     plain = LSTM(H, return_state=True)
     _, h, c = plain.apply(variables["params"]["lstm"], x)
@@ -349,6 +353,8 @@ def test_stateful_bidirectional_state():
     _close_tree(s1["bidirectional"], states)
     # the next call starts both directions from that state
     y2, _ = model.apply({**variables, "state": s1}, x2)
+    with pytest.raises(ValueError, match=rf"x: got batch size 3, expected {B}"):
+        model.apply({**variables, "state": s1}, x2[:3])
     _close(y2, ref.apply(p, x2, initial_state=states)[0])
 
 
@@ -437,6 +443,10 @@ def test_input_errors():
         model.apply(variables, [xa, xb[:, :5]])
     with pytest.raises(ValueError, match=r"x \(a\): got shape"):
         model.init(jax.random.key(0), [xa[0], xb])
+    # Input(batch_size=...) without stateful layers: a smaller last batch runs (Keras)
+    fixed = Sequential([Input((None, F), batch_size=4), Dense(2)])
+    v = fixed.init(jax.random.key(0))
+    assert fixed.apply(v, xa)[0].shape == (2, 3, 2)
     with pytest.raises(ValueError, match=r"x: missing inputs \['b'\]"):
         model.apply(variables, {"a": xa})
     bad = xb.copy()

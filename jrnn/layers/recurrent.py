@@ -153,6 +153,7 @@ class RNN(Layer):
         self, params, x, *, state=None, mask=None, training=False, key=None, initial_state=None
     ):
         carry = state
+        _check_state_batch(self.type_name, state, x)
         if initial_state is not None:
             carry = self.carry_from_list(initial_state)
         if carry is None:
@@ -189,6 +190,17 @@ class RNN(Layer):
     @property
     def type_name(self) -> str:
         return "RNN" if type(self) is RNN else type(self).__name__
+
+
+def _check_state_batch(layer: str, state, x) -> None:
+    """A stateful layer's carried state fixes the batch size (as Keras)."""
+    leaves = jax.tree.leaves(state)
+    if leaves and jnp.ndim(leaves[0]) >= 1 and leaves[0].shape[0] != x.shape[0]:
+        raise ValueError(
+            f"x: got batch size {x.shape[0]}, expected {leaves[0].shape[0]}, the batch size "
+            f"of the stateful {layer}'s carried state (a stateful layer needs the same "
+            f"batch size in every call; init the model with the new batch size to change it)"
+        )
 
 
 def _keep_mask(key, rate, shape):
@@ -370,6 +382,7 @@ class Bidirectional(Layer):
         self, params, x, *, state=None, mask=None, training=False, key=None, initial_state=None
     ):
         c_fw, c_bw = state if state is not None else (None, None)
+        _check_state_batch(self.type_name, state, x)
         if initial_state is not None:
             leaves = jax.tree.leaves(initial_state)
             n_fw = self.forward._carry_def.num_leaves
