@@ -125,16 +125,23 @@ class Model:
     def _run(self, variables, inputs, *, training, key, collect=False):
         params = variables.get("params", {})
         state = variables.get("state", {})
-        env = {id(n): (jnp.asarray(v) if not isinstance(v, jax.ShapeDtypeStruct) else v, None)
-               for n, v in zip(self.inputs, inputs)}
+        env = {
+            id(n): (jnp.asarray(v) if not isinstance(v, jax.ShapeDtypeStruct) else v, None)
+            for n, v in zip(self.inputs, inputs)
+        }
         new_state, per_call = dict(state), []
         for i, call in enumerate(self._calls):
             layer, name = call.layer, self.name_of(call.layer)
             xv, mask, kwargs = _gather(env, call)
             k = None if key is None else jax.random.fold_in(key, i)
             y, s = layer.call(
-                params.get(name, {}), xv, state=state.get(name), mask=mask,
-                training=training, key=k, **kwargs,
+                params.get(name, {}),
+                xv,
+                state=state.get(name),
+                mask=mask,
+                training=training,
+                key=k,
+                **kwargs,
             )
             _store(env, call, y, layer.compute_mask(xv, mask))
             if s is not None:
@@ -218,7 +225,8 @@ class Model:
             fresh = {**variables, "state": {}}  # stateful carries follow the batch size
             _, _, _, per_call = jax.eval_shape(
                 lambda v, xs: self._run(v, xs, training=False, key=None, collect=True),
-                fresh, specs,
+                fresh,
+                specs,
             )
             runs.append((specs, per_call))
         (sa, ca), (sb, cb) = runs
@@ -392,8 +400,10 @@ def _count(tree) -> int:
 def _fmt_shape(shape) -> str:
     if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
         return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-    leaves = jax.tree.leaves(shape, is_leaf=lambda s: isinstance(s, tuple) and all(
-        d is None or isinstance(d, int) for d in s))
+    leaves = jax.tree.leaves(
+        shape,
+        is_leaf=lambda s: isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s),
+    )
     return "[" + ", ".join(_fmt_shape(s) for s in leaves) + "]"
 
 
@@ -419,8 +429,12 @@ def _render(name, rows, functional, trainable, frozen) -> str:
         return left + sep.join(out) + right
 
     rule = lambda l, s, r, ch: l + s.join(ch * w for w in widths) + r
-    lines = [f'Model: "{name}"', rule("┏", "┳", "┓", "━"), line(header, "┃", "┃", "┃"),
-             rule("┡", "╇", "┩", "━")]
+    lines = [
+        f'Model: "{name}"',
+        rule("┏", "┳", "┓", "━"),
+        line(header, "┃", "┃", "┃"),
+        rule("┡", "╇", "┩", "━"),
+    ]
     for i, b in enumerate(body):
         if i:
             lines.append(rule("├", "┼", "┤", "─"))

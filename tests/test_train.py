@@ -137,7 +137,11 @@ def test_one_trace_for_train_and_one_for_eval(compiles):
     x, y = _tokens(148)  # 148 = 4 * 32 + 20: a short last batch (20 splits over 4 devices)
     model = _clf()
     state, hist = _fit(
-        model, _init(model, x), (x, y), loss=counting_ce, epochs=3,
+        model,
+        _init(model, x),
+        (x, y),
+        loss=counting_ce,
+        epochs=3,
         validation_data=_tokens(52, seed=1),  # 52 rows: also a short last batch
     )
     # The train step traces the loss once (inside value_and_grad) and the eval step once;
@@ -154,9 +158,7 @@ def test_same_seed_same_run_and_other_seed_differs():
     x, y = _tokens(100)
     model = _clf(dropout=0.3, recurrent_dropout=0.3)
     v = _init(model, x)
-    runs = [
-        _fit(model, v, (x, y), epochs=2, shuffle=True, seed=s, devices=ONE) for s in (1, 1, 2)
-    ]
+    runs = [_fit(model, v, (x, y), epochs=2, shuffle=True, seed=s, devices=ONE) for s in (1, 1, 2)]
     (s1, h1), (s2, h2), (s3, h3) = runs
     assert h1.history == h2.history
     _assert_state_bitwise(s1, s2)
@@ -180,8 +182,9 @@ def resume_setup():
 def test_resume_is_bitwise(resume_setup, tmp_path):
     model, v, data, (s_straight, h_straight) = resume_setup
     val = _tokens(20, 5)
-    s_half, h_half = _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path,
-                          **{**RESUME, "epochs": 2})
+    s_half, h_half = _fit(
+        model, v, data, validation_data=val, checkpoint_dir=tmp_path, **{**RESUME, "epochs": 2}
+    )
     assert checkpoint.all_steps(tmp_path) == [1, 2]
     assert int(s_half.step) == 2 * 5
     s_res, h_res = _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path, **RESUME)
@@ -189,19 +192,16 @@ def test_resume_is_bitwise(resume_setup, tmp_path):
     assert h_res.history == h_straight.history
     assert h_res.epoch == h_straight.epoch == [0, 1, 2, 3]
     # A finished run resumes to nothing and returns the saved state.
-    s_again, h_again = _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path,
-                            **RESUME)
+    s_again, h_again = _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path, **RESUME)
     _assert_state_bitwise(s_again, s_straight)
     assert h_again.history == h_straight.history
     with pytest.raises(ValueError, match=r"checkpoint_dir.*\[3, 4\].*resume=False"):
         _fit(model, v, data, checkpoint_dir=tmp_path, resume=False, **RESUME)
     with pytest.warns(UserWarning, match="seed: got 4.*started with seed 3"):
-        _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path,
-             **{**RESUME, "seed": 4})
+        _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path, **{**RESUME, "seed": 4})
 
 
-def test_crash_during_save_keeps_last_checkpoint_and_resumes(resume_setup, tmp_path,
-                                                             monkeypatch):
+def test_crash_during_save_keeps_last_checkpoint_and_resumes(resume_setup, tmp_path, monkeypatch):
     model, v, data, (s_straight, h_straight) = resume_setup
     val = _tokens(20, 5)
     real_replace = os.replace
@@ -251,13 +251,32 @@ def test_nonfinite_loss_stops_with_state_before_the_bad_step(tmp_path, bad_row):
     assert len(hist.history["loss"]) == 1  # only the resumed, clean epoch
 
     # The returned state is exactly the one after the good steps: redo them by hand.
-    ref, _ = _fit(model, s1, (x[: 32 * bad_batch], y[: 32 * bad_batch]), epochs=1,
-                  loss="mse", shuffle=False, devices=ONE) if bad_batch else (s1, None)
+    ref, _ = (
+        _fit(
+            model,
+            s1,
+            (x[: 32 * bad_batch], y[: 32 * bad_batch]),
+            epochs=1,
+            loss="mse",
+            shuffle=False,
+            devices=ONE,
+        )
+        if bad_batch
+        else (s1, None)
+    )
     assert _bitwise_equal(state.params, ref.params)
 
     with pytest.raises(FloatingPointError, match=rf"epoch 1, batch {bad_batch}\b"):
-        _fit(model, v, (bad_x, y), epochs=1, loss="mse", shuffle=False, devices=ONE,
-             callbacks=[cbs.TerminateOnNaN(raise_error=True)])
+        _fit(
+            model,
+            v,
+            (bad_x, y),
+            epochs=1,
+            loss="mse",
+            shuffle=False,
+            devices=ONE,
+            callbacks=[cbs.TerminateOnNaN(raise_error=True)],
+        )
 
 
 # -- 6. data parallel ---------------------------------------------------------------------------
@@ -266,8 +285,14 @@ def test_four_devices_match_one_device():
     x, y = _tokens(95)
     model = _clf()
     v = _init(model, x)
-    kw = dict(epochs=2, batch_size=10, shuffle=True, seed=0, metrics=["accuracy"],
-              validation_data=_tokens(25, 1))  # 10 % 4 != 0: 12-row batches, 2 padded
+    kw = dict(
+        epochs=2,
+        batch_size=10,
+        shuffle=True,
+        seed=0,
+        metrics=["accuracy"],
+        validation_data=_tokens(25, 1),
+    )  # 10 % 4 != 0: 12-row batches, 2 padded
     s4, h4 = _fit(model, v, (x, y), **kw)
     s1, h1 = _fit(model, v, (x, y), devices=ONE, **kw)
     assert h4.history.keys() == h1.history.keys()
@@ -303,8 +328,9 @@ def test_evaluate_with_padded_batches_equals_one_pass():
 
     # Zero-weighting rows is the same as leaving them out.
     keep = np.arange(75) % 3 != 0
-    logs_z = jrnn.evaluate(model, v, (x, y, keep.astype(np.float32)), metrics=["accuracy"],
-                           loss=CE, batch_size=32)
+    logs_z = jrnn.evaluate(
+        model, v, (x, y, keep.astype(np.float32)), metrics=["accuracy"], loss=CE, batch_size=32
+    )
     np.testing.assert_allclose(logs_z["accuracy"], hits[keep].mean(), rtol=1e-6)
 
 
@@ -312,9 +338,9 @@ def test_sequence_loss_skips_masked_steps():
     rng = np.random.default_rng(2)
     x, _ = _tokens(40)
     y = rng.integers(0, 3, (40, T)).astype(np.int32)
-    model = jrnn.Sequential([
-        Embedding(V, 8, mask_zero=True), LSTM(H, return_sequences=True), TimeDistributed(Dense(3))
-    ])
+    model = jrnn.Sequential(
+        [Embedding(V, 8, mask_zero=True), LSTM(H, return_sequences=True), TimeDistributed(Dense(3))]
+    )
     v = _init(model, x)
     logits, _ = model.apply(v, x)
     per = np.asarray(optax.losses.softmax_cross_entropy_with_integer_labels(logits, y))
@@ -330,7 +356,7 @@ def test_sequence_loss_skips_masked_steps():
     # Several batches: Keras averages each batch's masked mean, weighted by its rows;
     # accuracy is a running mean over every valid step.
     many = jrnn.evaluate(model, v, (x, y), loss=CE, metrics=["accuracy"], batch_size=16)
-    batch_means = [per[i:i + 16][mask[i:i + 16]].mean() for i in range(0, 40, 16)]
+    batch_means = [per[i : i + 16][mask[i : i + 16]].mean() for i in range(0, 40, 16)]
     rows = [min(16, 40 - i) for i in range(0, 40, 16)]
     np.testing.assert_allclose(many["loss"], np.dot(batch_means, rows) / 40, rtol=1e-5)
     np.testing.assert_allclose(many["accuracy"], hits[mask].mean(), rtol=1e-6)
@@ -351,36 +377,59 @@ def test_training_matches_keras():
         pytest.skip("needs KERAS_BACKEND=jax")
     x, y = _tokens(70)  # batch 32: batches of 32, 32, 6
     with jax.numpy_rank_promotion("allow"), jax.default_matmul_precision("highest"):
-        km = keras.Sequential([
-            keras.Input((T,), dtype="int32"),
-            keras.layers.Embedding(V, 8, mask_zero=True),
-            keras.layers.LSTM(H),
-            keras.layers.Dense(2),
-        ])
-        km.compile(optimizer=keras.optimizers.SGD(0.5),
-                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                   metrics=["accuracy"])
+        km = keras.Sequential(
+            [
+                keras.Input((T,), dtype="int32"),
+                keras.layers.Embedding(V, 8, mask_zero=True),
+                keras.layers.LSTM(H),
+                keras.layers.Dense(2),
+            ]
+        )
+        km.compile(
+            optimizer=keras.optimizers.SGD(0.5),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
         w0 = [np.asarray(w) for w in km.get_weights()]
         kh = km.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
         k_final = [np.asarray(w) for w in km.get_weights()]
 
     model = _clf()
     v = _init(model, x)
-    names = [("embedding", "embeddings"), ("lstm", "kernel"), ("lstm", "recurrent_kernel"),
-             ("lstm", "bias"), ("dense", "kernel"), ("dense", "bias")]
+    names = [
+        ("embedding", "embeddings"),
+        ("lstm", "kernel"),
+        ("lstm", "recurrent_kernel"),
+        ("lstm", "bias"),
+        ("dense", "kernel"),
+        ("dense", "bias"),
+    ]
     params = {layer: dict(p) for layer, p in v["params"].items()}
     for (layer, name), w in zip(names, w0):
         assert params[layer][name].shape == w.shape
         params[layer][name] = jnp.asarray(w)
     with jax.default_matmul_precision("highest"):
-        state, hist = _fit(model, {**v, "params": params}, (x, y), optimizer=optax.sgd(0.5),
-                           metrics=["accuracy"], epochs=3, shuffle=False, devices=ONE)
+        state, hist = _fit(
+            model,
+            {**v, "params": params},
+            (x, y),
+            optimizer=optax.sgd(0.5),
+            metrics=["accuracy"],
+            epochs=3,
+            shuffle=False,
+            devices=ONE,
+        )
     np.testing.assert_allclose(hist.history["loss"], kh.history["loss"], rtol=1e-4)
     np.testing.assert_allclose(hist.history["accuracy"], kh.history["accuracy"], atol=1e-6)
     assert hist.history["loss"][-1] < hist.history["loss"][0]  # it did learn something
     for (layer, name), w in zip(names, k_final):
-        np.testing.assert_allclose(np.asarray(state.params[layer][name]), w,
-                                   rtol=1e-4, atol=1e-5, err_msg=f"{layer}/{name}")
+        np.testing.assert_allclose(
+            np.asarray(state.params[layer][name]),
+            w,
+            rtol=1e-4,
+            atol=1e-5,
+            err_msg=f"{layer}/{name}",
+        )
 
 
 # -- 9. callbacks ---------------------------------------------------------------------------
@@ -408,15 +457,24 @@ def test_callbacks(tmp_path):
     opt = optax.inject_hyperparams(optax.adam)(learning_rate=schedule)
     # Validation labels are the flipped training labels: as training improves, val_loss
     # gets worse, so early stopping must trigger and the best epoch is an early one.
-    state, hist = _fit(model, v, (x, y), optimizer=opt, epochs=12, batch_size=16,
-                       validation_data=(x, 1 - y), shuffle=False, devices=ONE,
-                       callbacks=[lam, es, mc, cbs.CSVLogger(log)])
+    state, hist = _fit(
+        model,
+        v,
+        (x, y),
+        optimizer=opt,
+        epochs=12,
+        batch_size=16,
+        validation_data=(x, 1 - y),
+        shuffle=False,
+        devices=ONE,
+        callbacks=[lam, es, mc, cbs.CSVLogger(log)],
+    )
     val = hist.history["val_loss"]
     n = len(val)
     assert 2 <= n < 12 and es.stopped_epoch == n - 1
     # Keras's rule: stop once `patience` epochs in a row did not improve on the best.
     best = int(np.argmin(val))
-    assert n - 1 - best == 1 and all(v_ > val[best] for v_ in val[best + 1:])
+    assert n - 1 - best == 1 and all(v_ > val[best] for v_ in val[best + 1 :])
     assert _bitwise_equal(state.params, params_at[best])
     assert not _bitwise_equal(state.params, params_at[-1])
 
@@ -428,8 +486,11 @@ def test_callbacks(tmp_path):
     assert meta["logs"]["val_loss"] == val[best]
 
     # learning_rate logged: the rate of each epoch's last step (4 steps per epoch).
-    np.testing.assert_allclose(hist.history["learning_rate"],
-                               [float(schedule(4 * (e + 1) - 1)) for e in range(n)], rtol=1e-6)
+    np.testing.assert_allclose(
+        hist.history["learning_rate"],
+        [float(schedule(4 * (e + 1) - 1)) for e in range(n)],
+        rtol=1e-6,
+    )
 
     # CSVLogger: a header and one row per epoch, the same numbers as the history.
     with open(log, newline="") as f:
@@ -490,8 +551,7 @@ def test_early_stopping_rules():
     assert run([1, 2, 3], patience=0, mode="max") == (2, 2)  # never stops: always improving
     assert run([3, 2, 1], patience=0, monitor="val_acc") == (1, 1)  # auto mode: max
     # A baseline that is never beaten: stop after `patience` epochs, restore the best.
-    assert run([5, 4, 4.5, 4.2, 4.1], patience=3, baseline=1.0,
-               restore_best_weights=True) == (2, 1)
+    assert run([5, 4, 4.5, 4.2, 4.1], patience=3, baseline=1.0, restore_best_weights=True) == (2, 1)
     assert run([5, 4, 4.5], patience=3, baseline=1.0, restore_best_weights=True)[1] == 1
     with pytest.raises(ValueError, match="mode"):
         cbs.EarlyStopping(mode="up")
@@ -507,7 +567,10 @@ def test_history_keys_stay_aligned(tmp_path):
     np.testing.assert_array_equal(h.history["val_loss"], [np.nan, 0.7, 0.6])
     h.to_csv(tmp_path / "h.csv")
     assert (tmp_path / "h.csv").read_text().splitlines() == [
-        "epoch,loss,val_loss", "0,1.0,nan", "1,0.5,0.7", "2,nan,0.6"
+        "epoch,loss,val_loss",
+        "0,1.0,nan",
+        "1,0.5,0.7",
+        "2,nan,0.6",
     ]
     h.plot(tmp_path / "h.png")
     again = jrnn.History.from_dict(json.loads(json.dumps(h.to_dict())))
@@ -557,11 +620,21 @@ def test_stateful_fit_and_predict(compiles):
     y = rng.standard_normal((2 * B, 1)).astype(np.float32)
     seen = []
     lam = cbs.LambdaCallback(
-        on_epoch_begin=lambda e, logs: seen.append(_np_leaves(lam.loop.state.model_state)))
+        on_epoch_begin=lambda e, logs: seen.append(_np_leaves(lam.loop.state.model_state))
+    )
     compiles.clear()  # (predict compiled its own step above)
-    state, hist = _fit(model, v, (chunks, y), loss="mse", optimizer=optax.sgd(0.0),
-                       batch_size=B, epochs=2, shuffle=False, callbacks=[lam],
-                       validation_data=(chunks, y))
+    state, hist = _fit(
+        model,
+        v,
+        (chunks, y),
+        loss="mse",
+        optimizer=optax.sgd(0.0),
+        batch_size=B,
+        epochs=2,
+        shuffle=False,
+        callbacks=[lam],
+        validation_data=(chunks, y),
+    )
     # The carries are split over the 4 devices like the rows: the steps compile once.
     assert compiles["jit(train_step)"] == compiles["jit(eval_step)"] == 1
     assert hist.history["loss"][0] == hist.history["loss"][1]
@@ -636,10 +709,18 @@ def test_iterable_of_batches_and_validation_split():
     x, y = _tokens(50)
     model = _clf()
     v = _init(model, x)
-    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16)]  # 16, 16, 16, 2 rows
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 50, 16)]  # 16, 16, 16, 2 rows
     s_it, h_it = _fit(model, v, batches, epochs=2, devices=ONE, validation_data=batches)
-    s_ar, h_ar = _fit(model, v, (x, y), epochs=2, batch_size=16, shuffle=False, devices=ONE,
-                      validation_data=(x, y))
+    s_ar, h_ar = _fit(
+        model,
+        v,
+        (x, y),
+        epochs=2,
+        batch_size=16,
+        shuffle=False,
+        devices=ONE,
+        validation_data=(x, y),
+    )
     np.testing.assert_allclose(h_it.history["loss"], h_ar.history["loss"], rtol=1e-6)
     np.testing.assert_allclose(h_it.history["val_loss"], h_ar.history["val_loss"], rtol=1e-6)
     assert _bitwise_equal(s_it.params, s_ar.params)
