@@ -67,6 +67,10 @@ def train_jrnn(data, args, seed):
     )
     variables = model.init(jax.random.key(seed), xtr[:2])
     loss = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
+    marks = []
+    timer = jrnn.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: marks.append(time.perf_counter())
+    )
     start = time.perf_counter()
     state, history = jrnn.fit(
         model,
@@ -80,6 +84,7 @@ def train_jrnn(data, args, seed):
         seed=seed,
         verbose=args.verbose,
         devices=jax.devices()[:1],
+        callbacks=[timer],
     )
     seconds = time.perf_counter() - start
     test = jrnn.evaluate(model, state, (xte, yte), loss=loss, metrics=["accuracy"])
@@ -88,12 +93,18 @@ def train_jrnn(data, args, seed):
             "test_accuracy": test["accuracy"],
             "test_loss": test["loss"],
             "train_seconds": seconds,
+            "epoch_seconds": steady_epoch(marks),
             "history": history.history,
         },
         model,
         state,
         history,
     )
+
+
+def steady_epoch(marks) -> float:
+    """Median time of an epoch after the first (which includes compilation)."""
+    return float(np.median(np.diff(marks))) if len(marks) > 2 else float("nan")
 
 
 def train_keras(data, args, seed):
@@ -115,6 +126,10 @@ def train_keras(data, args, seed):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    marks = []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: marks.append(time.perf_counter())
+    )
     start = time.perf_counter()
     history = model.fit(
         xtr,
@@ -123,6 +138,7 @@ def train_keras(data, args, seed):
         epochs=args.epochs,
         shuffle=True,
         verbose=0 if args.verbose == 0 else 2,
+        callbacks=[timer],
     )
     seconds = time.perf_counter() - start
     loss, acc = model.evaluate(xte, yte, batch_size=32, verbose=0)
@@ -130,6 +146,7 @@ def train_keras(data, args, seed):
         "test_accuracy": float(acc),
         "test_loss": float(loss),
         "train_seconds": seconds,
+        "epoch_seconds": steady_epoch(marks),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
 
@@ -175,16 +192,23 @@ def main(argv=None):
         if rs:
             acc = np.array([r["test_accuracy"] for r in rs])
             sec = np.array([r["train_seconds"] for r in rs])
+            epoch = float(np.median([r["epoch_seconds"] for r in rs]))
             summary[name] = {
                 "test_accuracy_mean": float(acc.mean()),
                 "test_accuracy_std": float(acc.std()),
                 "train_seconds_mean": float(sec.mean()),
+                "epoch_seconds_median": epoch,
                 "seeds": len(rs),
             }
             print(
                 f"{name:5s}: test accuracy {acc.mean():.4f} +- {acc.std():.4f} over "
-                f"{len(rs)} seeds, {sec.mean():.1f} s per training run"
+                f"{len(rs)} seeds; {sec.mean():.1f} s per training run (compilation "
+                f"included), {1000 * epoch:.1f} ms per epoch after the first"
             )
+    if len(summary) == 2:
+        ratio = summary["keras"]["epoch_seconds_median"] / summary["jrnn"]["epoch_seconds_median"]
+        summary["keras_over_jrnn_epoch_time"] = ratio
+        print(f"time per epoch, keras / jrnn: {ratio:.2f}x")
     metrics = {
         "dataset": args.dataset,
         "epochs": args.epochs,

@@ -12,3 +12,30 @@ jax.config.update("jax_num_cpu_devices", 4)
 # Implicit rank promotion hides shape bugs (a (B, H) + (H,) that should have been
 # (B, H) + (B, H)); the library broadcasts explicitly, so make any slip an error.
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def xla_cache(tmp_path_factory):
+    """A persistent XLA compilation cache for one test file (use it with
+    `pytestmark = pytest.mark.usefixtures("xla_cache")`): every eager RNN call and every
+    `fit` traces and jits anew, but calls on the same shapes compile to the same
+    program, so XLA compiles it once. Only XLA's work is shared; results are unchanged."""
+    from jax.experimental.compilation_cache import compilation_cache as cc
+
+    names = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
+    old = {n: getattr(jax.config, n) for n in names}
+    cc.reset_cache()
+    jax.config.update(names[0], str(tmp_path_factory.mktemp("xla_cache")))
+    jax.config.update(names[1], 0.0)
+    jax.config.update(names[2], 0)
+    yield
+    cc.reset_cache()
+    for n, v in old.items():
+        jax.config.update(n, v)

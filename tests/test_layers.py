@@ -29,9 +29,12 @@ if keras.backend.backend() != "jax":
     pytest.skip("the Keras parity tests need the JAX backend", allow_module_level=True)
 KL = keras.layers
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
+pytestmark = [
+    pytest.mark.usefixtures("xla_cache"),
+    pytest.mark.filterwarnings(
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    ),
+]
 
 ATOL = 1e-5
 B, T, F, H = 4, 6, 3, 5
@@ -53,29 +56,6 @@ RNN_KINDS = {
     "gru": (KL.GRU, L.GRU),
     "simple_rnn": (KL.SimpleRNN, L.SimpleRNN),
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compile_once(tmp_path_factory):
-    """A persistent XLA compilation cache for this file: eager RNN calls trace a new
-    scan each time, but calls of the same cell on the same shapes compile to the same
-    program, so XLA compiles it once. Only XLA's work is shared; results are unchanged."""
-    from jax.experimental.compilation_cache import compilation_cache as cc
-
-    names = (
-        "jax_compilation_cache_dir",
-        "jax_persistent_cache_min_compile_time_secs",
-        "jax_persistent_cache_min_entry_size_bytes",
-    )
-    old = {n: getattr(jax.config, n) for n in names}
-    cc.reset_cache()
-    jax.config.update(names[0], str(tmp_path_factory.mktemp("xla_cache")))
-    jax.config.update(names[1], 0.0)
-    jax.config.update(names[2], 0)
-    yield
-    cc.reset_cache()
-    for n, v in old.items():
-        jax.config.update(n, v)
 
 
 @pytest.fixture(autouse=True)

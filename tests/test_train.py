@@ -27,33 +27,13 @@ V, T, F, H = 30, 6, 3, 8  # vocabulary, steps, float features, units
 CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
 ONE = jax.devices()[:1]
 
-pytestmark = pytest.mark.filterwarnings(
-    # Keras's Variable.__array__ under NumPy 2 (in get_weights); not ours.
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compile_once(tmp_path_factory):
-    """A persistent compilation cache for this file: every fit makes (and traces) its own
-    jitted step, but fits of the same model and shapes compile to the same program, so
-    XLA compiles it once. Only XLA's work is shared; tracing and results are unchanged."""
-    from jax.experimental.compilation_cache import compilation_cache as cc
-
-    names = (
-        "jax_compilation_cache_dir",
-        "jax_persistent_cache_min_compile_time_secs",
-        "jax_persistent_cache_min_entry_size_bytes",
-    )
-    old = {n: getattr(jax.config, n) for n in names}
-    cc.reset_cache()
-    jax.config.update(names[0], str(tmp_path_factory.mktemp("xla_cache")))
-    jax.config.update(names[1], 0.0)
-    jax.config.update(names[2], 0)
-    yield
-    cc.reset_cache()
-    for n, v in old.items():
-        jax.config.update(n, v)
+pytestmark = [
+    pytest.mark.usefixtures("xla_cache"),
+    pytest.mark.filterwarnings(
+        # Keras's Variable.__array__ under NumPy 2 (in get_weights); not ours.
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    ),
+]
 
 
 def _tokens(n, seed=0):
