@@ -613,6 +613,10 @@ def test_embedding_ids_out_of_range():
         params["embeddings"][np.array([[0, V - 1]])],
         atol=0,
     )
+    # TimeDistributed passes the check on to the layer it wraps.
+    td = L.TimeDistributed(layer)
+    with pytest.raises(ValueError, match=rf"token id {V}\b"):
+        td.apply(params, np.array([[[1, 2], [3, V]]]))
 
 
 def test_layer_argument_errors():

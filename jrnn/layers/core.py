@@ -173,6 +173,9 @@ class TimeDistributed(Layer):
     def init(self, key, x):
         return self.layer.init(key, self._fold(x))
 
+    def check_inputs(self, x) -> None:
+        self.layer.check_inputs(x)  # e.g. TimeDistributed(Embedding): ids in range
+
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         b, t = x.shape[:2]
         y, _ = self.layer.call(params, x.reshape(b * t, *x.shape[2:]), training=training, key=key)
