@@ -182,10 +182,13 @@ def _logs(acc, prefix="") -> dict:
 class _Data:
     """(x, y[, sample_weight]) arrays, or an iterable of such batches."""
 
-    def __init__(self, data, name: str):
+    def __init__(self, data, name: str, check=None):
         self.name = name
         self.arrays = None
         self.iterable = None
+        # Host-side input checks (model.check_inputs, e.g. token ids in range): run once
+        # on arrays here, and on every batch of an iterable, which jit could not check.
+        self.check = check
         if _is_array_tuple(data):
             x, y, *sw = data
             arrays = {"x": _as_arrays(x, f"{name} (x)"), "y": _as_arrays(y, f"{name} (y)")}
@@ -194,6 +197,8 @@ class _Data:
             self.arrays = arrays
             if num_rows(self.arrays) == 0:
                 raise ValueError(f"{name}: got arrays with 0 rows, expected at least one row")
+            if check is not None:
+                check(arrays["x"])
             return
         if (
             data is None
@@ -246,6 +251,11 @@ class _Data:
             }
             if len(item) == 3:
                 batch["sample_weight"] = _as_arrays(item[2], f"{self.name} (sample_weight)")
+            if self.check is not None:
+                try:
+                    self.check(batch["x"])
+                except (TypeError, ValueError) as e:
+                    raise type(e)(f"{self.name}: batch {i}: {e}") from None
             n = num_rows(batch)
             if n == 0:
                 raise ValueError(f"{self.name}: batch {i} has 0 rows, expected at least one")
@@ -378,7 +388,7 @@ def fit(
             raise TypeError(
                 f"callbacks[{i}]: got {type(cb).__name__}, expected a jrnn.callbacks.Callback"
             )
-    train = _Data(data, "data")
+    train = _Data(data, "data", model.check_inputs)
     if validation_split and validation_data is None:  # Keras: validation_data wins
         if train.arrays is None:
             raise ValueError(
@@ -388,7 +398,9 @@ def fit(
         head, tail = split_validation(train.arrays, validation_split)
         train.arrays = head
         validation_data = tuple(tail[k] for k in ("x", "y", "sample_weight") if k in tail)
-    val = None if validation_data is None else _Data(validation_data, "validation_data")
+    val = None
+    if validation_data is not None:
+        val = _Data(validation_data, "validation_data", model.check_inputs)
     for d in (train, val):
         if d is not None and d.one_shot and epochs > 1:
             raise ValueError(
@@ -396,8 +408,6 @@ def fit(
                 f"empty after the first epoch; pass a re-iterable (a list of batches, a "
                 f"jrnn Dataset) or arrays, or epochs=1"
             )
-        if d is not None and d.arrays is not None:
-            model.check_inputs(d.arrays["x"])
 
     if isinstance(variables, TrainState):
         state = variables
@@ -580,9 +590,7 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
     batch_size = _positive_int("batch_size", batch_size)
     loss_fn = None if loss is None else losses.get(loss)
     metric_fns = _metric_fns(metrics, loss_fn)
-    d = _Data(data, "data")
-    if d.arrays is not None:
-        model.check_inputs(d.arrays["x"])
+    d = _Data(data, "data", model.check_inputs)
     mesh = data_mesh(devices)
     v = _variables(variables)
     if d.arrays is not None:
@@ -601,8 +609,7 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     x = _as_arrays(x, "x")
     if num_rows(x) == 0:
         raise ValueError("x: got 0 rows, expected at least one row")
-    d = _Data((x, np.zeros((num_rows(x),), np.float32)), "x")
-    model.check_inputs(d.arrays["x"])
+    d = _Data((x, np.zeros((num_rows(x),), np.float32)), "x", model.check_inputs)
     mesh = data_mesh(devices)
     v = _variables(variables)
     _check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))

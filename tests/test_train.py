@@ -715,6 +715,17 @@ def test_iterable_of_batches_and_validation_split():
         np.testing.assert_allclose(ev(batches[:k])["loss"], want["loss"], rtol=1e-6)
     assert ev((x[:48].tolist(), y[:48].tolist()), batch_size=16) == want
 
+    # Token ids are checked on the host in every batch of an iterable too (under jit the
+    # gather would silently give NaN or clamp), naming the batch.
+    bad = [(b[0].copy(), b[1]) for b in batches]
+    bad[1][0][0, -1] = V
+    with pytest.raises(ValueError, match=rf"data: batch 1: .*token id {V}\b"):
+        _fit(model, v, bad, devices=ONE)
+    with pytest.raises(ValueError, match=rf"validation_data: batch 1: .*token id {V}\b"):
+        _fit(model, v, batches, devices=ONE, validation_data=bad)
+    with pytest.raises(ValueError, match=rf"data: batch 1: .*token id {V}\b"):
+        jrnn.evaluate(model, v, bad, loss=CE, devices=ONE)
+
     # A one-shot iterator cannot be read again in epoch 2: a clear error, not a silent stop.
     with pytest.raises(ValueError, match="data: got a one-shot iterator"):
         _fit(model, v, iter(batches), epochs=2, devices=ONE)
