@@ -358,7 +358,8 @@ def fit(
         schedules for the learning rate (logged as "learning_rate" when the optimizer is
         wrapped in `optax.inject_hyperparams`).
       metrics: names or `jrnn.metrics` objects ("accuracy" resolved by the loss).
-      batch_size, epochs, shuffle, validation_data, validation_split: as Keras.
+      batch_size, epochs, shuffle, validation_data, validation_split: as Keras
+        (batch_size None is 32; with an iterable of batches it is not used).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
       seed: drives the shuffles and the dropout keys (not the initial parameters).
       verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
@@ -376,12 +377,14 @@ def fit(
             f"optimizer: got {type(optimizer).__name__}, expected an optax "
             f"GradientTransformation (e.g. optax.adam(1e-3))"
         )
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = _batch_size(batch_size)
     epochs = _positive_int("epochs", epochs)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: got {seed!r}, expected an integer >= 0")
     loss_fn = losses.get(loss)
     metric_fns = _metric_fns(metrics, loss_fn)
+    if callbacks is None:
+        callbacks = ()
     callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
     for i, cb in enumerate(callbacks):
         if not isinstance(cb, Callback):
@@ -509,7 +512,10 @@ def fit(
 
 
 def _metric_fns(metrics, loss_fn) -> list:
-    """A list of metrics; one name or metric on its own is accepted as a list of one."""
+    """A list of metrics; one name or metric on its own is accepted as a list of one,
+    None as none (Keras's default)."""
+    if metrics is None:
+        metrics = ()
     if isinstance(metrics, str) or not hasattr(metrics, "__iter__"):
         metrics = [metrics]
     fns = [metrics_lib.get(m, loss_fn) for m in metrics]
@@ -518,6 +524,11 @@ def _metric_fns(metrics, loss_fn) -> list:
     if dupes:
         raise ValueError(f"metrics: got several metrics named {dupes} (or one named 'loss')")
     return fns
+
+
+def _batch_size(value) -> int:
+    """Keras: batch_size=None means 32."""
+    return 32 if value is None else _positive_int("batch_size", value)
 
 
 def _positive_int(name: str, value) -> int:
@@ -587,7 +598,7 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
     """Loss and metrics over `data` ((x, y[, sample_weight]) arrays or an iterable of
     batches): a dict like Keras's `evaluate(return_dict=True)`. Stateful carries start
     at zero and run through the batches in order."""
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = _batch_size(batch_size)
     loss_fn = None if loss is None else losses.get(loss)
     metric_fns = _metric_fns(metrics, loss_fn)
     d = _Data(data, "data", model.check_inputs)
@@ -605,7 +616,7 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     inputs), run in batches with one compiled function: NumPy arrays of exactly
     `num_rows(x)` rows (a list for several outputs). Stateful carries start from
     `variables["state"]` and run through the batches in order."""
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = _batch_size(batch_size)
     x = _as_arrays(x, "x")
     if num_rows(x) == 0:
         raise ValueError("x: got 0 rows, expected at least one row")

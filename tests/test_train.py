@@ -675,6 +675,11 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="validation_data: got no batches"):
         fit(validation_data=[])
     assert jrnn.evaluate(model, v, (x, y), metrics="accuracy", devices=ONE).keys() == {"accuracy"}
+    # Keras's None defaults: no metrics, no callbacks, batch size 32.
+    _, h = fit(metrics=None, callbacks=None, batch_size=None)
+    assert h.history.keys() == {"loss"}
+    assert jrnn.evaluate(model, v, (x, y), loss=CE, metrics=None, batch_size=None, devices=ONE)
+    assert jrnn.predict(model, v, x, batch_size=None, devices=ONE).shape == (20, 2)
     with pytest.raises(ValueError, match="batch_size"):
         jrnn.evaluate(model, v, (x, y), loss=CE, batch_size=0)
     with pytest.raises(ValueError, match="batch_size"):
