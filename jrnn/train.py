@@ -20,8 +20,9 @@ How it behaves:
     `fit` resumes from the latest checkpoint there.
   - Several devices: each batch is split over a "data" mesh axis and the state is
     replicated (`jrnn.sharding`); batches are padded to a multiple of the device count.
-  - A non-finite loss stops training with a warning naming the epoch and step; the
-    state before that step is returned and nothing non-finite is checkpointed.
+  - A non-finite loss (or a step that makes a parameter or optimizer state non-finite)
+    stops training with a warning naming the epoch and step; the state before that
+    step is returned and nothing non-finite is checkpointed.
 """
 
 from __future__ import annotations
@@ -134,6 +135,20 @@ def make_train_step(model, loss_fn, metric_fns, optimizer):
             state.step + 1,
             state.key,
         )
+        # A finite loss can still give NaN/inf gradients (and so parameters); report such
+        # a step as a non-finite loss, so fit stops before it and never checkpoints it.
+        finite = jnp.all(
+            jnp.stack(
+                [
+                    jnp.all(jnp.isfinite(a))
+                    for a in jax.tree.leaves((new.params, new.opt_state))
+                    if jnp.issubdtype(jnp.result_type(a), jnp.inexact)
+                ]
+                or [jnp.bool_(True)]
+            )
+        )
+        total, count = sums["loss"]
+        sums = {**sums, "loss": (jnp.where(finite, total, jnp.nan), count)}
         return new, sums
 
     return jax.jit(train_step)
@@ -561,7 +576,8 @@ def _finish_batch(loop, hooks, pending, epoch) -> bool:
 def _stop_on_nonfinite(loop, callbacks, verbose):
     nf = loop.nonfinite
     msg = (
-        f"non-finite loss at epoch {nf['epoch'] + 1}, batch {nf['batch']} (optimizer step "
+        f"non-finite loss (or parameters) at epoch {nf['epoch'] + 1}, batch {nf['batch']} "
+        f"(optimizer step "
         f"{nf['step']}); training stopped with the state before that step, which is not "
         f"checkpointed"
     )

@@ -259,6 +259,24 @@ def test_nonfinite_loss_stops_with_state_before_the_bad_step(tmp_path, bad_row):
         )
 
 
+def test_nonfinite_gradient_with_finite_loss_stops_before_the_step(tmp_path):
+    # sqrt at 0: the loss is 0 but its gradient is NaN, which would make the parameters
+    # NaN with a finite loss; the step is reported and nothing NaN is returned or saved.
+    x, y = _floats(64)
+    model = _reg()
+    v = _init(model, x)
+
+    def loss(y_true, y_pred):
+        return jnp.sqrt(jnp.sum(y_pred * 0.0, axis=-1))
+
+    with pytest.warns(RuntimeWarning, match=r"non-finite.*epoch 1, batch 0\b"):
+        state, hist = _fit(model, v, (x, y), loss=loss, devices=ONE, checkpoint_dir=tmp_path)
+    assert int(state.step) == 0
+    assert _bitwise_equal(state.params, v["params"])
+    assert checkpoint.all_steps(tmp_path) == []
+    assert hist.history == {}
+
+
 # -- 6. data parallel ---------------------------------------------------------------------------
 def test_four_devices_match_one_device():
     assert len(jax.devices()) == 4
