@@ -162,7 +162,7 @@ def pad_sequences(
     if maxlen is None:
         maxlen = max(lengths, default=0)
     if kind in "US" and np.dtype(dtype).itemsize == 0:  # unsized str: fit the longest
-        longest = [_steps(s, i, None) for i, s in enumerate(sequences) if len(s)]
+        longest = [_steps(s, i, kind) for i, s in enumerate(sequences) if len(s)]
         dtype = np.result_type(np.asarray(value, dtype=kind), *longest)
     x = np.full((len(sequences), maxlen, *step_shape), value, dtype=dtype)
     kept = np.minimum(np.asarray(lengths, np.int32).reshape(-1), maxlen)
@@ -208,10 +208,10 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
     labels = np.asarray(y)
     if labels.dtype.kind not in "biuf":
         raise TypeError(f"y: got an array of dtype {labels.dtype}, expected integer labels")
-    if labels.size and not np.array_equal(labels, np.round(labels)):
-        raise ValueError(
-            f"y: got non-integer labels such as {labels[labels != np.round(labels)][0]}"
-        )
+    if labels.dtype.kind == "f":
+        bad = labels[~np.isfinite(labels) | (labels != np.round(labels))]
+        if bad.size:
+            raise ValueError(f"y: got the non-integer label {bad[0]}, expected class ids")
     labels = labels.astype(np.int64)
     shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
     labels = labels.reshape(-1)
@@ -266,7 +266,7 @@ def timeseries_dataset_from_array(
             raise ValueError(f"{name}: got {v}, expected less than the data's length {n}")
     start = _check_int(start_index, "start_index", 0, allow_none=True) or 0
     end = n if end_index is None else _check_int(end_index, "end_index", 1)
-    if start >= n or end > n or end <= start:  # Keras also rejects end_index == len(data)
+    if start >= n or end > n or end <= start:  # Keras rejects end_index == len(data) too
         raise ValueError(
             f"start_index, end_index: got {start_index}, {end_index}, expected "
             f"0 <= start_index < end_index <= {n} (the data's length)"

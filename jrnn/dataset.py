@@ -87,6 +87,16 @@ def _default_padding(dtype: np.dtype):
     return {"U": "", "S": b"", "b": False}.get(dtype.kind, 0)
 
 
+def _fits(value, dtype: np.dtype) -> bool:
+    """Whether a padding value survives the cast to the batch's dtype (no silent 0.5 -> 0)."""
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):
+            cast = np.asarray(value).astype(dtype)
+        return bool(cast.shape == () and (cast == value or (cast != cast and value != value)))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _pad_stack(rows, shapes=None, values=None, lead=None, what="padded_batch"):
     """Stack rows, padding each component at the end of every axis.
 
@@ -126,6 +136,13 @@ def _pad_stack(rows, shapes=None, values=None, lead=None, what="padded_batch"):
         dtype = np.result_type(*col)
         value = None if values is None else values[j]
         value = _default_padding(dtype) if value is None else value
+        if dtype.kind in "US" and isinstance(value, (str, bytes)):  # room for the value
+            dtype = np.result_type(dtype, np.asarray(value))
+        elif dtype.kind in "biuf" and not _fits(value, dtype):
+            raise ValueError(
+                f"padding_values: got {value!r} for component {j} of dtype {dtype}, expected "
+                f"a value of that dtype"
+            )
         batch = np.full((len(col), *target), value, dtype=dtype)
         for i, a in enumerate(col):
             batch[(i, *(slice(0, s) for s in a.shape))] = a

@@ -152,7 +152,8 @@ def test_to_categorical_matches_keras():
     [
         ([0, 3], 3, ValueError, r"label 3, expected labels in \[0, 3\)"),
         ([0, -1], None, ValueError, r"label -1"),
-        ([0.5], None, ValueError, "non-integer"),
+        ([0.5], None, ValueError, "non-integer label 0.5"),
+        ([1.0, np.inf], None, ValueError, "non-integer label inf"),
         (["a"], None, TypeError, "dtype <U1"),
         ([], None, ValueError, "num_classes cannot be inferred"),
         ([1], 0, ValueError, "num_classes: got 0"),
@@ -361,6 +362,10 @@ def test_padded_batch():
         list(ds.padded_batch(2, padded_shapes=((None, 3), ())))
     with pytest.raises(ValueError, match="padded_shapes: got"):
         list(ds.padded_batch(2, padded_shapes={"a": (None,)}))
+    with pytest.raises(ValueError, match="padding_values: got 0.5 for component 0 of dtype int64"):
+        list(ds.padded_batch(2, padding_values=0.5))
+    with pytest.raises(ValueError, match="padding_values: got"):
+        list(ds.padded_batch(2, padding_values=(1, 2, 3)))
 
 
 def _waste(batches):
@@ -555,3 +560,18 @@ def test_fit_on_a_dataset_equals_fit_on_arrays():
     assert hist.history["loss"] == ref.history["loss"]  # the same batches, bit for bit
     with pytest.raises(ValueError, match="no batches"):
         jrnn.fit(model, variables, Dataset.from_tensor_slices((x[:0], y[:0])).batch(16), **kw)
+
+
+def test_fit_on_bucketed_batches(capsys):
+    """Batches of unknown count (the progress line has no step count), padded to one
+    length per bucket so the step compiles once per bucket."""
+    x, y, model, variables, kw = _fit_setup()
+    lengths = np.random.default_rng(1).integers(1, 7, len(x))
+    ds = Dataset.from_generator(lambda: ((x[i, : lengths[i]], y[i]) for i in range(len(x))))
+    ds = ds.bucket_by_sequence_length(
+        lambda t, label: len(t), [4, 7], [16, 16, 16], pad_to_bucket_boundary=True
+    )
+    assert not hasattr(ds, "__len__")
+    assert {b[0].shape[1] for b in ds} == {3, 6}
+    _, hist = jrnn.fit(model, variables, ds, **{**kw, "verbose": 1})
+    assert np.all(np.isfinite(hist.history["loss"])) and "Epoch 2/2" in capsys.readouterr().out
