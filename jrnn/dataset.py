@@ -119,10 +119,14 @@ def _pad_stack(rows, shapes=None, values=None, lead=None, what="padded_batch"):
         given = None if shapes is None else shapes[j]
         if given is None:
             given = [lead if axis == 0 else None for axis in range(rank)]
-        elif len(given) != rank:
+        elif (
+            not isinstance(given, (tuple, list))
+            or len(given) != rank
+            or not all(d is None or isinstance(d, numbers.Integral) and d >= -1 for d in given)
+        ):
             raise ValueError(
-                f"padded_shapes: got {tuple(given)} for component {j}, expected {rank} "
-                f"dimensions (its elements have shape like {col[0].shape})"
+                f"padded_shapes: got {given!r} for component {j}, expected a shape of {rank} "
+                f"ints or None (its elements have shape like {col[0].shape})"
             )
         else:
             given = [lead if d is None or d == -1 else d for d in given]
@@ -288,7 +292,9 @@ class Dataset:
         return Dataset(lambda key: iter(generator(*args)), UNKNOWN)
 
     # -- transformations --------------------------------------------------------------
-    def shuffle(self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True):
+    def shuffle(
+        self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True
+    ) -> Dataset:
         """tf.data's buffered shuffle: fill a buffer with `buffer_size` elements, then
         repeatedly emit a uniformly random one and put the next input element in its
         place. buffer_size=1 keeps the order; buffer_size >= len(ds) is a uniform

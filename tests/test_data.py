@@ -362,6 +362,8 @@ def test_padded_batch():
         list(ds.padded_batch(2, padded_shapes=((None, 3), ())))
     with pytest.raises(ValueError, match="padded_shapes: got"):
         list(ds.padded_batch(2, padded_shapes={"a": (None,)}))
+    with pytest.raises(ValueError, match="padded_shapes: got 6 for component 0"):
+        list(ds.padded_batch(2, padded_shapes=(6, ())))
     with pytest.raises(ValueError, match="padding_values: got 0.5 for component 0 of dtype int64"):
         list(ds.padded_batch(2, padding_values=0.5))
     with pytest.raises(ValueError, match="padding_values: got"):
