@@ -210,13 +210,15 @@ class EarlyStopping(Callback):
         # only on an epoch that beats both the best so far and the baseline, so with an
         # unbeaten baseline training stops after `patience` epochs and the best of those
         # is restored.
+        # A NaN value counts as an epoch without improvement (Keras), so a diverged
+        # validation loss still ends training after `patience` epochs.
         value = _monitored(logs, self.monitor, "EarlyStopping")
-        if epoch < self.start_from_epoch or math.isnan(value):
+        if epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_params is None:
             self.best_params, self.best_epoch = self.loop.state.params, epoch
         self.wait += 1
-        if self._is_improvement(value, self.best):
+        if not math.isnan(value) and self._is_improvement(value, self.best):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_params = self.loop.state.params

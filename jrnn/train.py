@@ -27,6 +27,7 @@ How it behaves:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import sys
@@ -113,7 +114,27 @@ def _forward(model, loss_fn, metric_fns, variables, batch, training, key):
     return loss, (sums, new_state)
 
 
-def make_train_step(model, loss_fn, metric_fns, optimizer):
+def _cached(builder):
+    """Memoise a step builder on its (hashable) arguments, as Keras keeps its
+    `train_function`/`predict_function`: calling `predict`, `evaluate` or `fit` again with
+    the same model, loss, metrics and optimizer reuses the compiled step instead of
+    tracing and compiling anew. Unhashable arguments (a user's loss object) skip the cache."""
+    cached = functools.lru_cache(maxsize=32)(builder)
+
+    @functools.wraps(builder)
+    def build(*args):
+        try:
+            hash(args)
+        except TypeError:
+            return builder(*args)
+        return cached(*args)
+
+    build.cache_clear = cached.cache_clear
+    return build
+
+
+@_cached
+def make_train_step(model, loss_fn, metric_fns: tuple, optimizer):
     """`step(state, batch) -> (state, sums)`, jitted. batch = {"x", "y", "valid"
     (B,) bool, ["sample_weight"]}; sums = {name: (total, count)} for this batch."""
 
@@ -154,7 +175,8 @@ def make_train_step(model, loss_fn, metric_fns, optimizer):
     return jax.jit(train_step)
 
 
-def make_eval_step(model, loss_fn, metric_fns):
+@_cached
+def make_eval_step(model, loss_fn, metric_fns: tuple):
     """`step(variables, batch) -> (model_state, sums, y_pred)`, jitted."""
 
     def eval_step(variables, batch):
@@ -376,7 +398,8 @@ def fit(
       batch_size, epochs, shuffle, validation_data, validation_split: as Keras
         (batch_size None is 32; with an iterable of batches it is not used).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
-      seed: drives the shuffles and the dropout keys (not the initial parameters).
+      seed: drives the shuffles and the dropout keys (not the initial parameters; when
+        `variables` is a TrainState its own key keeps driving dropout).
       verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
         line per epoch.
       checkpoint_dir: save the training state after every epoch and, with `resume`,
@@ -459,8 +482,8 @@ def fit(
     # Carries are (B, ...) like the batch rows they continue: split them the same way,
     # so every step sees the same input shardings and the step compiles once.
     state = replicate(state, mesh)._replace(model_state=shard_rows(state.model_state, mesh))
-    train_step = make_train_step(model, loss_fn, metric_fns, optimizer)
-    eval_step = make_eval_step(model, loss_fn, metric_fns)
+    train_step = make_train_step(model, loss_fn, tuple(metric_fns), optimizer)
+    eval_step = make_eval_step(model, loss_fn, tuple(metric_fns))
 
     loop = _Loop(model, state, history, epochs)
     bar = ProgressBar(train.steps(batch_size), verbose) if verbose else None
@@ -623,7 +646,7 @@ def evaluate(model, variables, data, *, loss=None, metrics=(), batch_size: int =
     if d.arrays is not None:
         _check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = replicate(v, mesh)
-    step = make_eval_step(model, loss_fn, metric_fns)
+    step = make_eval_step(model, loss_fn, tuple(metric_fns))
     return _evaluate(model, step, v, d, batch_size, batch_multiple(mesh), mesh)
 
 
@@ -641,7 +664,7 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     v = _variables(variables)
     _check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = {**replicate(v, mesh), "state": shard_rows(v.get("state", {}), mesh)}
-    step = make_eval_step(model, None, [])
+    step = make_eval_step(model, None, ())
     outs = []
     for batch in d.batches(batch_size, batch_multiple(mesh)):
         new_state, _, y = step(v, shard_batch(batch, mesh))

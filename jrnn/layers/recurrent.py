@@ -7,7 +7,9 @@ Outputs follow Keras:
   - `return_sequences=False`: the last output (of the last valid step when masked).
   - `return_sequences=True`: (B, T, H), in processing order (reversed with
     `go_backwards`); at masked steps the previous output is repeated (h0 before the
-    first valid step), or zeros with `zero_output_for_mask=True`.
+    first valid step), or zeros with `zero_output_for_mask=True`. As in Keras, the
+    mask passed on is the input's, not flipped with `go_backwards` (flip it yourself
+    if a sequence loss follows a backwards layer).
   - `return_state=True`: `(output, *state)` with the carry's arrays flattened in order,
     e.g. LSTM `(output, h, c)`, GRU `(output, h)`; `initial_state` takes the same list.
 
@@ -352,7 +354,6 @@ class Bidirectional(Layer):
                 f"the forward layer's; expected the opposite direction"
             )
         self.merge_mode = merge_mode
-        self.layer = layer
 
     @property
     def return_sequences(self) -> bool:
