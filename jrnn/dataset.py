@@ -210,13 +210,6 @@ class Dataset:
     INFINITE = INFINITE
     UNKNOWN = UNKNOWN
 
-    def __new__(cls, iterate=None, cardinality: int = UNKNOWN):
-        # Only datasets of known, finite length have a __len__, so `hasattr(ds, "__len__")`
-        # (how jrnn.fit asks for the number of steps) is False for the others.
-        if cls is Dataset and cardinality >= 0:
-            cls = _SizedDataset
-        return super().__new__(cls)
-
     def __init__(self, iterate: Callable[[tuple], Iterator], cardinality: int = UNKNOWN):
         """Internal: `iterate(key)` yields the elements of the iteration `key` (a tuple
         of ints that shuffles mix into their seed). Use the `from_*` constructors."""
@@ -228,6 +221,13 @@ class Dataset:
         # A generator: the iteration index is claimed at the first element, so an
         # iterator made and dropped (fit's one-shot check) does not shift the epochs.
         yield from self._iterate((next(self._iterations),))
+
+    def __len__(self) -> int:
+        """The number of elements; a TypeError when unknown or infinite (as tf.data)."""
+        if self._cardinality < 0:
+            kind = "infinite" if self._cardinality == INFINITE else "unknown"
+            raise TypeError(f"the length of this Dataset is {kind}")
+        return self._cardinality
 
     def as_numpy_iterator(self) -> Iterator:
         """tf.data's name for `iter(ds)` (elements are already NumPy)."""
@@ -477,10 +477,3 @@ class Dataset:
         n = self._cardinality
         card = n if n < 0 else max(n - count, 0)
         return Dataset(lambda key: itertools.islice(self._iterate(key), count, None), card)
-
-
-class _SizedDataset(Dataset):
-    """A Dataset whose length is known and finite (see `Dataset.__new__`)."""
-
-    def __len__(self) -> int:
-        return self._cardinality

@@ -258,7 +258,10 @@ class _Data:
 
     def steps(self, batch_size: int, drop_remainder: bool = False) -> int | None:
         if self.arrays is None:
-            return len(self.iterable) if hasattr(self.iterable, "__len__") else None
+            try:
+                return len(self.iterable)
+            except TypeError:  # no length, or unknown (a Dataset after filter, repeat())
+                return None
         n = len(self)
         return n // batch_size if drop_remainder else math.ceil(n / batch_size)
 
