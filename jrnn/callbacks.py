@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from jrnn import checkpoint
+from jrnn._atomic import atomic_write, atomic_write_text
 
 
 class Callback:
@@ -62,7 +62,7 @@ class History(Callback):
 
     def to_json(self, path) -> None:
         """Write {"epoch": [...], "history": {...}} atomically."""
-        _atomic_write(path, json.dumps(self.to_dict(), indent=1))
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
 
     def to_csv(self, path, separator: str = ",") -> None:
         """One row per epoch: epoch, then each key (the format CSVLogger writes)."""
@@ -72,7 +72,7 @@ class History(Callback):
             [e, *(self.history[k][i] if i < len(self.history[k]) else "NA" for k in keys)]
             for i, e in enumerate(self.epoch)
         ]
-        _atomic_write(path, "\n".join(separator.join(map(str, r)) for r in rows) + "\n")
+        atomic_write_text(path, "\n".join(separator.join(map(str, r)) for r in rows) + "\n")
 
     def plot(self, path, *, title: str | None = None) -> None:
         """Training curves to a PNG: one panel per quantity, train and validation
@@ -99,10 +99,8 @@ class History(Callback):
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        tmp = f"{path}.tmp.png"
-        fig.savefig(tmp, dpi=100)
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
         plt.close(fig)
-        os.replace(tmp, path)
 
 
 class ProgressBar(Callback):
@@ -315,14 +313,3 @@ class LambdaCallback(Callback):
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"{name}: not a callback hook")
             setattr(self, name, fn)
-
-
-def _atomic_write(path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 import operator
-import os
 import pathlib
 import re
-import uuid
 import zipfile
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jrnn._atomic import atomic_write
 
 _FORMAT = "jrnn-checkpoint-v1"
 _FINAL = re.compile(r"ckpt_(\d+)\.npz")
@@ -94,24 +94,8 @@ def save(directory, step: int, tree, *, metadata=None, max_to_keep=None) -> path
     arrays["__manifest__"] = np.frombuffer(text, np.uint8)
 
     directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"ckpt_{step:08d}.npz"
-    tmp = directory / f"{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "xb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())  # the data must be on disk before the rename publishes it
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a hard crash may still leave one; readers ignore it
-        raise
-    if os.name != "nt":  # make the rename itself durable (Windows can't open a directory)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    atomic_write(final, lambda f: np.savez(f, **arrays))
 
     for stale in directory.glob("ckpt_*.tmp"):
         stale.unlink(missing_ok=True)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pathlib
 import random
-import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 
 import numpy as np
+
+from jrnn._atomic import atomic_write_text
 
 __all__ = [
     "Tokenizer",
@@ -88,30 +88,6 @@ def _check_optional_positive(name: str, value):
     if value is not None and (not _is_int(value) or value < 1):
         raise ValueError(f"{name}: got {value!r}, expected None or a positive integer")
     return None if value is None else int(value)
-
-
-def _atomic_write_text(path, text: str) -> pathlib.Path:
-    """Write `text` to `path` via a temp file in the same directory, fsync, os.replace:
-    a crash leaves the old file or the new one, never half of one."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name != "nt":  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return path
 
 
 # -------------------------------------------------------------------------- tokenizer
@@ -462,7 +438,7 @@ class Tokenizer:
     def save(self, path) -> pathlib.Path:
         """Write `to_json()` to `path` atomically (temp file, fsync, os.replace); return
         the path. A crash leaves the previous file intact."""
-        return _atomic_write_text(path, self.to_json())
+        return atomic_write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path) -> Tokenizer:

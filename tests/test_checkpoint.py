@@ -155,7 +155,7 @@ def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, fail
         raise OSError("simulated crash")
 
     with monkeypatch.context() as m:
-        m.setattr(ckpt.os, fail, boom)
+        m.setattr(os, fail, boom)  # the os functions the atomic write calls
         with pytest.raises(OSError, match="simulated crash"):
             ckpt.save(tmp_path, 2, {**first, "w": first["w"] + 1, "step": 2})
     assert os.listdir(tmp_path) == ["ckpt_00000001.npz"]  # the failed save cleaned up

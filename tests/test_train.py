@@ -191,10 +191,10 @@ def test_crash_during_save_keeps_last_checkpoint_and_resumes(resume_setup, tmp_p
             raise OSError("disk full (simulated)")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         _fit(model, v, data, validation_data=val, checkpoint_dir=tmp_path, **RESUME)
-    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
 
     assert checkpoint.latest_step(tmp_path) == 1
     assert not list(tmp_path.glob("*.tmp"))
