@@ -19,6 +19,7 @@ are traced, not baked into the program; `lm_step` returns one).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -31,26 +32,18 @@ from jrnn._checks import check_positive_int, is_concrete, shape_error
 from jrnn._fused import tree_where
 from jrnn.layers.core import Dense, Dropout, Embedding, TimeDistributed
 from jrnn.layers.recurrent import RNN, Bidirectional, initial_output
+from jrnn.models import Sequential
 
 # -- language-model step functions ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _LMStep:
-    """`(params, carry, tokens) -> (carry, logits)` for a plan of (kind, layer, name);
-    hashable by its layers, so `jit` reuses the program for the same model."""
+    """`(params, carry, tokens) -> (carry, logits)` for a plan of (kind, layer, name)
+    entries; equal plans (the same layer objects) hash equal, so `jit` reuses the
+    program for the same model."""
 
-    def __init__(self, plan):
-        self.plan = plan
-
-    def __hash__(self):
-        return hash(tuple((k, id(layer), n) for k, layer, n in self.plan))
-
-    def __eq__(self, other):
-        if not isinstance(other, _LMStep) or len(self.plan) != len(other.plan):
-            return False
-        return all(
-            a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(self.plan, other.plan)
-        )
+    plan: tuple
 
     def __call__(self, params, carry, tokens):
         x, valid, new_carry, k = tokens, None, [], 0
@@ -112,8 +105,6 @@ def lm_step(model, variables):
       (B, V))`, a `jax.tree_util.Partial` holding the parameters, and
       `initial_carry_fn(batch_size)` -> the tuple of every recurrent layer's zero carry.
     """
-    from jrnn.models import Sequential
-
     if not isinstance(model, Sequential):
         raise TypeError(f"model: got {type(model).__name__}, expected a jrnn.Sequential")
     plan, rnns = [], []
@@ -214,6 +205,13 @@ def _batch_of(carry) -> int:
             f"the carry to start with the same batch axis"
         )
     return sizes.pop()
+
+
+def _check_number(name, value) -> float:
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not (ok and value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name}: got {value!r}, expected a finite number >= 0")
+    return float(value)
 
 
 def _check_int(name, value, low: int) -> int:
@@ -321,9 +319,7 @@ def sample(
     """
     step = _as_step(step_fn)
     num_steps = _check_int("num_steps", num_steps, 0)
-    t = temperature
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not (t >= 0 and math.isfinite(t)):
-        raise ValueError(f"temperature: got {temperature!r}, expected a finite number >= 0")
+    t = _check_number("temperature", temperature)
     greedy = bool(greedy) or t == 0
     prompt = _check_tokens("prompt", prompt, 2)
     vocab = _check_step(step, carry, prompt.shape[0])
@@ -337,10 +333,11 @@ def sample(
     if num_steps == 0:
         return jnp.zeros((prompt.shape[0], 0), jnp.int32)
     keys = None if greedy else jax.random.split(key, num_steps)
-    return _sample(step, carry, logits, keys, num_steps, float(t), top_k, greedy)
+    temp = jnp.asarray(t, jnp.float32)  # traced: a new temperature does not recompile
+    return _sample(step, carry, logits, keys, num_steps, temp, top_k, greedy)
 
 
-@partial(jax.jit, static_argnums=(4, 5, 6, 7))
+@partial(jax.jit, static_argnums=(4, 6, 7))
 def _sample(step, carry, logits, keys, num_steps, temperature, top_k, greedy):
     pick = partial(_pick, temperature=temperature, top_k=top_k, greedy=greedy)
     first = pick(logits, None if keys is None else keys[0])
@@ -387,7 +384,7 @@ def greedy_decode(step_fn, carry, start_token, max_length: int, end_token: int |
 
     y_t = argmax_v log_softmax(z_t)_v, fed back as the next input, until `end_token`
     (included in the sequence) or `max_length` tokens; one `lax.while_loop` that stops
-    early once every row has ended.
+    early once every row has ended. This is `beam_search` with one beam.
 
     Args:
       step_fn: `(carry, tokens (B,)) -> (carry, logits (B, V))`.
@@ -404,43 +401,7 @@ def greedy_decode(step_fn, carry, start_token, max_length: int, end_token: int |
       length counts the tokens up to and with the end token.
     """
     step, start, max_length, end = _decode_args(step_fn, carry, start_token, max_length, end_token)
-    seqs, scores, lengths = _greedy(step, carry, start, max_length, end)
-    return seqs[:, None], scores[:, None], lengths[:, None]
-
-
-@partial(jax.jit, static_argnums=(3, 4))
-def _greedy(step, carry, start, max_length, end):
-    b = start.shape[0]
-    pad = 0 if end is None else end
-    init = (
-        0,
-        carry,
-        start,
-        jnp.full((b, max_length), pad, jnp.int32),
-        jnp.zeros((b,), jnp.float32),
-        jnp.zeros((b,), bool),
-        jnp.zeros((b,), jnp.int32),
-    )
-
-    def cond(s):
-        return (s[0] < max_length) & ~jnp.all(s[5])
-
-    def body(s):
-        t, carry, tok, seqs, score, done, length = s
-        carry, logits = step(carry, tok)
-        logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-        new = jnp.argmax(logp, axis=-1).astype(jnp.int32)
-        gain = jnp.take_along_axis(logp, new[:, None], axis=1)[:, 0]
-        new = jnp.where(done, pad, new)
-        score = score + jnp.where(done, 0.0, gain)
-        length = length + (~done).astype(jnp.int32)
-        if end is not None:
-            done = done | (new == end)
-        seqs = lax.dynamic_update_slice(seqs, new[:, None], (0, t))
-        return t + 1, carry, new, seqs, score, done, length
-
-    _, _, _, seqs, score, _, length = lax.while_loop(cond, body, init)
-    return seqs, score, length
+    return _beam(step, carry, start, 1, max_length, end, jnp.float32(0.0))  # top-1 = argmax
 
 
 def beam_search(
@@ -482,16 +443,13 @@ def beam_search(
       hypothesis (only when beam_width exceeds the number of possible sequences).
     """
     beam_width = check_positive_int("beam_width", beam_width)
-    a = length_normalization
-    if isinstance(a, bool) or not isinstance(a, (int, float)) or not (a >= 0 and math.isfinite(a)):
-        raise ValueError(
-            f"length_normalization: got {length_normalization!r}, expected a number >= 0"
-        )
+    a = _check_number("length_normalization", length_normalization)
     step, start, max_length, end = _decode_args(step_fn, carry, start_token, max_length, end_token)
-    return _beam(step, carry, start, beam_width, max_length, end, float(a))
+    alpha = jnp.asarray(a, jnp.float32)  # traced: a new alpha does not recompile
+    return _beam(step, carry, start, beam_width, max_length, end, alpha)
 
 
-@partial(jax.jit, static_argnums=(3, 4, 5, 6))
+@partial(jax.jit, static_argnums=(3, 4, 5))
 def _beam(step, carry, start, k, max_length, end, alpha):
     b = start.shape[0]
     pad = 0 if end is None else end

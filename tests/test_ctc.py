@@ -139,7 +139,7 @@ def test_beam_search_with_a_full_beam_equals_brute_force(blank):
 
 def test_beam_search_matches_keras():
     _, logits, lengths = random_case(10, b=12, t=9, c=5, scale=1.0)
-    for width, top in ((3, 2), (8, 3)):
+    for width, top in ((5, 3),):
         decoded, _, logp = ctc.ctc_beam_search_decode(
             logits, lengths, beam_width=width, top_paths=top
         )
