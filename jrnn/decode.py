@@ -4,14 +4,14 @@ Everything runs on a *step function*, one decoder step on a batch:
 
     carry, logits = step_fn(carry, tokens)      # tokens: (B,) int32, logits: (B, V)
 
-`lm_step(model, variables)` builds one from a `jrnn.Sequential` language model; an
+`jrnn.lm_step(model, variables)` builds one from a `jrnn.Sequential` language model; an
 encoder-decoder passes its own (the encoder's final carry is the decoder's first carry).
 Each loop is one compiled `lax.scan` / `lax.while_loop` over steps with the carry
 explicit; PRNG keys are arguments. A step function may be a plain function (compiled
 once per function object) or a `jax.tree_util.Partial` whose arguments are arrays (they
 are traced, not baked into the program; `lm_step` returns one).
 
-  step, init = jrnn.decode.lm_step(model, variables)
+  step, init = jrnn.lm_step(model, variables)
   tokens = jrnn.decode.sample(step, init(2), prompt, 50, jax.random.key(0), top_k=5)
   seqs, scores, lengths = jrnn.decode.beam_search(step, carry, 1, 4, 20, end_token=2)
 """
@@ -19,7 +19,6 @@ are traced, not baked into the program; `lm_step` returns one).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -30,130 +29,6 @@ from jax.tree_util import Partial
 
 from jrnn._checks import check_positive_int, is_concrete, shape_error
 from jrnn._fused import tree_where
-from jrnn.layers.core import Dense, Dropout, Embedding, TimeDistributed
-from jrnn.layers.recurrent import RNN, Bidirectional, initial_output
-from jrnn.models import Sequential
-
-# -- language-model step functions ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _LMStep:
-    """`(params, carry, tokens) -> (carry, logits)` for a plan of (kind, layer, name)
-    entries; equal plans (the same layer objects) hash equal, so `jit` reuses the
-    program for the same model."""
-
-    plan: tuple
-
-    def __call__(self, params, carry, tokens):
-        x, valid, new_carry, k = tokens, None, [], 0
-        for kind, layer, name in self.plan:
-            p = params.get(name, {})
-            if kind == "embedding":
-                valid = jnp.not_equal(tokens, 0) if layer.mask_zero else valid
-                x = jnp.take(p["embeddings"], x, axis=0)
-            elif kind == "one_hot":
-                x = jax.nn.one_hot(x, layer.cell.expected_input_size(p), dtype=jnp.float32)
-            elif kind == "rnn":
-                old = carry[k]
-                c, y = layer.cell(p, old, x)
-                if valid is not None:
-                    # A masked step (token 0 with mask_zero) keeps the carry, and the
-                    # output repeats the previous one (zeros with zero_output_for_mask),
-                    # as the layer does over a whole sequence.
-                    c = tree_where(valid, c, old)
-                    y0 = initial_output(layer.cell, old).astype(y.dtype)
-                    if layer.zero_output_for_mask:
-                        y0 = jnp.zeros_like(y)
-                    y = jnp.where(valid[:, None], y, y0)
-                new_carry.append(c)
-                x, k = y, k + 1
-            elif kind == "dense":
-                x, _ = layer.call(p, x)
-            elif kind == "log_softmax":  # a final Dense(V, "softmax"): log-probabilities
-                x = jnp.matmul(x, p["kernel"].astype(x.dtype))
-                x = x + p["bias"].astype(x.dtype)[None] if layer.use_bias else x
-                x = jax.nn.log_softmax(x, axis=-1)
-            # "dropout": the identity at inference
-        return tuple(new_carry), x
-
-
-def lm_step(model, variables):
-    """A step function and an initial-carry function from a Sequential language model.
-
-    The model maps token ids (B, T) to logits (B, T, V) and is made of an `Embedding`
-    (or, without one, a first recurrent layer fed one-hot tokens), recurrent layers
-    (`SimpleRNN`, `LSTM`, `GRU`, `RNN`, causal: no `Bidirectional`, no `go_backwards`),
-    `Dropout` (the identity here) and `Dense` / `TimeDistributed(Dense)`. Every
-    recurrent layer but the last needs `return_sequences=True`; the last may have
-    False, since stepping it over a sequence gives its last output either way.
-
-    One step runs each layer on one token: x_t = E[tokens], (carry_l, x_t) =
-    cell_l(carry_l, x_t) for each recurrent layer l, logits = Dense(x_t). With
-    `Embedding(mask_zero=True)` a token 0 is a masked step (carries unchanged), as in
-    `model.apply`. A final `Dense(V, activation="softmax")` gives log-probabilities
-    (logits up to a constant, the same distribution). Feeding tokens one at a time
-    thus gives the logits of `model.apply` on the whole sequence (teacher forcing).
-
-    Args:
-      model: a `jrnn.Sequential`.
-      variables: its variables (`model.init`); only `variables["params"]` is read (the
-        initial carry is zeros, also for stateful layers).
-
-    Returns:
-      (step_fn, initial_carry_fn): `step_fn(carry, tokens (B,)) -> (carry, logits
-      (B, V))`, a `jax.tree_util.Partial` holding the parameters, and
-      `initial_carry_fn(batch_size)` -> the tuple of every recurrent layer's zero carry.
-    """
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model: got {type(model).__name__}, expected a jrnn.Sequential")
-    plan, rnns = [], []
-    for i, layer in enumerate(model.layers):
-        name = model.name_of(layer)
-        where = f"model: layer {i} ({name}, {layer.type_name})"
-        if isinstance(layer, Embedding) and i == 0:
-            plan.append(("embedding", layer, name))
-        elif isinstance(layer, Bidirectional):
-            raise ValueError(f"{where} reads the future; a language model must be causal")
-        elif isinstance(layer, RNN):
-            if layer.go_backwards:
-                raise ValueError(f"{where} has go_backwards=True; expected a causal layer")
-            if rnns and not rnns[-1].return_sequences:
-                raise ValueError(
-                    f"{where} follows a recurrent layer with return_sequences=False; "
-                    f"expected return_sequences=True on every recurrent layer but the last"
-                )
-            if i == 0:
-                plan.append(("one_hot", layer, name))
-            plan.append(("rnn", layer, name))
-            rnns.append(layer)
-        elif isinstance(layer, Dropout) or (
-            isinstance(layer, TimeDistributed) and isinstance(layer.layer, Dropout)
-        ):
-            plan.append(("dropout", layer, name))
-        elif isinstance(layer, Dense):
-            plan.append(("dense", layer, name))
-        elif isinstance(layer, TimeDistributed) and isinstance(layer.layer, Dense):
-            plan.append(("dense", layer.layer, name))
-        else:
-            raise ValueError(
-                f"{where} is not supported; expected Embedding (first), SimpleRNN, LSTM, "
-                f"GRU, RNN, Dropout, Dense or TimeDistributed(Dense)"
-            )
-    if not rnns:
-        raise ValueError("model: has no recurrent layer; expected an RNN language model")
-    kind, layer, name = plan[-1]
-    if kind == "dense" and layer.activation in ("softmax", jax.nn.softmax):
-        plan[-1] = ("log_softmax", layer, name)
-    params = {n: variables["params"].get(n, {}) for _, _, n in plan}
-    step = Partial(_LMStep(tuple(plan)), params)
-
-    def initial_carry(batch_size: int):
-        check_positive_int("batch_size", batch_size)
-        return tuple(layer.cell.initial_carry(batch_size) for layer in rnns)
-
-    return step, initial_carry
-
 
 # -- checks -----------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from jrnn.layers import (
     SimpleRNN,
     TimeDistributed,
 )
+from jrnn.lm import lm_step
 
 V = 6
 
@@ -56,7 +57,7 @@ def test_lm_step_gives_the_models_teacher_forced_logits(lm):
     model, variables = lm
     x = jax.random.randint(jax.random.key(1), (3, 7), 0, V)
     want = apply_model(model, variables, x)
-    step, init = decode.lm_step(model, variables)
+    step, init = lm_step(model, variables)
     carry, got = init(3), []
     for t in range(7):
         carry, logits = jax.jit(step)(carry, x[:, t])
@@ -79,7 +80,7 @@ def test_lm_step_stacks_masks_and_softmax():
     x = np.array([[0, 0, 3, 1, 5], [2, 4, 1, 1, 3]])  # row 0 left-padded
     variables = init_vars(model, x.shape, seed=2)
     probs = apply_model(model, variables, x)
-    step, init = decode.lm_step(model, variables)
+    step, init = lm_step(model, variables)
     carry, logits = decode.feed(step, init(2), x)
     np.testing.assert_allclose(jnp.exp(logits), probs[:, -1], atol=1e-6)
     # the padding left the carry as the zero state: same as the unpadded prompt
@@ -96,7 +97,7 @@ def test_lm_step_last_rnn_without_sequences_and_one_hot_input():
     onehot = jax.nn.one_hot(x, V)
     variables = init_vars(model, onehot.shape, jnp.float32, seed=4)
     want = apply_model(model, variables, onehot)
-    step, init = decode.lm_step(model, variables)
+    step, init = lm_step(model, variables)
     _, got = decode.feed(step, init(2), x)
     np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -111,14 +112,14 @@ def test_lm_step_rejects_non_causal_models():
     for layers in bad:
         model = jrnn.Sequential(layers)
         with pytest.raises(ValueError, match="model"):  # before reading the parameters
-            decode.lm_step(model, {"params": {}})
+            lm_step(model, {"params": {}})
     with pytest.raises(TypeError, match="model"):
-        decode.lm_step(Dense(3), {})
+        lm_step(Dense(3), {})
 
 
 def test_greedy_sampling_equals_a_python_argmax_loop(lm):
     model, variables = lm
-    step, init = decode.lm_step(model, variables)
+    step, init = lm_step(model, variables)
     prompt = jnp.array([[1, 2, 3], [4, 0, 5]])
     got = decode.sample(step, init(2), prompt, 6, greedy=True)
     carry, logits = init(2), None
@@ -295,7 +296,7 @@ def test_bad_arguments_name_the_argument(lm):
     step, enc = decoder()
     carry = enc(2, 0)
     model, variables = lm
-    lm_fn, init = decode.lm_step(model, variables)
+    lm_fn, init = lm_step(model, variables)
     prompt = jnp.array([[1, 2]])
     key = jax.random.key(0)
     cases = [
