@@ -16,6 +16,7 @@ Python's global `random` state.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import pathlib
@@ -72,15 +73,15 @@ def _token_ids(name: str, seq) -> list[int]:
         ids = seq.tolist()
     else:
         ids = list(seq)
-        for j, t in enumerate(ids):
-            if not _is_int(t):
-                raise TypeError(
-                    f"{name}[{j}]: got {type(t).__name__} {t!r}, expected an integer token id"
-                )
-        ids = [int(t) for t in ids]
-    bad = [t for t in ids if t < 0]
-    if bad:
-        raise ValueError(f"{name}: got token id {bad[0]}, expected ids >= 0")
+        if not all(type(t) is int for t in ids):  # the fast path: plain ints (not bools)
+            for j, t in enumerate(ids):
+                if not _is_int(t):
+                    raise TypeError(
+                        f"{name}[{j}]: got {type(t).__name__} {t!r}, expected an integer token id"
+                    )
+            ids = [int(t) for t in ids]
+    if ids and min(ids) < 0:
+        raise ValueError(f"{name}: got token id {next(t for t in ids if t < 0)}, expected ids >= 0")
     return ids
 
 
@@ -499,18 +500,28 @@ def ngram_sequences(sequences, maxlen: int | None = None, padding: str = "pre"):
             "least one sequence of length >= 2 (one input token and its label)"
         )
     width = int(maxlen) - 1
-    x = np.zeros((n, width), np.int32)
-    y = np.zeros((n,), np.int32)
-    row = 0
-    for s in seqs:
-        for k in range(2, len(s) + 1):
-            ctx = s[max(0, k - 1 - width) : k - 1]
-            if padding == "pre":
-                x[row, width - len(ctx) :] = ctx
-            else:
-                x[row, : len(ctx)] = ctx
-            y[row] = s[k - 1]
-            row += 1
+    lens = np.fromiter((len(s) for s in seqs), np.int64, count=len(seqs))
+    flat = np.fromiter(itertools.chain.from_iterable(seqs), np.int64, count=int(lens.sum()))
+    if flat.size and flat.max() > np.iinfo(np.int32).max:
+        raise ValueError(f"sequences: got token id {flat.max()}, expected ids < 2**31 (int32)")
+    # Vectorized (a Python loop per row is slow): every sequence is copied into `buf`
+    # after `width` zeros (and one more block of zeros ends it), so the context of a
+    # row is a contiguous window of `buf`, zeros included.
+    rows_per_seq = np.maximum(lens - 1, 0)
+    start = np.cumsum(lens + width) - lens  # each sequence's first token in buf
+    buf = np.zeros(int(start[-1] + lens[-1] + width), np.int32)
+    buf[np.repeat(start - (np.cumsum(lens) - lens), lens) + np.arange(flat.size)] = flat
+    seq_of_row = np.repeat(np.arange(len(seqs)), rows_per_seq)
+    k = np.arange(n) - (np.cumsum(rows_per_seq) - rows_per_seq)[seq_of_row] + 1
+    label = start[seq_of_row] + k  # buf index of each row's label; k tokens precede it
+    windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+    y = buf[label]
+    if padding == "pre":
+        x = windows[label - width]
+    else:  # the last m tokens first, then zeros
+        m = np.minimum(k, width)
+        x = windows[label - m]
+        x[np.arange(width)[None] >= m[:, None]] = 0
     return x, y
 
 

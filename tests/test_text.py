@@ -363,6 +363,31 @@ def test_ngram_post_padding_and_numpy_rows():
     np.testing.assert_array_equal(x, [[1, 0], [1, 2], [2, 3]])
 
 
+@pytest.mark.parametrize("maxlen", [None, 2, 4, 12])
+def test_ngram_post_matches_a_loop_over_prefixes(maxlen):
+    # ngram_sequences is vectorized (windows over one buffer); check it row by row.
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(0, 50, size=n).tolist() for n in (6, 0, 1, 9, 2, 3)]
+    x, y = ngram_sequences(seqs, maxlen=maxlen, padding="post")
+    width = (maxlen or 9) - 1
+    want_x, want_y = [], []
+    for s in seqs:
+        for k in range(1, len(s)):
+            ctx = s[max(0, k - width) : k]
+            want_x.append(ctx + [0] * (width - len(ctx)))
+            want_y.append(s[k])
+    np.testing.assert_array_equal(x, want_x)
+    np.testing.assert_array_equal(y, want_y)
+    assert x.dtype == y.dtype == np.int32
+
+
+def test_ngram_ids_must_fit_int32_and_bools_are_not_ids():
+    with pytest.raises(ValueError, match=r"sequences: got token id 2147483648"):
+        ngram_sequences([[1, 2**31]])
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[1\]: got bool"):
+        ngram_sequences([[1, True]])
+
+
 @pytest.mark.parametrize(
     "args, kw, err, match",
     [
