@@ -44,7 +44,13 @@ format: $(VENV)/.test
 bench: $(VENV)/.test
 	$(PY) experiments/benchmark.py $(BENCH_ARGS)
 
-demo: $(VENV)/.test
+# The demo needs only jrnn and its `extras` (tqdm for the progress bar, matplotlib for
+# the curves), not the test or experiment extras.
+$(VENV)/.extras: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[extras]"
+	touch $@
+
+demo: $(VENV)/.extras
 	$(PY) experiments/demo.py $(DEMO_ARGS)
 
 exp-classify: $(VENV)/.exp
