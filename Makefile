@@ -14,6 +14,7 @@ help:
 	@echo "make lint    # ruff"
 	@echo "make bench   # jrnn vs Flax, Keras 3 (JAX) and PyTorch, as ratios"
 	@echo "make exp-classify  # UEA JapaneseVowels: jrnn vs Keras, same recipe"
+	@echo "make exp-seq2seq   # encoder-decoder LSTM: human-written dates to ISO 8601"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,10 @@ demo: $(VENV)/.extras
 
 exp-classify: $(VENV)/.exp
 	$(PY) experiments/classify.py $(CLASSIFY_ARGS)
+
+.PHONY: exp-seq2seq
+exp-seq2seq: $(VENV)/.exp
+	$(PY) experiments/seq2seq.py $(SEQ2SEQ_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
