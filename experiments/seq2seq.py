@@ -23,11 +23,19 @@ gradient clipping. Test dates are then translated without teacher forcing, by
 the trained decoder's parameters, started from the encoder's final carry; the score is
 exact match of the whole 10-character date.
 
-    make exp-seq2seq                                       # defaults, a few minutes
-    make exp-seq2seq SEQ2SEQ_ARGS="--epochs 2 --fresh"
+    make exp-seq2seq                                   # ~4 min on 2 CPU cores
+    make exp-seq2seq SEQ2SEQ_ARGS="--epochs 16"        # resume the run above for 4 more
+    make exp-seq2seq SEQ2SEQ_ARGS="--fresh --epochs 2" # discard the checkpoints
 
-Writes runs/seq2seq/: metrics.json, history.csv, curves.png, samples.txt, the
-tokenizer, and checkpoint/ (re-running resumes from it; `--fresh` starts over).
+Resuming: the run in `--out` continues from its latest checkpoint unless `--fresh` is
+given; `--epochs` is the total (a finished run re-run trains nothing and decodes again).
+The learning-rate schedule is fixed when the run starts, and the data and model settings
+(`--train-size`, `--val-size`, `--test-size`, `--embed`, `--units`, `--seed`) must match
+the checkpointed run's.
+
+Writes to `--out` (default runs/seq2seq/): checkpoints/ (jrnn.checkpoint files),
+tokenizer.json, config.json, history.csv, curves.png, samples.txt (translations of test
+dates, and every wrong one) and metrics.json (exact match, per format too).
 """
 
 from __future__ import annotations
@@ -37,7 +45,6 @@ import datetime
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -197,14 +204,20 @@ def build_model(src_vocab: int, embed: int, units: int):
     return model, encoder
 
 
-@dataclass(frozen=True)
 class DecoderStep:
     """One decoder step, `(params, carry, tokens (B,)) -> (carry, logits (B, V))`: the
-    decoder's Embedding, LSTM cell and Dense on one token. Hashable (the cell and the
-    layers are fixed), so `Partial(DecoderStep(...), params)` compiles once."""
+    decoder's Embedding, LSTM cell and Dense on one token. Equal for the same cell and
+    layer, so `Partial(DecoderStep(...), params)` compiles once per model."""
 
-    cell: object
-    dense: object
+    def __init__(self, cell, dense):
+        self.cell, self.dense = cell, dense
+
+    def __eq__(self, other):
+        same = isinstance(other, DecoderStep)
+        return same and (self.cell, self.dense) == (other.cell, other.dense)
+
+    def __hash__(self):
+        return hash((DecoderStep, self.cell, self.dense))
 
     def __call__(self, params, carry, tokens):
         x = jnp.take(params["dec_embedding"]["embeddings"], tokens, axis=0)
@@ -241,68 +254,140 @@ def translate(step, carry, *, beam_width: int, chunk: int = 1024):
 
 
 # -- main -------------------------------------------------------------------------------------
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--train-size", type=int, default=30000, help="training examples")
-    p.add_argument("--val-size", type=int, default=1000, help="validation dates")
-    p.add_argument("--test-size", type=int, default=3000, help="held-out test dates")
-    p.add_argument("--embed", type=int, default=32)
-    p.add_argument("--units", type=int, default=64, help="per encoder direction")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--beam-width", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--verbose", type=int, default=1)
-    p.add_argument("--fresh", action="store_true", help="delete the checkpoint, start over")
-    p.add_argument("--out", type=Path, default=RUN_DIR)
-    args = p.parse_args(argv)
+# Settings that fix the data, the vocabulary or the parameters' shapes: a resumed run must
+# use the same ones.
+FIXED = ("train_size", "val_size", "test_size", "embed", "units", "seed")
 
-    # Data: disjoint date sets, rendered in random formats.
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train-size", type=int, default=30000, help="training examples")
+    ap.add_argument("--val-size", type=int, default=1000, help="validation dates")
+    ap.add_argument("--test-size", type=int, default=3000, help="held-out test dates")
+    ap.add_argument("--embed", type=int, default=32)
+    ap.add_argument("--units", type=int, default=64, help="per encoder direction")
+    ap.add_argument("--epochs", type=int, default=12, help="total epochs (default 12)")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    ap.add_argument("--beam-width", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0, help="data split, formats, initialisation")
+    ap.add_argument("--fresh", action="store_true", help="discard checkpoints in --out")
+    ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
+    ap.add_argument("--out", type=Path, default=RUN_DIR)
+    args = ap.parse_args(argv)
+    for name in ("train_size", "val_size", "test_size", "embed", "units", "epochs"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    for name in ("batch_size", "beam_width"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    days = (LAST - FIRST).days + 1
+    if args.val_size + args.test_size >= days:
+        ap.error(
+            f"--val-size + --test-size: got {args.val_size + args.test_size}, expected fewer "
+            f"than the {days} dates, leaving some for training"
+        )
+    return args
+
+
+def run_config(args, ckpt_dir: Path, steps_per_epoch: int) -> dict:
+    """The settings of the run in `args.out`: new ones for a fresh run, else the stored
+    ones, checked against the command line."""
+    path = args.out / "config.json"
+    mine = {k: getattr(args, k) for k in FIXED}
+    if jrnn.checkpoint.latest_step(ckpt_dir) is None:
+        # A fresh run fixes its learning-rate schedule now: cosine over its epochs.
+        config = {**mine, "decay_steps": args.epochs * steps_per_epoch}
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(config, indent=1))
+        return config
+    if not path.exists():
+        raise ValueError(
+            f"--out: {ckpt_dir} holds checkpoints but {path} is missing; pass --fresh to "
+            f"start a new run there, or another --out"
+        )
+    config = json.loads(path.read_text())
+    diff = {k: (config.get(k), mine[k]) for k in FIXED if config.get(k) != mine[k]}
+    if diff:
+        said = ", ".join(
+            f"--{k.replace('_', '-')} {new} (checkpoint: {old})" for k, (old, new) in diff.items()
+        )
+        raise ValueError(
+            f"the run in {args.out} was trained with other settings: got {said}; pass "
+            f"--fresh to start again with these, or another --out"
+        )
+    return config
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    out, ckpt_dir = args.out, args.out / "checkpoints"
+    if args.fresh:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        for name in ("history.csv", "config.json", "tokenizer.json"):
+            (out / name).unlink(missing_ok=True)
+
+    # -- data: disjoint date sets, rendered in random formats and cases
     rng = np.random.default_rng(args.seed)
     train_dates, val_dates, test_dates = split_dates(args.seed, args.val_size, args.test_size)
     train = make_examples(train_dates, args.train_size, rng)
     val = make_examples(val_dates, len(val_dates), rng, each_date_once=True)
     test = make_examples(test_dates, len(test_dates), rng, each_date_once=True)
-    assert not {d for _, d, _ in test} & {d for _, d, _ in train}, "test dates leaked"
-    tokenizer = jrnn.Tokenizer(char_level=True, lower=False, oov_token="<unk>")
-    tokenizer.fit_on_texts([t for t, _, _ in train])
-    src_vocab = len(tokenizer.word_index) + 1
+    if {d for _, d, _ in test} & {d for _, d, _ in train + val}:
+        raise AssertionError("a test date is also a training or validation date")
+    tok = jrnn.Tokenizer(char_level=True, lower=False, oov_token="<unk>")
+    tok.fit_on_texts([t for t, _, _ in train])
+    src_vocab = len(tok.word_index) + 1  # ids start at 1; 0 is padding (masked)
     maxlen = source_length()
 
     def arrays(examples):
-        x = encode_sources(tokenizer, [t for t, _, _ in examples], maxlen)
+        x = encode_sources(tok, [t for t, _, _ in examples], maxlen)
         dec_in, y = encode_targets([d for _, d, _ in examples])
         return [x, dec_in], y
 
     xtr, ytr = arrays(train)
     xval, yval = arrays(val)
     xte, yte = arrays(test)
+    steps_per_epoch = -(-len(train) // args.batch_size)
     print(
-        f"dates {FIRST}..{LAST}: {len(train_dates)} training dates ({len(train)} examples), "
-        f"{len(val)} validation and {len(test)} test dates; {len(FORMATS)} formats; "
-        f"source vocabulary {src_vocab}, source length {maxlen}"
+        f"dates {FIRST}..{LAST} in {len(FORMATS)} formats: {len(train_dates)} training dates "
+        f"({len(train)} examples, {steps_per_epoch} steps of {args.batch_size} per epoch), "
+        f"{len(val)} validation and {len(test)} test dates; source vocabulary "
+        f"{src_vocab - 1}, up to {maxlen} characters"
     )
 
-    # Model and training.
+    config = run_config(args, ckpt_dir, steps_per_epoch)
+    start_epoch = jrnn.checkpoint.latest_step(ckpt_dir) or 0
+    saved_tok = out / "tokenizer.json"
+    if start_epoch and saved_tok.exists():
+        if jrnn.Tokenizer.load(saved_tok).word_index != tok.word_index:
+            raise ValueError(f"{saved_tok}: the checkpointed run has another vocabulary")
+    if not start_epoch:  # no epoch to continue: a history left by a crashed run goes too
+        (out / "history.csv").unlink(missing_ok=True)
+    tok.save(saved_tok)
+
+    # -- model and training (teacher forcing)
     model, encoder = build_model(src_vocab, args.embed, args.units)
     variables = model.init(jax.random.key(args.seed), [xtr[0][:2], xtr[1][:2]])
     model.summary(variables)
-    steps = args.epochs * -(-len(train) // args.batch_size)
-    schedule = optax.cosine_decay_schedule(args.lr, steps, alpha=0.02)
+    schedule = optax.cosine_decay_schedule(args.lr, max(config["decay_steps"], 1), alpha=0.02)
     optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0), optax.inject_hyperparams(optax.adam)(schedule)
+        optax.clip_by_global_norm(1.0),
+        optax.inject_hyperparams(optax.adam)(learning_rate=schedule),
     )
     loss = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
-    ckpt = args.out / "checkpoint"
-    if args.fresh and ckpt.exists():
-        shutil.rmtree(ckpt)
-    resumed_from = (jrnn.checkpoint.latest_step(ckpt) or 0) if ckpt.exists() else 0
-    if resumed_from:
-        print(f"resuming from the checkpoint of epoch {resumed_from} in {ckpt} (--fresh: anew)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(args.out / "tokenizer.json")
-    start = time.perf_counter()
+    if start_epoch >= args.epochs:
+        print(
+            f"the checkpoint in {ckpt_dir} has {start_epoch} epochs (--epochs {args.epochs}): "
+            f"nothing to train; pass a larger --epochs to continue, or --fresh"
+        )
+    elif start_epoch:
+        print(f"resuming from epoch {start_epoch} of {args.epochs} ({ckpt_dir})")
+    marks = []
+    timer = jrnn.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter())
+    )
+    t0 = time.perf_counter()
     state, history = jrnn.fit(
         model,
         variables,
@@ -314,29 +399,31 @@ def main(argv=None):
         epochs=args.epochs,
         validation_data=(xval, yval),
         seed=args.seed,
+        callbacks=[timer],
+        checkpoint_dir=ckpt_dir,
         verbose=args.verbose,
-        checkpoint_dir=ckpt,
         devices=jax.devices()[:1],
     )
-    train_seconds = time.perf_counter() - start
-    history.to_csv(args.out / "history.csv")
-    try:
-        history.plot(args.out / "curves.png", title="date translation: encoder-decoder LSTM")
-    except ImportError:
-        print("matplotlib is not installed: no curves.png")
-    tf = jrnn.evaluate(model, state, (xte, yte), loss=loss, metrics=["accuracy"])
+    train_seconds = time.perf_counter() - t0
+    h = history.history
+    if not h.get("val_loss"):
+        raise RuntimeError(f"no epoch finished (see the warnings above); {ckpt_dir} unchanged")
+    history.to_csv(out / "history.csv")
+    history.plot(out / "curves.png", title="dates to ISO: encoder-decoder LSTM")
+    teacher = jrnn.evaluate(model, state, (xte, yte), loss=loss, metrics=["accuracy"])
 
-    # Decoding held-out dates: greedy and beam search from the encoder's final carry.
-    start = time.perf_counter()
+    # -- translating held-out dates: greedy and beam search from the encoder's carry
+    t1 = time.perf_counter()
     carry = encoder_carry(encoder, state.params, xte[0], 512)
     step = decoder_step(model, state.params)
     greedy, beams, scores = translate(step, carry, beam_width=args.beam_width)
-    decode_seconds = time.perf_counter() - start
-    # The step function fed the teacher-forced inputs gives the model's own logits.
+    decode_seconds = time.perf_counter() - t1
+    # The step function fed the teacher-forced inputs reproduces the model's logits.
     rows = slice(0, min(64, len(test)))
     _, last = jrnn.decode.feed(step, jax.tree.map(lambda a: a[rows], carry), xte[1][rows])
     full, _ = model.apply(state.variables, [xte[0][rows], xte[1][rows]])
     step_diff = float(jnp.max(jnp.abs(last - full[:, -1])))
+
     truth = [d for _, d, _ in test]
     greedy_text = decode_targets(greedy)
     beam_text = decode_targets(beams[:, 0])
@@ -352,49 +439,65 @@ def main(argv=None):
         for f in range(len(FORMATS))
         if (fmts == f).any()
     }
-    valid_dates = float(np.mean([parse_iso(b) is not None for b in beam_text]))
 
-    metrics = {
-        "greedy_exact_match": float(greedy_ok.mean()),
-        "beam_exact_match": float(beam_ok.mean()),
-        "beam_width": args.beam_width,
-        "beam_outputs_valid_dates": valid_dates,
-        "test_char_accuracy_teacher_forced": tf["accuracy"],
-        "test_loss": tf["loss"],
-        "train_seconds": train_seconds,
-        "resumed_from_epoch": resumed_from,
-        "step_fn_vs_model_max_abs_diff": step_diff,
-        "decode_seconds": decode_seconds,
-        "epochs_run": len(history.epoch),
-        "params": int(sum(np.size(a) for a in jax.tree.leaves(state.params))),
-        "train_examples": len(train),
-        "train_dates": len(train_dates),
-        "val_dates": len(val),
-        "test_dates": len(test),
-        "formats": len(FORMATS),
-        "per_format": per_format,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "final": {k: v[-1] for k, v in history.history.items() if v},
-    }
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-
-    # Samples: the first test dates, and every error.
-    lines = [f"{'input':34s} {'truth':10s}  greedy      beam (top {args.beam_width}, log p)"]
-    wrong = [i for i in range(len(test)) if not (greedy_ok[i] and beam_ok[i])]
-    for i in list(range(min(20, len(test)))) + wrong:
+    # -- samples: the first test dates, then every wrong one
+    def line(i):
         alts = ", ".join(
             f"{s} ({v:.2f})" for s, v in zip(decode_targets(beams[i]), scores[i]) if v > -1e30
         )
         mark = "" if greedy_ok[i] and beam_ok[i] else "  <- wrong"
-        lines.append(f"{test[i][0]!r:34s} {truth[i]}  {greedy_text[i]}  {alts}{mark}")
-        if i == min(20, len(test)) - 1 and wrong:
-            lines.append(f"-- the {len(wrong)} test dates with a wrong translation --")
-    (args.out / "samples.txt").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:12]))
+        return f"{test[i][0]!r:34s} {truth[i]}  {greedy_text[i]}  {alts}{mark}"
+
+    head = f"{'input':34s} {'truth':10s}  greedy      beam search (top {args.beam_width}, log p)"
+    wrong = [i for i in range(len(test)) if not (greedy_ok[i] and beam_ok[i])]
+    first = [line(i) for i in range(min(20, len(test)))]
+    lines = [head, *first, f"-- the {len(wrong)} held-out dates with a wrong translation --"]
+    lines += [line(i) for i in wrong]
+    (out / "samples.txt").write_text("\n".join(lines) + "\n")
+
+    per_epoch = np.diff([t0, *marks])
+    metrics = {
+        "greedy_exact_match": float(greedy_ok.mean()),
+        "beam_exact_match": float(beam_ok.mean()),
+        "beam_width": args.beam_width,
+        "beam_outputs_valid_dates": float(np.mean([parse_iso(b) is not None for b in beam_text])),
+        "test_char_accuracy_teacher_forced": teacher["accuracy"],
+        "test_loss_teacher_forced": teacher["loss"],
+        "val_accuracy": h["val_accuracy"][-1],
+        "epochs": len(history.epoch),
+        "steps": int(state.step),
+        "epochs_this_run": len(marks),
+        "resumed_from_epoch": start_epoch,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch_after_first": (
+            float(np.median(per_epoch[1:])) if len(per_epoch) > 1 else None
+        ),
+        "decode_seconds": decode_seconds,
+        "step_fn_vs_model_max_abs_diff": step_diff,
+        "params": sum(int(np.size(a)) for a in jax.tree.leaves(state.params)),
+        "data": {
+            "train_examples": len(train),
+            "train_dates": len(train_dates),
+            "val_dates": len(val),
+            "test_dates": len(test),
+            "formats": len(FORMATS),
+            "source_vocabulary": src_vocab - 1,
+            "source_length": maxlen,
+        },
+        "per_format": per_format,
+        "samples": [
+            {"input": test[i][0], "truth": truth[i], "greedy": greedy_text[i], "beam": beam_text[i]}
+            for i in range(min(10, len(test)))
+        ],
+        "config": {**{k: str(v) for k, v in vars(args).items()}, "run": config},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    print("\n".join(lines[:11]))
     print(
-        f"held-out dates: exact match greedy {greedy_ok.mean():.4f}, beam({args.beam_width}) "
-        f"{beam_ok.mean():.4f} on {len(test)} dates; training {train_seconds:.1f} s "
-        f"({len(history.epoch)} epochs), decoding {decode_seconds:.1f} s"
+        f"\nheld-out dates: exact match {greedy_ok.mean():.2%} greedy, {beam_ok.mean():.2%} "
+        f"beam search (width {args.beam_width}) on {len(test)} dates never seen in training; "
+        f"{len(history.epoch)} epochs, {train_seconds:.0f} s of training in this run, "
+        f"{decode_seconds:.1f} s decoding; wrote {out}/"
     )
     return metrics
 
