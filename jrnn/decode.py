@@ -45,9 +45,18 @@ def _as_step(step_fn) -> Partial:
 
 
 def _check_step(step, carry, batch: int) -> int:
-    """Trace one step on (batch,) tokens; returns V, or raises naming step_fn."""
+    """Trace one step on (batch,) tokens; returns V, or raises naming step_fn or carry."""
     tokens = jax.ShapeDtypeStruct((batch,), jnp.int32)
-    out = jax.eval_shape(step, carry, tokens)
+    try:
+        out = jax.eval_shape(step, carry, tokens)
+    except TypeError as e:  # e.g. broadcasting a carry of another batch with the tokens
+        sizes = {jnp.shape(v)[0] for v in jax.tree.leaves(carry) if jnp.ndim(v)}
+        if sizes and batch not in sizes:
+            raise ValueError(
+                f"carry: got arrays of leading sizes {sorted(sizes)}, expected the batch "
+                f"{batch} of the tokens (step_fn failed on them: {e})"
+            ) from e
+        raise
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError("step_fn: expected it to return a pair (carry, logits)")
     new, logits = out
@@ -55,6 +64,13 @@ def _check_step(step, carry, batch: int) -> int:
         raise shape_error("step_fn's logits", logits.shape, f"({batch}, V)")
     if jax.tree.structure(new) != jax.tree.structure(carry):
         raise ValueError("step_fn: returned a carry whose structure differs from its input's")
+    got = [jnp.shape(v) for v in jax.tree.leaves(new)]
+    want = [jnp.shape(v) for v in jax.tree.leaves(carry)]
+    if got != want:  # most often a carry made for another batch size than the tokens'
+        raise ValueError(
+            f"carry: got arrays of shapes {want}, but step_fn on ({batch},) tokens returns "
+            f"a carry of shapes {got}; expected the carry's batch to be {batch}"
+        )
     return logits.shape[1]
 
 
