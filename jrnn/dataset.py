@@ -366,8 +366,9 @@ class Dataset:
         holds bucket_batch_sizes[i] elements, and the partly filled buckets are emitted at
         the end (in bucket order; dropped with `drop_remainder`). Padding is as
         `padded_batch`; with `pad_to_bucket_boundary` the variable axes (the None axes of
-        `padded_shapes`, else axis 0 of every non-scalar component) are padded to the
-        bucket's boundary - 1, so a jit-compiled step sees one shape per bucket.
+        `padded_shapes`; without it, axis 0 of the one non-scalar component, e.g. the
+        sequence of a (sequence, label) element) are padded to the bucket's boundary - 1,
+        so a jit-compiled step sees one shape per bucket.
 
         element_length_func: element -> int (a tuple element is passed unpacked).
         bucket_boundaries: N increasing ints >= 1. bucket_batch_sizes: N + 1 ints >= 1
@@ -397,6 +398,17 @@ class Dataset:
             shapes = _per_component(padded_shapes, rows[0], "padded_shapes")
             values = _per_component(padding_values, rows[0], "padding_values")
             lead = bounds[b] - 1 if pad_to_bucket_boundary else None
+            if lead is not None and shapes is None:
+                # Which axes vary is unknowable from NumPy rows: padding axis 0 of every
+                # component would silently pad a label like a one-hot (C,) vector too.
+                parts = jax.tree.leaves(rows[0])
+                if sum(np.ndim(a) > 0 for a in parts) > 1:
+                    raise ValueError(
+                        "padded_shapes: got None with pad_to_bucket_boundary=True and "
+                        f"{len(parts)} components of which several are arrays; expected "
+                        "padded_shapes with None for the axes to pad to the bucket boundary "
+                        "(e.g. ([None], [3]) for (sequence, one-hot label))"
+                    )
             return _pad_stack(rows, shapes, values, lead, "bucket_by_sequence_length")
 
         def iterate(key):

@@ -582,3 +582,25 @@ def test_fit_on_bucketed_batches(capsys):
     assert {b[0].shape[1] for b in ds} == {3, 6}
     _, hist = jrnn.fit(model, variables, ds, **{**kw, "verbose": 1})
     assert np.all(np.isfinite(hist.history["loss"])) and "Epoch 2/2" in capsys.readouterr().out
+
+
+def test_bucket_boundary_padding_needs_shapes_for_several_array_components():
+    """Padding to the bucket boundary must not silently pad a (C,) label as if it were
+    the sequence: several array components need padded_shapes saying which axes vary."""
+    rows = [(np.arange(n), np.eye(3)[n % 3]) for n in (1, 2, 5, 6)]
+    ds = Dataset.from_generator(lambda: iter(rows))
+    bucketed = ds.bucket_by_sequence_length(
+        lambda t, label: len(t), [4, 8], [2, 2, 2], pad_to_bucket_boundary=True
+    )
+    with pytest.raises(ValueError, match="padded_shapes"):
+        list(bucketed)
+    shaped = ds.bucket_by_sequence_length(
+        lambda t, label: len(t),
+        [4, 8],
+        [2, 2, 2],
+        padded_shapes=([None], [3]),
+        pad_to_bucket_boundary=True,
+    )
+    batches = list(shaped)
+    assert [x.shape for x, _ in batches] == [(2, 3), (2, 7)]
+    assert [y.shape for _, y in batches] == [(2, 3), (2, 3)]
