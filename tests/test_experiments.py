@@ -61,6 +61,10 @@ def test_demo_runs(tmp_path):
     rows2 = read_csv(tmp_path / "history.csv")
     assert len(rows2) == 2 and rows2[0] == rows[0]
     assert jrnn.checkpoint.latest_step(tmp_path / "checkpoints") == 2
+    # The same --epochs again: nothing left to train, the same history, samples again.
+    m2b = demo.main(["--epochs", "2", *tiny])
+    assert (m2b["epochs"], m2b["epochs_this_run"]) == (2, 0)
+    assert read_csv(tmp_path / "history.csv") == rows2
 
     # --fresh starts again from epoch 0 (the same seed: the same first epoch).
     m3 = demo.main(["--epochs", "1", "--fresh", *tiny])
