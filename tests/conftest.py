@@ -17,12 +17,12 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 import pytest  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
 def xla_cache(tmp_path_factory):
-    """A persistent XLA compilation cache for one test file (use it with
-    `pytestmark = pytest.mark.usefixtures("xla_cache")`): every eager RNN call and every
-    `fit` traces and jits anew, but calls on the same shapes compile to the same
-    program, so XLA compiles it once. Only XLA's work is shared; results are unchanged."""
+    """A persistent XLA compilation cache for the test session: every eager RNN call,
+    every `fit` and every experiment traces and jits anew, but calls on the same shapes
+    compile to the same program, so XLA compiles it once. Only XLA's work is shared;
+    results are unchanged. The cache lives in pytest's temporary directory."""
     from jax.experimental.compilation_cache import compilation_cache as cc
 
     names = (

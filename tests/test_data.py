@@ -22,8 +22,6 @@ from jrnn.data import (  # noqa: E402
     to_categorical,
 )
 
-pytestmark = pytest.mark.usefixtures("xla_cache")
-
 
 def test_docstring_examples():
     for module in (jrnn.data, jrnn.dataset):

@@ -16,9 +16,6 @@ import pytest
 
 import jrnn
 
-# Experiments compile the same programs again on each main() call: compile once.
-pytestmark = pytest.mark.usefixtures("xla_cache")
-
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 

@@ -34,7 +34,6 @@ if keras.backend.backend() != "jax":
 KL = keras.layers
 
 pytestmark = [
-    pytest.mark.usefixtures("xla_cache"),
     pytest.mark.filterwarnings(
         "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
     ),

@@ -28,7 +28,6 @@ CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
 ONE = jax.devices()[:1]
 
 pytestmark = [
-    pytest.mark.usefixtures("xla_cache"),
     pytest.mark.filterwarnings(
         # Keras's Variable.__array__ under NumPy 2 (in get_weights); not ours.
         "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
