@@ -274,14 +274,18 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (epoch, then the sorted log keys) to `filename`."""
+    """Append one row per epoch (epoch, then the sorted log keys) to `filename`.
+
+    A new run starts the file afresh unless `append`; a run that resumes from a
+    checkpoint (`fit(checkpoint_dir=...)`) keeps the rows of the epochs before it."""
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
         self.filename, self.separator, self.append = Path(filename), separator, append
         self._keys = None
 
     def on_train_begin(self, logs=None):
-        if not self.append and self.filename.exists():
+        resumed = self.loop is not None and getattr(self.loop, "initial_epoch", 0) > 0
+        if not self.append and not resumed and self.filename.exists():
             self.filename.unlink()
 
     def on_epoch_end(self, epoch, logs=None):

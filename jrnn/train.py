@@ -354,10 +354,11 @@ def _with_valid(batch, n: int) -> dict:
 
 # -- fit -------------------------------------------------------------------------------------
 class _Loop:
-    """What callbacks see as `self.loop`."""
+    """What callbacks see as `self.loop`; `initial_epoch` > 0 when fit resumed."""
 
-    def __init__(self, model, state, history, epochs):
+    def __init__(self, model, state, history, epochs, initial_epoch=0):
         self.model, self.state, self.history, self.epochs = model, state, history, epochs
+        self.initial_epoch = initial_epoch
         self.stop_training = False
         self.nonfinite = None
 
@@ -488,7 +489,7 @@ def fit(
     train_step = make_train_step(model, loss_fn, tuple(metric_fns), optimizer)
     eval_step = make_eval_step(model, loss_fn, tuple(metric_fns))
 
-    loop = _Loop(model, state, history, epochs)
+    loop = _Loop(model, state, history, epochs, start_epoch)
     bar = ProgressBar(train.steps(batch_size), verbose) if verbose else None
     hooks = [history, *callbacks] + ([bar] if bar else [])
     for cb in hooks:

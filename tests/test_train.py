@@ -781,3 +781,17 @@ def test_predict_returns_every_row():
     assert [g.shape for g in got] == [(37, 2), (37, 1)]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-6)
+
+
+def test_csv_logger_keeps_earlier_rows_when_fit_resumes(tmp_path):
+    x, y = _tokens(64)
+    model = _clf()
+    v = _init(model, x)
+    log = tmp_path / "log.csv"
+    _fit(model, v, (x, y), epochs=1, checkpoint_dir=tmp_path / "ck", callbacks=[cbs.CSVLogger(log)])
+    _fit(model, v, (x, y), epochs=2, checkpoint_dir=tmp_path / "ck", callbacks=[cbs.CSVLogger(log)])
+    rows = list(csv.DictReader(open(log)))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    # A fresh run (no checkpoint to resume) starts the file afresh.
+    _fit(model, v, (x, y), epochs=1, callbacks=[cbs.CSVLogger(log)])
+    assert [r["epoch"] for r in csv.DictReader(open(log))] == ["0"]
