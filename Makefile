@@ -15,6 +15,8 @@ help:
 	@echo "make bench   # jrnn vs Flax, Keras 3 (JAX) and PyTorch, as ratios"
 	@echo "make exp-classify  # UEA JapaneseVowels: jrnn vs Keras, same recipe"
 	@echo "make exp-seq2seq   # encoder-decoder LSTM: human-written dates to ISO 8601"
+	@echo "make exp-textgen   # word-level LSTM (n-grams) and char-level GRU text generation"
+	@echo "make exp-stateful  # stateful LSTM, truncated BPTT on a long real series, forecast skill"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +62,13 @@ exp-classify: $(VENV)/.exp
 .PHONY: exp-seq2seq
 exp-seq2seq: $(VENV)/.exp
 	$(PY) experiments/seq2seq.py $(SEQ2SEQ_ARGS)
+
+.PHONY: exp-textgen exp-stateful
+exp-textgen: $(VENV)/.exp
+	$(PY) experiments/textgen.py $(TEXTGEN_ARGS)
+
+exp-stateful: $(VENV)/.exp
+	$(PY) experiments/stateful.py $(STATEFUL_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
