@@ -17,6 +17,8 @@ help:
 	@echo "make exp-seq2seq   # encoder-decoder LSTM: human-written dates to ISO 8601"
 	@echo "make exp-textgen   # word-level LSTM (n-grams) and char-level GRU text generation"
 	@echo "make exp-stateful  # stateful LSTM, truncated BPTT on a long real series, forecast skill"
+	@echo "make exp-keras_guide    # the Keras RNN guide's models, trained on pydoc topics"
+	@echo "make exp-bidirectional  # stacked vs conv + bidirectional LSTMs on pydoc topics"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +71,13 @@ exp-textgen: $(VENV)/.exp
 
 exp-stateful: $(VENV)/.exp
 	$(PY) experiments/stateful.py $(STATEFUL_ARGS)
+
+.PHONY: exp-keras_guide exp-bidirectional
+exp-keras_guide: $(VENV)/.exp
+	$(PY) experiments/keras_guide.py $(KERAS_GUIDE_ARGS)
+
+exp-bidirectional: $(VENV)/.exp
+	$(PY) experiments/bidirectional.py $(BIDIRECTIONAL_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
