@@ -10,7 +10,7 @@ fewer than `--min-count` times in training become `<unk>`), `jrnn.ngram_sequence
 each sentence into its prefixes (input: the words so far, pre-padded to
 `--context` words; label: the next word), and
 
-    Sequential([Embedding(V, 64, mask_zero=True), LSTM(128, dropout=0.5), Dropout(0.5),
+    Sequential([Embedding(V, 64, mask_zero=True), LSTM(128, dropout=0.2), Dropout(0.5),
                 Dense(V)])
 
 is trained with next-word cross-entropy on logits. Character level: a char `Tokenizer`,
@@ -158,11 +158,13 @@ def count_baselines(prev_train, y_train, prev_test, y_test, vocab: int) -> dict:
 
 
 # -- models -----------------------------------------------------------------------------------
-def word_model(vocab: int, embed: int, units: int) -> jrnn.Sequential:
+def word_model(vocab: int, embed: int, units: int, dropout: float = 0.5) -> jrnn.Sequential:
+    """Dropout: on the embedded words (one mask per sequence, Keras's LSTM `dropout`) and
+    on the LSTM's output."""
     return jrnn.Sequential(
         [
             Embedding(vocab, embed, mask_zero=True),
-            LSTM(units, dropout=0.5),
+            LSTM(units, dropout=dropout),
             Dropout(0.5),
             Dense(vocab),
         ],
@@ -228,6 +230,7 @@ def test_scores(model, state, x, y, batch) -> dict:
         loss=jrnn.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         batch_size=batch,
+        devices=jax.devices()[:1],
     )
     return {
         "perplexity": math.exp(logs["loss"]),
@@ -277,17 +280,24 @@ def parse_args(argv):
     ap.add_argument("--word-units", type=int, default=128)
     ap.add_argument("--word-epochs", type=int, default=15, help="total epochs (default 15)")
     ap.add_argument("--word-batch", type=int, default=128)
-    ap.add_argument("--word-lr", type=float, default=5e-3)
+    ap.add_argument("--word-lr", type=float, default=1e-2)
+    ap.add_argument("--word-dropout", type=float, default=0.2, help="on the embedded words")
     ap.add_argument("--char-embed", type=int, default=32)
     ap.add_argument("--char-units", type=int, default=256)
     ap.add_argument("--char-epochs", type=int, default=10, help="total epochs (default 10)")
     ap.add_argument("--char-batch", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=100, help="characters per window")
-    ap.add_argument("--char-lr", type=float, default=5e-3)
+    ap.add_argument("--char-lr", type=float, default=8e-3)
     ap.add_argument("--words", type=int, default=15, help="words to generate per prompt")
     ap.add_argument("--chars", type=int, default=200, help="characters to generate per prompt")
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 0.8, 1.0])
-    ap.add_argument("--top-k", type=int, default=10, help="also sample with this top-k")
+    ap.add_argument(
+        "--top-k",
+        type=int,
+        nargs="+",
+        default=[0, 10],
+        help="sample among the k most likely tokens, for each k given (0: all tokens)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fresh", action="store_true", help="discard checkpoints in --out")
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
@@ -295,7 +305,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     positive = (
         "min_count word_embed word_units word_epochs word_batch char_embed char_units "
-        "char_epochs char_batch seq_len words chars top_k"
+        "char_epochs char_batch seq_len words chars"
     ).split()
     for name in positive:
         if getattr(args, name) < 1:
@@ -304,6 +314,8 @@ def parse_args(argv):
         ap.error(f"--context: got {args.context}, expected >= 1")
     if args.max_sentences is not None and args.max_sentences < 10:
         ap.error(f"--max-sentences: got {args.max_sentences}, expected >= 10 (or none)")
+    if min(args.top_k) < 0:
+        ap.error(f"--top-k: got {args.top_k}, expected integers >= 0 (0: all tokens)")
     if any(t <= 0 for t in args.temperatures):
         ap.error(f"--temperatures: got {args.temperatures}, expected numbers > 0")
     return args
@@ -398,7 +410,7 @@ def main(argv=None) -> dict:
         (out / "history.csv").unlink(missing_ok=True)
 
     # -- training
-    wmodel = word_model(wvocab, args.word_embed, args.word_units)
+    wmodel = word_model(wvocab, args.word_embed, args.word_units, args.word_dropout)
     wstate, whist, wsec, wtimes = train(
         wmodel, wx, wy, wxv, wyv, epochs=args.word_epochs, batch=args.word_batch,
         lr=args.word_lr, decay_steps=config["word_decay_steps"], seed=args.seed,
@@ -424,7 +436,7 @@ def main(argv=None) -> dict:
     )
 
     # -- test scores against count baselines
-    word_test = test_scores(wmodel, wstate, wxt, wyt, 256)
+    word_test = test_scores(wmodel, wstate, wxt, wyt, args.word_batch)
     word_base = count_baselines(wx[:, -1], wy, wxt[:, -1], wyt, wvocab)
     char_test = test_scores(cmodel, cstate, cxt, cyt, args.char_batch)
     char_test["bits_per_char"] = char_test["cross_entropy"] / math.log(2)
@@ -441,7 +453,7 @@ def main(argv=None) -> dict:
     wids = [wtok.texts_to_sequences([p])[0] for p in wprompts]
     cids = [ctok.texts_to_sequences([p])[0] for p in cprompts]
     lines, samples, t_gen = [], {"word": [], "char": []}, time.perf_counter()
-    for top_k in (None, args.top_k):
+    for top_k in [k or None for k in args.top_k]:
         for temperature in args.temperatures:
             key, kw, kc = jax.random.split(key, 3)
             head = f"temperature {temperature}, top-k {top_k or 'all'}"
