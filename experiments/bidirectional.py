@@ -172,15 +172,18 @@ class MaxPooling1D(jrnn.layers.MaxPooling1D):
 
 def build(name: str, dropout: float):
     """One of MODELS. `dropout` is the LSTM layers' input dropout (no parameters)."""
+    ids = jrnn.Input((LENGTH,), "int32")
     if name == "bilstm":
         layers = [
+            ids,
             Embedding(VOCAB, EMBED),
             Bidirectional(LSTM(56, return_sequences=True, dropout=dropout)),
-            Bidirectional(LSTM(12, dropout=dropout), name="bidirectional_1"),
+            Bidirectional(LSTM(12, dropout=dropout)),
             Dense(CLASSES),
         ]
     elif name == "conv_bilstm":
         layers = [
+            ids,
             Embedding(VOCAB, EMBED),
             Conv1D(56, 5, activation="relu"),
             MaxPooling1D(4),

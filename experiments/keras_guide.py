@@ -167,10 +167,12 @@ def build(name: str, dropout: float = 0.0):
     """(model, inputs of a data split) for one of MODELS: the guide's layers and sizes.
     `dropout` is the recurrent layers' input dropout (Keras's `dropout=`; no parameters)."""
     d = {"dropout": dropout}
+    ids = jrnn.Input((None,), "int32")  # any length: summaries print (None, None, 64)
     if name == "lstm":
-        model = jrnn.Sequential([Embedding(1000, 64), LSTM(128, **d), Dense(10)], name=name)
+        model = jrnn.Sequential([ids, Embedding(1000, 64), LSTM(128, **d), Dense(10)], name=name)
     elif name == "gru_simplernn":
         layers = [
+            ids,
             Embedding(1000, 64),
             GRU(256, return_sequences=True, **d),
             SimpleRNN(128, **d),
@@ -185,19 +187,20 @@ def build(name: str, dropout: float = 0.0):
         dec_emb = Embedding(2000, 64, name="decoder_embedding")(dec_in)
         y = LSTM(64, name="decoder", **d)(dec_emb, initial_state=[h, c])
         model = jrnn.Model([enc_in, dec_in], Dense(10, name="logits")(y), name=name)
-        return model, lambda d: [d["first"], d["second"]]
+        return model, lambda split: [split["first"], split["second"]]
     elif name == "rnn_lstmcell":
         model = jrnn.Sequential(
-            [Embedding(1000, 64), RNN(jrnn.LSTMCell(64), **d), Dense(10)], name=name
+            [ids, Embedding(1000, 64), RNN(jrnn.LSTMCell(64), **d), Dense(10)], name=name
         )
     else:
         raise ValueError(f"--models: got {name!r}, expected some of {', '.join(MODELS)}")
-    return model, lambda d: d["first"]
+    return model, lambda split: split["first"]
 
 
-def as_lstm(variables):
+def as_lstm(variables, dropout: float = 0.0):
     """The LSTM(64) twin of rnn_lstmcell and its variables: the same weights."""
-    model = jrnn.Sequential([Embedding(1000, 64), LSTM(64), Dense(10)], name="lstm64")
+    layers = [jrnn.Input((None,), "int32"), Embedding(1000, 64), LSTM(64, dropout=dropout)]
+    model = jrnn.Sequential([*layers, Dense(10)], name="lstm64")
     p = variables["params"]
     params = {"embedding": p["embedding"], "lstm": p["rnn"], "dense": p["dense"]}
     return model, {"params": params, "state": {}}
@@ -291,7 +294,7 @@ def train_one(name, data, args, loss):
         )
     extra = {}
     if name == "rnn_lstmcell":  # RNN(LSTMCell(64)) is LSTM(64): same weights, same outputs
-        twin, twin_vars = as_lstm(variables)
+        twin, twin_vars = as_lstm(variables, args.dropout)
         a = jrnn.predict(model, variables, xval, batch_size=args.batch_size)
         b = jrnn.predict(twin, twin_vars, xval, batch_size=args.batch_size)
         extra["max_abs_diff_vs_lstm_at_init"] = max_diff(a, b)
@@ -330,7 +333,7 @@ def train_one(name, data, args, loss):
     history.plot(out / "curves.png", title=f"{name}: pydoc topic of a passage")
     test = jrnn.evaluate(model, state, (xte, yte), loss=loss, metrics=["accuracy"])
     if name == "rnn_lstmcell":
-        twin, twin_vars = as_lstm(state.variables)
+        twin, twin_vars = as_lstm(state.variables, args.dropout)
         a = jrnn.predict(model, state.variables, xte, batch_size=args.batch_size)
         b = jrnn.predict(twin, twin_vars, xte, batch_size=args.batch_size)
         extra["max_abs_diff_vs_lstm_trained"] = max_diff(a, b)
