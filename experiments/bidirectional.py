@@ -49,10 +49,8 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
-from jax import lax
 
 import jrnn
 from jrnn.layers import LSTM, Bidirectional, Conv1D, Dense, Embedding
@@ -155,21 +153,6 @@ def naive_bayes(train_x, train_y, test_x, vocab: int, classes: int) -> np.ndarra
 
 
 # -- models -----------------------------------------------------------------------------------
-class MaxPooling1D(jrnn.layers.MaxPooling1D):
-    """jrnn's MaxPooling1D with a Python-scalar init value, so `jit(grad)` works.
-
-    Workaround: jrnn's passes `jnp.array(-inf)`, which is a tracer under `jit`, so JAX
-    picks the generic `reduce_window` (no derivative) instead of `reduce_window_max`, and
-    `fit` fails with "Linearization failed to produce known values". Same outputs; drop
-    this class once jrnn/layers/conv.py passes `-jnp.inf`.
-    """
-
-    def call(self, params, x, *, state=None, mask=None, training=False, key=None):
-        window, strides = (1, self.pool_size, 1), (1, self.strides, 1)
-        pad = self.padding.upper()
-        return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pad), None
-
-
 def build(name: str, dropout: float):
     """One of MODELS. `dropout` is the LSTM layers' input dropout (no parameters)."""
     ids = jrnn.Input((LENGTH,), "int32")
@@ -186,7 +169,7 @@ def build(name: str, dropout: float):
             ids,
             Embedding(VOCAB, EMBED),
             Conv1D(56, 5, activation="relu"),
-            MaxPooling1D(4),
+            jrnn.layers.MaxPooling1D(4),
             Bidirectional(LSTM(12, dropout=dropout)),
             Dense(CLASSES),
         ]

@@ -12,6 +12,8 @@ import math
 import sys
 from pathlib import Path
 
+import jax
+import numpy as np
 import pytest
 
 import jrnn
@@ -123,3 +125,220 @@ def test_seq2seq_runs(tmp_path):
     m3 = s2s.main(["--epochs", "1", "--fresh", *tiny])
     assert (m3["epochs"], m3["resumed_from_epoch"]) == (1, 0)
     assert m3["val_accuracy"] == m["val_accuracy"]  # same seed, same run
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_textgen_runs(tmp_path):
+    textgen = load_experiment("textgen")
+    tiny = [
+        "--max-sentences", "60", "--context", "6", "--word-embed", "8", "--word-units", "8",
+        "--word-batch", "64", "--char-embed", "8", "--char-units", "8", "--char-batch", "8",
+        "--seq-len", "16", "--words", "3", "--chars", "10", "--temperatures", "0.8",
+        "--top-k", "3", "--verbose", "0", "--out", str(tmp_path),
+    ]  # fmt: skip
+    m = textgen.main(["--word-epochs", "1", "--char-epochs", "1", *tiny])
+    w, c = m["word"], m["char"]
+    assert math.isfinite(w["test"]["perplexity"]) and w["test"]["perplexity"] > 1
+    assert 0 < c["test"]["bits_per_char"] < 20 and 0 <= c["test"]["accuracy"] <= 1
+    for base in (w["baselines"], c["baselines"]):
+        assert set(base) == {"unigram", "bigram"}
+        assert base["bigram"]["perplexity"] <= base["unigram"]["perplexity"] * 1.5
+    assert (w["epochs"], w["resumed_from_epoch"], c["epochs"], c["resumed_from_epoch"]) == (
+        1, 0, 1, 0,
+    )  # fmt: skip
+    assert json.loads((tmp_path / "metrics.json").read_text())["word"] == w
+    rows = read_csv(tmp_path / "history.csv")
+    assert len(rows) == 1
+    assert math.isclose(
+        math.exp(float(rows[0]["val_word_loss"])), w["val_perplexity"], rel_tol=1e-6
+    )
+    assert math.isclose(
+        float(rows[0]["val_char_loss"]) / math.log(2), c["val_bits_per_char"], rel_tol=1e-6
+    )
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+    for name in ("word", "char"):
+        assert jrnn.checkpoint.latest_step(tmp_path / "checkpoints" / name) == 1
+    assert jrnn.Tokenizer.load(tmp_path / "char_tokenizer.json").char_level
+    assert not jrnn.Tokenizer.load(tmp_path / "word_tokenizer.json").char_level
+    samples = (tmp_path / "samples.txt").read_text()
+    assert samples.count("== word LSTM") == 1 and samples.count("== char GRU") == 1
+    assert all(s["text"].startswith(("The ", "If the ", "A class ")) for s in m["samples"]["char"])
+    assert all(len(s["text"].split()) >= 3 for s in m["samples"]["word"])
+
+    # Resume: more word epochs train only the word model; the first epoch is kept.
+    m2 = textgen.main(["--word-epochs", "2", "--char-epochs", "1", *tiny])
+    assert (m2["word"]["epochs"], m2["word"]["resumed_from_epoch"]) == (2, 1)
+    assert (m2["char"]["epochs"], m2["char"]["resumed_from_epoch"]) == (1, 1)
+    rows2 = read_csv(tmp_path / "history.csv")
+    assert len(rows2) == 2 and rows2[0] == rows[0] and rows2[1]["char_loss"] == "nan"
+    assert jrnn.checkpoint.latest_step(tmp_path / "checkpoints" / "word") == 2
+
+    with pytest.raises(ValueError, match="--word-units"):
+        textgen.main(["--word-epochs", "1", "--char-epochs", "1", *tiny, "--word-units", "4"])
+    m3 = textgen.main(["--word-epochs", "1", "--char-epochs", "1", "--fresh", *tiny])
+    assert (m3["word"]["resumed_from_epoch"], m3["char"]["resumed_from_epoch"]) == (0, 0)
+    assert read_csv(tmp_path / "history.csv") == rows
+
+
+def test_textgen_count_baselines():
+    textgen = load_experiment("textgen")
+    prev = np.array([1, 2, 1, 2, 1, 2])
+    nxt = np.array([2, 1, 2, 1, 2, 1])
+    b = textgen.count_baselines(prev, nxt, prev, nxt, vocab=4)
+    assert b["bigram"]["accuracy"] == 1.0 and b["unigram"]["accuracy"] == 0.5
+    assert b["bigram"]["perplexity"] < b["unigram"]["perplexity"] < 3
+
+
+def test_stateful_runs(tmp_path):
+    pytest.importorskip("aeon")  # the series ships in aeon
+    stateful = load_experiment("stateful")
+    # The layout: row k*B + b of the training arrays is chunk k of stream b.
+    u = np.arange(20, dtype=np.float32)[:, None]
+    x, y = stateful.stream_batches(u, u[:, 0] + 100, streams=2, chunk=3)
+    assert x.shape == (6, 3, 1) and y.shape == (6, 3, 1)
+    np.testing.assert_array_equal(x[:, :, 0], [[0, 1, 2], [9, 10, 11], [3, 4, 5], [12, 13, 14],
+                                               [6, 7, 8], [15, 16, 17]])  # fmt: skip
+    np.testing.assert_array_equal(y[:, :, 0], x[:, :, 0] + 100)
+
+    tiny = [
+        "--max-points", "600", "--streams", "4", "--chunk", "16", "--units", "8",
+        "--ar-orders", "1", "2", "--verbose", "0", "--out", str(tmp_path),
+    ]  # fmt: skip
+    m = stateful.main(["--epochs", "2", *tiny])
+    assert m["chunked_equals_one_pass"] and m["chunked_vs_one_pass_max_abs_diff"] <= 1e-5
+    test = m["test"]
+    assert test["naive_last_value"]["skill"] == 0.0
+    assert math.isfinite(test["lstm"]["skill"]) and test["lstm"]["mse"] > 0
+    assert test["ar"]["order"] in (1, 2)
+    assert m["test_skill"] == test["lstm"]["skill"]
+    assert (m["epochs"], m["resumed_from_epoch"]) == (2, 0)
+    assert m["steps"] == 2 * m["data"]["chunks_per_epoch"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["test"] == test
+    rows = read_csv(tmp_path / "history.csv")
+    assert len(rows) == 2 and {"loss", "val_loss", "mae", "val_mae"} <= set(rows[0])
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "forecast.png").read_bytes()[:8] == PNG
+    assert jrnn.checkpoint.latest_step(tmp_path / "checkpoints") == 2
+
+    m2 = stateful.main(["--epochs", "3", *tiny])
+    assert (m2["epochs"], m2["resumed_from_epoch"], m2["epochs_this_run"]) == (3, 2, 1)
+    rows2 = read_csv(tmp_path / "history.csv")
+    assert len(rows2) == 3 and rows2[:2] == rows
+    with pytest.raises(ValueError, match="--units"):
+        stateful.main(["--epochs", "3", *tiny, "--units", "4"])
+    m3 = stateful.main(["--epochs", "2", "--fresh", *tiny])
+    assert m3["resumed_from_epoch"] == 0 and read_csv(tmp_path / "history.csv") == rows
+
+
+def test_keras_guide_runs(tmp_path):
+    kg = load_experiment("keras_guide")
+    # The guide's four models print the guide's totals (shapes only: nothing compiles).
+    ids = np.ones((2, 5), np.int32)
+    for name, want in kg.EXPECTED_PARAMS.items():
+        model, inputs = kg.build(name)
+        variables = jax.eval_shape(
+            model.init, jax.random.key(0), inputs({"first": ids, "second": ids})
+        )
+        assert f"Total params: {want:,}" in model.summary(variables, print_fn=None)
+    assert list(kg.EXPECTED_PARAMS.values())[:3] == [164_106, 361_866, 258_698]
+
+    names = ("rnn_lstmcell",)  # the smallest; its main() also checks it equals LSTM(64)
+    tiny = [
+        "--models", ",".join(names), "--seq-len", "4", "--block", "8", "--max-train", "64",
+        "--max-eval", "32", "--batch-size", "32", "--verbose", "0", "--out", str(tmp_path),
+    ]  # fmt: skip
+    m = kg.main(["--epochs", "1", *tiny])
+    assert set(m["models"]) == set(names) and len(m["topics"]) == 10
+    assert 0 < m["baselines"]["majority_class"] < 1
+    assert (m["data"]["train"], m["data"]["test"]) == (64, 32)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    first_rows = {}
+    for name in names:
+        r = m["models"][name]
+        assert r["params"] == kg.EXPECTED_PARAMS[name]
+        assert (r["epochs"], r["steps"], r["resumed_from_epoch"]) == (1, 2, 0)
+        assert 0 <= r["test_accuracy"] <= 1 and math.isfinite(r["test_loss"])
+        assert on_disk["models"][name]["test_accuracy"] == r["test_accuracy"]
+        rows = read_csv(tmp_path / name / "history.csv")
+        assert len(rows) == 1 and float(rows[0]["val_accuracy"]) == r["val_accuracy"]
+        assert (tmp_path / name / "curves.png").read_bytes()[:8] == PNG
+        assert jrnn.checkpoint.latest_step(tmp_path / name / "checkpoints") == 1
+        first_rows[name] = rows
+    # RNN(LSTMCell(64)) and LSTM(64) with the same weights give the same outputs.
+    assert m["models"]["rnn_lstmcell"]["max_abs_diff_vs_lstm_at_init"] <= 1e-5
+    assert m["models"]["rnn_lstmcell"]["max_abs_diff_vs_lstm_trained"] <= 1e-5
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+    assert "97,674" in (tmp_path / "summaries.txt").read_text()
+    assert jrnn.Tokenizer.load(tmp_path / "tokenizer.json").num_words == 2000
+
+    m2 = kg.main(["--epochs", "2", *tiny])
+    for name in names:
+        r = m2["models"][name]
+        assert (r["epochs"], r["steps"], r["resumed_from_epoch"]) == (2, 4, 1)
+        rows = read_csv(tmp_path / name / "history.csv")
+        assert len(rows) == 2 and rows[0] == first_rows[name][0]
+        assert jrnn.checkpoint.latest_step(tmp_path / name / "checkpoints") == 2
+    with pytest.raises(ValueError, match="--stride 2"):
+        kg.main(["--epochs", "2", *tiny, "--stride", "2"])
+    m3 = kg.main(["--epochs", "1", "--fresh", *tiny])
+    assert all(r["resumed_from_epoch"] == 0 for r in m3["models"].values())
+    assert read_csv(tmp_path / "rnn_lstmcell" / "history.csv") == first_rows["rnn_lstmcell"]
+
+
+def test_bidirectional_runs(tmp_path):
+    bd = load_experiment("bidirectional")
+    ids = np.ones((2, 33), np.int32)
+    for name, want in (("bilstm", 61_592), ("conv_bilstm", 23_680)):
+        model = bd.build(name, 0.0)
+        variables = jax.eval_shape(model.init, jax.random.key(0), ids)
+        assert f"Total params: {want:,}" in model.summary(variables, print_fn=None)
+
+    tiny = [
+        "--models", "conv_bilstm", "--block", "33", "--stride", "8", "--max-train", "64",
+        "--max-eval", "32", "--batch-size", "32", "--verbose", "0", "--out", str(tmp_path),
+    ]  # fmt: skip
+    m = bd.main(["--epochs", "1", *tiny])
+    assert m["data"]["vocabulary"] == 120 and m["data"]["length"] == 33
+    assert len(m["topics"]) == 8 and 0 < m["baselines"]["majority_class"] < 1
+    assert (m["data"]["train"], m["data"]["test"]) == (64, 32)
+    r = m["models"]["conv_bilstm"]
+    assert r["params"] == 23_680
+    assert "Total params: 23,680" in (tmp_path / "summaries.txt").read_text()
+    assert (r["epochs"], r["steps"], r["resumed_from_epoch"]) == (1, 2, 0)
+    assert 0 <= r["test_accuracy"] <= 1 and r["first_epoch_seconds"] > 0
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["models"]["conv_bilstm"]["test_accuracy"] == r["test_accuracy"]
+    rows = read_csv(tmp_path / "conv_bilstm" / "history.csv")
+    assert len(rows) == 1 and float(rows[0]["val_accuracy"]) == r["val_accuracy"]
+    for png in (tmp_path / "conv_bilstm" / "curves.png", tmp_path / "curves.png"):
+        assert png.read_bytes()[:8] == PNG
+    assert jrnn.checkpoint.latest_step(tmp_path / "conv_bilstm" / "checkpoints") == 1
+    assert jrnn.Tokenizer.load(tmp_path / "tokenizer.json").num_words == 120
+
+    m2 = bd.main(["--epochs", "2", *tiny])
+    r2 = m2["models"]["conv_bilstm"]
+    assert (r2["epochs"], r2["steps"], r2["resumed_from_epoch"]) == (2, 4, 1)
+    assert r2["first_epoch_seconds"] == r["first_epoch_seconds"]
+    rows2 = read_csv(tmp_path / "conv_bilstm" / "history.csv")
+    assert len(rows2) == 2 and rows2[0] == rows[0]
+    with pytest.raises(ValueError, match="--stride 4"):
+        bd.main(["--epochs", "2", *tiny, "--stride", "4"])
+    m3 = bd.main(["--epochs", "1", "--fresh", *tiny])
+    assert m3["models"]["conv_bilstm"]["resumed_from_epoch"] == 0
+    assert read_csv(tmp_path / "conv_bilstm" / "history.csv") == rows
+
+
+def test_classify_runs(tmp_path):
+    pytest.importorskip("aeon")  # the UEA data set ships in aeon
+    classify = load_experiment("classify")
+    m = classify.main(
+        ["--epochs", "2", "--seeds", "1", "--units", "8", "--no-keras", "--verbose", "0",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    s = m["summary"]["jrnn"]
+    assert 0 <= s["test_accuracy_mean"] <= 1 and s["seeds"] == 1
+    assert json.loads((tmp_path / "metrics.json").read_text())["summary"] == m["summary"]
+    assert len(read_csv(tmp_path / "history.csv")) == 2
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG

@@ -645,3 +645,12 @@ def test_layer_argument_errors():
         lstm = L.LSTM(2)
         x = np.zeros((2, 3, 4), np.float32)
         lstm.apply(lstm.init(jax.random.key(0), x), x, initial_state=[np.zeros((2, 2))])
+
+
+def test_max_pooling_gradient_under_jit():
+    """jit(grad) through MaxPooling1D: the gradient flows to each window's maximum
+    (an array init value once made JAX fail to linearise reduce_window)."""
+    x = jnp.array([[[1.0], [3.0], [2.0], [5.0], [4.0], [0.0]]])
+    layer = L.MaxPooling1D(2)
+    g = jax.jit(jax.grad(lambda v: layer.apply({}, v).sum()))(x)
+    np.testing.assert_array_equal(g[0, :, 0], [0, 1, 0, 1, 1, 0])

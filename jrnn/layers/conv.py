@@ -101,7 +101,7 @@ class MaxPooling1D(Layer):
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         y = lax.reduce_window(
             x,
-            jnp.array(-jnp.inf, x.dtype),
+            -jnp.inf,  # a Python scalar: an array init value breaks jit(grad) of reduce_window
             lax.max,
             (1, self.pool_size, 1),
             (1, self.strides, 1),
