@@ -6,7 +6,8 @@ PIP    := $(PY) -m pip
 # PyTorch is only a benchmark peer and a parity reference; 2.13.0 is a CPU build here.
 TORCH  ?= torch==2.13.0
 
-.PHONY: help install test lint format bench demo exp-classify clean
+.PHONY: help install test lint format bench demo clean exp-classify exp-seq2seq exp-textgen \
+        exp-stateful exp-keras_guide exp-bidirectional
 
 help:
 	@echo "make demo    # the main job: train a character-level LSTM language model"
@@ -61,18 +62,15 @@ demo: $(VENV)/.extras
 exp-classify: $(VENV)/.exp
 	$(PY) experiments/classify.py $(CLASSIFY_ARGS)
 
-.PHONY: exp-seq2seq
 exp-seq2seq: $(VENV)/.exp
 	$(PY) experiments/seq2seq.py $(SEQ2SEQ_ARGS)
 
-.PHONY: exp-textgen exp-stateful
 exp-textgen: $(VENV)/.exp
 	$(PY) experiments/textgen.py $(TEXTGEN_ARGS)
 
 exp-stateful: $(VENV)/.exp
 	$(PY) experiments/stateful.py $(STATEFUL_ARGS)
 
-.PHONY: exp-keras_guide exp-bidirectional
 exp-keras_guide: $(VENV)/.exp
 	$(PY) experiments/keras_guide.py $(KERAS_GUIDE_ARGS)
 
