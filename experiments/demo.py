@@ -39,6 +39,7 @@ from pydoc_data.topics import topics
 import jax
 import numpy as np
 import optax
+from _runs import run_config as _run_config
 
 import jrnn
 from jrnn.layers import LSTM, Dense, Embedding
@@ -113,32 +114,15 @@ def parse_args(argv):
 
 
 def run_config(args, ckpt_dir: Path, steps_per_epoch: int) -> dict:
-    """The settings of the run in `args.out`: new ones for a fresh run, else the stored
-    ones, checked against the command line."""
-    path = args.out / "config.json"
-    mine = {k: getattr(args, k) for k in FIXED}
-    if jrnn.checkpoint.latest_step(ckpt_dir) is None:
-        # A fresh run fixes its learning-rate schedule now: cosine over its epochs.
-        config = {**mine, "decay_steps": args.epochs * steps_per_epoch, "seed": args.seed}
-        args.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(config, indent=1))
-        return config
-    if not path.exists():
-        raise ValueError(
-            f"--out: {ckpt_dir} holds checkpoints but {path} is missing; pass --fresh to "
-            f"start a new run there, or another --out"
-        )
-    config = json.loads(path.read_text())
-    diff = {k: (config.get(k), mine[k]) for k in FIXED if config.get(k) != mine[k]}
-    if diff:
-        said = ", ".join(
-            f"--{k.replace('_', '-')} {new} (checkpoint: {old})" for k, (old, new) in diff.items()
-        )
-        raise ValueError(
-            f"the run in {args.out} was trained with other settings: got {said}; pass "
-            f"--fresh to start again with these, or another --out"
-        )
-    return config
+    """The settings of the run in `args.out`; a fresh run fixes its learning-rate
+    schedule now (cosine over the epochs asked for)."""
+    return _run_config(
+        args.out,
+        {k: getattr(args, k) for k in FIXED},
+        fresh=jrnn.checkpoint.latest_step(ckpt_dir) is None,
+        ckpt=ckpt_dir,
+        at_start={"decay_steps": args.epochs * steps_per_epoch, "seed": args.seed},
+    )
 
 
 def main(argv=None) -> dict:

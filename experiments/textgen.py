@@ -52,6 +52,7 @@ from pydoc_data.topics import topics
 import jax
 import numpy as np
 import optax
+from _runs import run_config as _run_config
 
 import jrnn
 from jrnn.layers import GRU, LSTM, Dense, Dropout, Embedding
@@ -322,37 +323,19 @@ def parse_args(argv):
 
 
 def run_config(args, word_steps: int, char_steps: int) -> dict:
-    """The stored settings of the run in `args.out` (checked against the command line),
-    or new ones when neither model has a checkpoint there."""
-    path = args.out / "config.json"
-    mine = {k: getattr(args, k) for k in FIXED}
+    """The settings of the run in `args.out`; fresh when neither model has a checkpoint
+    there, and then each cosine schedule spans the epochs asked for at the start."""
     ckpt = args.out / "checkpoints"
-    if all(jrnn.checkpoint.latest_step(ckpt / m) is None for m in ("word", "char")):
-        # Fixed now: each cosine schedule spans the epochs asked for at the start.
-        config = {
-            **mine,
+    return _run_config(
+        args.out,
+        {k: getattr(args, k) for k in FIXED},
+        fresh=all(jrnn.checkpoint.latest_step(ckpt / m) is None for m in ("word", "char")),
+        ckpt=ckpt,
+        at_start={
             "word_decay_steps": args.word_epochs * word_steps,
             "char_decay_steps": args.char_epochs * char_steps,
-        }
-        args.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(config, indent=1))
-        return config
-    if not path.exists():
-        raise ValueError(
-            f"--out: {ckpt} holds checkpoints but {path} is missing; pass --fresh to start a "
-            f"new run there, or another --out"
-        )
-    config = json.loads(path.read_text())
-    diff = {k: (config.get(k), mine[k]) for k in FIXED if config.get(k) != mine[k]}
-    if diff:
-        said = ", ".join(
-            f"--{k.replace('_', '-')} {new} (checkpoint: {old})" for k, (old, new) in diff.items()
-        )
-        raise ValueError(
-            f"the run in {args.out} was trained with other settings: got {said}; pass "
-            f"--fresh to start again with these, or another --out"
-        )
-    return config
+        },
+    )
 
 
 def main(argv=None) -> dict:

@@ -22,7 +22,10 @@ EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 
 def load_experiment(name: str):
-    """experiments/<name>.py as a module (experiments/ is not a package)."""
+    """experiments/<name>.py as a module (experiments/ is not a package; its shared
+    helpers, like experiments/_runs.py, import as they do when a script runs)."""
+    if str(EXPERIMENTS) not in sys.path:
+        sys.path.insert(0, str(EXPERIMENTS))
     spec = importlib.util.spec_from_file_location(f"experiment_{name}", EXPERIMENTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     # Registered first, as an import would: dataclasses resolve string annotations
