@@ -31,15 +31,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
-import time
 from pathlib import Path
 from pydoc_data.topics import topics
 
 import jax
 import numpy as np
-import optax
-from _runs import run_config as _run_config
+from _runs import (
+    at_least,
+    checked_config,
+    clear_run,
+    cosine_adam,
+    resume_epoch,
+    save_tokenizer,
+    timed_fit,
+    training_stats,
+)
 
 import jrnn
 from jrnn.layers import LSTM, Dense, Embedding
@@ -104,34 +110,16 @@ def parse_args(argv):
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
     ap.add_argument("--out", type=Path, default=RUN_DIR)
     args = ap.parse_args(argv)
-    for name in ("epochs", "batch", "seq_len", "embed", "units", "num_samples"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
-    for name in ("steps_per_epoch", "stride", "max_chars", "top_k"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    at_least(ap, args, ("epochs", "batch", "seq_len", "embed", "units", "num_samples"))
+    at_least(ap, args, ("steps_per_epoch", "stride", "max_chars", "top_k"))
     return args
-
-
-def run_config(args, ckpt_dir: Path, steps_per_epoch: int) -> dict:
-    """The settings of the run in `args.out`; a fresh run fixes its learning-rate
-    schedule now (cosine over the epochs asked for)."""
-    return _run_config(
-        args.out,
-        {k: getattr(args, k) for k in FIXED},
-        fresh=jrnn.checkpoint.latest_step(ckpt_dir) is None,
-        ckpt=ckpt_dir,
-        at_start={"decay_steps": args.epochs * steps_per_epoch, "seed": args.seed},
-    )
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out, ckpt_dir = args.out, args.out / "checkpoints"
     if args.fresh:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        for name in ("history.csv", "config.json", "tokenizer.json"):
-            (out / name).unlink(missing_ok=True)
+        clear_run(out, files=("history.csv", "config.json", "tokenizer.json"))
 
     # -- data: characters -> ids -> (x, y) windows of next characters
     text = load_text(args.max_chars)
@@ -152,38 +140,24 @@ def main(argv=None) -> dict:
         f"epoch), held-out {len(ids) - split:,} ({len(xv):,} windows)"
     )
 
-    config = run_config(args, ckpt_dir, steps_per_epoch)
-    start_epoch = jrnn.checkpoint.latest_step(ckpt_dir) or 0
-    saved_tok = out / "tokenizer.json"
-    if start_epoch and saved_tok.exists():
-        if jrnn.Tokenizer.load(saved_tok).word_index != tok.word_index:
-            raise ValueError(f"{saved_tok}: the checkpointed run has another vocabulary")
+    # A fresh run fixes its learning-rate schedule now (cosine over the epochs asked for).
+    config = checked_config(
+        args,
+        FIXED,
+        ckpts=[ckpt_dir],
+        at_start={"decay_steps": args.epochs * steps_per_epoch, "seed": args.seed},
+    )
+    start_epoch = resume_epoch(ckpt_dir, args.epochs)
     if not start_epoch:  # no epoch to continue: a history left by a crashed run goes too
         (out / "history.csv").unlink(missing_ok=True)
-    tok.save(saved_tok)
+    save_tokenizer(tok, out / "tokenizer.json", resuming=bool(start_epoch))
 
     # -- model and training
     model = build_model(vocab, args.embed, args.units)
     variables = model.init(jax.random.key(config["seed"]), x[:2])
     model.summary(variables)
-    schedule = optax.cosine_decay_schedule(args.lr, max(config["decay_steps"], 1), alpha=0.1)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0),
-        optax.inject_hyperparams(optax.adam)(learning_rate=schedule),
-    )
-    if start_epoch >= args.epochs:
-        print(
-            f"the checkpoint in {ckpt_dir} has {start_epoch} epochs (--epochs {args.epochs}): "
-            f"nothing to train; pass a larger --epochs to continue, or --fresh"
-        )
-    elif start_epoch:
-        print(f"resuming from epoch {start_epoch} of {args.epochs} ({ckpt_dir})")
-    marks = []
-    timer = jrnn.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter())
-    )
-    t0 = time.perf_counter()
-    state, history = jrnn.fit(
+    optimizer = cosine_adam(args.lr, config["decay_steps"], alpha=0.1)
+    state, history, train_seconds, epoch_seconds = timed_fit(
         model,
         variables,
         (x, y),
@@ -194,14 +168,11 @@ def main(argv=None) -> dict:
         epochs=args.epochs,
         validation_data=(xv, yv),
         seed=config["seed"],
-        callbacks=[jrnn.callbacks.CSVLogger(out / "history.csv", append=True), timer],
+        callbacks=[jrnn.callbacks.CSVLogger(out / "history.csv", append=True)],
         checkpoint_dir=ckpt_dir,
         verbose=args.verbose,
     )
-    train_seconds = time.perf_counter() - t0
     h = history.history
-    if not h.get("val_loss"):
-        raise RuntimeError(f"no epoch finished (see the warnings above); {ckpt_dir} unchanged")
     # The whole run's history (the CSV logger appended only this invocation's epochs).
     history.to_csv(out / "history.csv")
     curves = jrnn.History(
@@ -239,21 +210,12 @@ def main(argv=None) -> dict:
 
     epochs_done = len(history.epoch)
     val_bpc = h["val_loss"][-1] / math.log(2)
-    per_epoch = np.diff([t0, *marks])
     metrics = {
         "val_bits_per_char": val_bpc,
         "train_bits_per_char": h["loss"][-1] / math.log(2),
         "val_accuracy": h["val_accuracy"][-1],
         "best_val_bits_per_char": min(h["val_loss"]) / math.log(2),
-        "epochs": epochs_done,
-        "steps": int(state.step),
-        "epochs_this_run": len(marks),
-        "resumed_from_epoch": start_epoch,
-        "train_seconds": train_seconds,
-        "seconds_per_epoch_after_first": (
-            float(np.median(per_epoch[1:])) if len(per_epoch) > 1 else None
-        ),
-        "params": sum(int(np.size(a)) for a in jax.tree.leaves(state.params)),
+        **training_stats(history, state, start_epoch, train_seconds, epoch_seconds),
         "data": {
             "characters": len(text),
             "vocabulary": vocab - 1,

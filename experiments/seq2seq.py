@@ -43,15 +43,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shutil
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from _runs import run_config as _run_config
+from _runs import (
+    at_least,
+    checked_config,
+    clear_run,
+    cosine_adam,
+    resume_epoch,
+    save_tokenizer,
+    timed_fit,
+    training_stats,
+)
 from jax.tree_util import Partial
 
 import jrnn
@@ -276,12 +283,8 @@ def parse_args(argv):
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
     ap.add_argument("--out", type=Path, default=RUN_DIR)
     args = ap.parse_args(argv)
-    for name in ("train_size", "val_size", "test_size", "embed", "units", "epochs"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
-    for name in ("batch_size", "beam_width"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    positive = "train_size val_size test_size embed units epochs batch_size beam_width"
+    at_least(ap, args, positive.split())
     days = (LAST - FIRST).days + 1
     if args.val_size + args.test_size >= days:
         ap.error(
@@ -291,25 +294,11 @@ def parse_args(argv):
     return args
 
 
-def run_config(args, ckpt_dir: Path, steps_per_epoch: int) -> dict:
-    """The settings of the run in `args.out`; a fresh run fixes its learning-rate
-    schedule now (cosine over the epochs asked for)."""
-    return _run_config(
-        args.out,
-        {k: getattr(args, k) for k in FIXED},
-        fresh=jrnn.checkpoint.latest_step(ckpt_dir) is None,
-        ckpt=ckpt_dir,
-        at_start={"decay_steps": args.epochs * steps_per_epoch},
-    )
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out, ckpt_dir = args.out, args.out / "checkpoints"
     if args.fresh:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        for name in ("history.csv", "config.json", "tokenizer.json"):
-            (out / name).unlink(missing_ok=True)
+        clear_run(out, files=("history.csv", "config.json", "tokenizer.json"))
 
     # -- data: disjoint date sets, rendered in random formats and cases
     rng = np.random.default_rng(args.seed)
@@ -340,39 +329,22 @@ def main(argv=None) -> dict:
         f"{src_vocab - 1}, up to {maxlen} characters"
     )
 
-    config = run_config(args, ckpt_dir, steps_per_epoch)
-    start_epoch = jrnn.checkpoint.latest_step(ckpt_dir) or 0
-    saved_tok = out / "tokenizer.json"
-    if start_epoch and saved_tok.exists():
-        if jrnn.Tokenizer.load(saved_tok).word_index != tok.word_index:
-            raise ValueError(f"{saved_tok}: the checkpointed run has another vocabulary")
+    # A fresh run fixes its learning-rate schedule now (cosine over the epochs asked for).
+    config = checked_config(
+        args, FIXED, ckpts=[ckpt_dir], at_start={"decay_steps": args.epochs * steps_per_epoch}
+    )
+    start_epoch = resume_epoch(ckpt_dir, args.epochs)
     if not start_epoch:  # no epoch to continue: a history left by a crashed run goes too
         (out / "history.csv").unlink(missing_ok=True)
-    tok.save(saved_tok)
+    save_tokenizer(tok, out / "tokenizer.json", resuming=bool(start_epoch))
 
     # -- model and training (teacher forcing)
     model, encoder = build_model(src_vocab, args.embed, args.units)
     variables = model.init(jax.random.key(args.seed), [xtr[0][:2], xtr[1][:2]])
     model.summary(variables)
-    schedule = optax.cosine_decay_schedule(args.lr, max(config["decay_steps"], 1), alpha=0.02)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0),
-        optax.inject_hyperparams(optax.adam)(learning_rate=schedule),
-    )
+    optimizer = cosine_adam(args.lr, config["decay_steps"], alpha=0.02)
     loss = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if start_epoch >= args.epochs:
-        print(
-            f"the checkpoint in {ckpt_dir} has {start_epoch} epochs (--epochs {args.epochs}): "
-            f"nothing to train; pass a larger --epochs to continue, or --fresh"
-        )
-    elif start_epoch:
-        print(f"resuming from epoch {start_epoch} of {args.epochs} ({ckpt_dir})")
-    marks = []
-    timer = jrnn.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter())
-    )
-    t0 = time.perf_counter()
-    state, history = jrnn.fit(
+    state, history, train_seconds, epoch_seconds = timed_fit(
         model,
         variables,
         (xtr, ytr),
@@ -383,15 +355,11 @@ def main(argv=None) -> dict:
         epochs=args.epochs,
         validation_data=(xval, yval),
         seed=args.seed,
-        callbacks=[timer],
         checkpoint_dir=ckpt_dir,
         verbose=args.verbose,
         devices=jax.devices()[:1],
     )
-    train_seconds = time.perf_counter() - t0
     h = history.history
-    if not h.get("val_loss"):
-        raise RuntimeError(f"no epoch finished (see the warnings above); {ckpt_dir} unchanged")
     history.to_csv(out / "history.csv")
     history.plot(out / "curves.png", title="dates to ISO: encoder-decoder LSTM")
     teacher = jrnn.evaluate(model, state, (xte, yte), loss=loss, metrics=["accuracy"])
@@ -439,7 +407,6 @@ def main(argv=None) -> dict:
     lines += [line(i) for i in wrong]
     (out / "samples.txt").write_text("\n".join(lines) + "\n")
 
-    per_epoch = np.diff([t0, *marks])
     metrics = {
         "greedy_exact_match": float(greedy_ok.mean()),
         "beam_exact_match": float(beam_ok.mean()),
@@ -448,17 +415,9 @@ def main(argv=None) -> dict:
         "test_char_accuracy_teacher_forced": teacher["accuracy"],
         "test_loss_teacher_forced": teacher["loss"],
         "val_accuracy": h["val_accuracy"][-1],
-        "epochs": len(history.epoch),
-        "steps": int(state.step),
-        "epochs_this_run": len(marks),
-        "resumed_from_epoch": start_epoch,
-        "train_seconds": train_seconds,
-        "seconds_per_epoch_after_first": (
-            float(np.median(per_epoch[1:])) if len(per_epoch) > 1 else None
-        ),
         "decode_seconds": decode_seconds,
         "step_fn_vs_model_max_abs_diff": step_diff,
-        "params": sum(int(np.size(a)) for a in jax.tree.leaves(state.params)),
+        **training_stats(history, state, start_epoch, train_seconds, epoch_seconds),
         "data": {
             "train_examples": len(train),
             "train_dates": len(train_dates),

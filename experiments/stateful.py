@@ -42,15 +42,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from _runs import run_config as _run_config
+from _runs import (
+    at_least,
+    checked_config,
+    clear_run,
+    cosine_adam,
+    resume_epoch,
+    timed_fit,
+    training_stats,
+)
 
 import jrnn
 from jrnn.layers import LSTM, Dense
@@ -170,9 +176,7 @@ def parse_args(argv):
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
     ap.add_argument("--out", type=Path, default=RUN_DIR)
     args = ap.parse_args(argv)
-    for name in ("streams", "chunk", "units", "epochs"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    at_least(ap, args, ("streams", "chunk", "units", "epochs"))
     if min(args.ar_orders) < 1:
         ap.error(f"--ar-orders: got {args.ar_orders}, expected orders >= 1")
     if args.max_points is not None and args.max_points < 100:
@@ -180,25 +184,11 @@ def parse_args(argv):
     return args
 
 
-def run_config(args, ckpt_dir: Path, steps_per_epoch: int) -> dict:
-    """The settings of the run in `args.out`; a fresh run fixes its learning-rate
-    schedule now (cosine over the epochs asked for)."""
-    return _run_config(
-        args.out,
-        {k: getattr(args, k) for k in FIXED},
-        fresh=jrnn.checkpoint.latest_step(ckpt_dir) is None,
-        ckpt=ckpt_dir,
-        at_start={"decay_steps": args.epochs * steps_per_epoch},
-    )
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out, ckpt_dir = args.out, args.out / "checkpoints"
     if args.fresh:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        for name in ("history.csv", "config.json"):
-            (out / name).unlink(missing_ok=True)
+        clear_run(out, files=("history.csv", "config.json"))
 
     # -- data: one series, split in time; training and validation laid out as B streams
     x = load_series(args.max_points)
@@ -215,8 +205,11 @@ def main(argv=None) -> dict:
         f"{steps * T} steps: {steps} chunks of {T} per epoch), validation {n_val}, held-out "
         f"tail {n - test_start}"
     )
-    config = run_config(args, ckpt_dir, steps)
-    start_epoch = jrnn.checkpoint.latest_step(ckpt_dir) or 0
+    # A fresh run fixes its learning-rate schedule now (cosine over the epochs asked for).
+    config = checked_config(
+        args, FIXED, ckpts=[ckpt_dir], at_start={"decay_steps": args.epochs * steps}
+    )
+    start_epoch = resume_epoch(ckpt_dir, args.epochs)
     if not start_epoch:
         (out / "history.csv").unlink(missing_ok=True)
 
@@ -224,21 +217,8 @@ def main(argv=None) -> dict:
     model = build_model(args.units)
     variables = model.init(jax.random.key(args.seed), xtr[:B])
     model.summary(variables)
-    schedule = optax.cosine_decay_schedule(args.lr, max(config["decay_steps"], 1), alpha=0.05)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0),
-        optax.inject_hyperparams(optax.adam)(learning_rate=schedule),
-    )
-    if start_epoch >= args.epochs:
-        print(f"{ckpt_dir} has {start_epoch} epochs (--epochs {args.epochs}): nothing to train")
-    elif start_epoch:
-        print(f"resuming from epoch {start_epoch} of {args.epochs} ({ckpt_dir})")
-    marks = []
-    timer = jrnn.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter())
-    )
-    t0 = time.perf_counter()
-    state, history = jrnn.fit(
+    optimizer = cosine_adam(args.lr, config["decay_steps"], alpha=0.05)
+    state, history, train_seconds, epoch_seconds = timed_fit(
         model,
         variables,
         (xtr, ytr),
@@ -251,15 +231,10 @@ def main(argv=None) -> dict:
         reset_state=True,
         validation_data=(xva, yva),
         seed=args.seed,
-        callbacks=[timer],
         checkpoint_dir=ckpt_dir,
         verbose=args.verbose,
         devices=jax.devices()[:1],
     )
-    train_seconds = time.perf_counter() - t0
-    h = history.history
-    if not h.get("val_loss"):
-        raise RuntimeError(f"no epoch finished (see the warnings above); {ckpt_dir} unchanged")
     history.to_csv(out / "history.csv")
     history.plot(out / "curves.png", title="stateful LSTM, TBPTT: MSE of the next change")
 
@@ -307,7 +282,6 @@ def main(argv=None) -> dict:
     val = scores(val_pred, x[val_lo:val_hi], x[val_lo - 1 : val_hi - 1])
     _plot_forecast(out / "forecast.png", np.arange(test_start, n), truth, lstm, naive)
 
-    per_epoch = np.diff([t0, *marks])
     metrics = {
         "test": results,
         "test_skill": results["lstm"]["skill"],
@@ -317,15 +291,7 @@ def main(argv=None) -> dict:
         "one_pass_seconds": whole_seconds,
         "chunked_seconds": chunk_seconds,
         "final_carry_norm": float(sum(jnp.linalg.norm(a) for a in jax.tree.leaves(final))),
-        "epochs": len(history.epoch),
-        "steps": int(state.step),
-        "epochs_this_run": len(marks),
-        "resumed_from_epoch": start_epoch,
-        "train_seconds": train_seconds,
-        "seconds_per_epoch_after_first": (
-            float(np.median(per_epoch[1:])) if len(per_epoch) > 1 else None
-        ),
-        "params": sum(int(np.size(a)) for a in jax.tree.leaves(state.params)),
+        **training_stats(history, state, start_epoch, train_seconds, epoch_seconds),
         "data": {
             "series": "KDD-TSAD 135 UCR_Anomaly_InternalBleeding16 (aeon)",
             "points": n,

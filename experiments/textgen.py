@@ -44,15 +44,22 @@ import argparse
 import json
 import math
 import re
-import shutil
 import time
 from pathlib import Path
 from pydoc_data.topics import topics
 
 import jax
 import numpy as np
-import optax
-from _runs import run_config as _run_config
+from _runs import (
+    at_least,
+    checked_config,
+    clear_run,
+    cosine_adam,
+    resume_epoch,
+    save_tokenizer,
+    steady_seconds,
+    timed_fit,
+)
 
 import jrnn
 from jrnn.layers import GRU, LSTM, Dense, Dropout, Embedding
@@ -183,25 +190,13 @@ def char_model(vocab: int, embed: int, units: int) -> jrnn.Sequential:
 def train(model, x, y, xv, yv, *, epochs, batch, lr, decay_steps, seed, ckpt_dir, verbose):
     """jrnn.fit with next-token cross-entropy, Adam on a cosine decay (fixed by
     `decay_steps`, so a resumed run continues the same schedule), clipped gradients;
-    resumes from `ckpt_dir`. Returns (state, history, seconds, epoch end times)."""
+    resumes from `ckpt_dir`. Returns (state, history, seconds, seconds of each epoch run)."""
     variables = model.init(jax.random.key(seed), x[:2])
     model.summary(variables)
-    schedule = optax.cosine_decay_schedule(lr, max(decay_steps, 1), alpha=0.05)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0),
-        optax.inject_hyperparams(optax.adam)(learning_rate=schedule),
-    )
-    start = jrnn.checkpoint.latest_step(ckpt_dir) or 0
-    if start >= epochs:
-        print(f"{ckpt_dir} has {start} epochs (asked for {epochs}): nothing to train")
-    elif start:
-        print(f"resuming {model.name} from epoch {start} of {epochs} ({ckpt_dir})")
-    marks = []
-    timer = jrnn.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter())
-    )
-    t0 = time.perf_counter()
-    state, history = jrnn.fit(
+    optimizer = cosine_adam(lr, decay_steps, alpha=0.05)
+    # ckpt_dir is checkpoints/word or checkpoints/char: --word-epochs, --char-epochs
+    resume_epoch(ckpt_dir, epochs, name=model.name, flag=f"--{ckpt_dir.name}-epochs")
+    state, history, seconds, epoch_seconds = timed_fit(
         model,
         variables,
         (x, y),
@@ -212,15 +207,11 @@ def train(model, x, y, xv, yv, *, epochs, batch, lr, decay_steps, seed, ckpt_dir
         epochs=epochs,
         validation_data=(xv, yv),
         seed=seed,
-        callbacks=[timer],
         checkpoint_dir=ckpt_dir,
         verbose=verbose,
         devices=jax.devices()[:1],
     )
-    seconds = time.perf_counter() - t0
-    if not history.history.get("val_loss"):
-        raise RuntimeError(f"no epoch finished (see the warnings above); {ckpt_dir} unchanged")
-    return state, history, seconds, np.diff([t0, *marks])
+    return state, history, seconds, epoch_seconds
 
 
 def test_scores(model, state, x, y, batch) -> dict:
@@ -308,11 +299,7 @@ def parse_args(argv):
         "min_count word_embed word_units word_epochs word_batch char_embed char_units "
         "char_epochs char_batch seq_len words chars"
     ).split()
-    for name in positive:
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
-    if args.context < 1:
-        ap.error(f"--context: got {args.context}, expected >= 1")
+    at_least(ap, args, [*positive, "context"])
     if args.max_sentences is not None and args.max_sentences < 10:
         ap.error(f"--max-sentences: got {args.max_sentences}, expected >= 10 (or none)")
     if min(args.top_k) < 0:
@@ -322,29 +309,12 @@ def parse_args(argv):
     return args
 
 
-def run_config(args, word_steps: int, char_steps: int) -> dict:
-    """The settings of the run in `args.out`; fresh when neither model has a checkpoint
-    there, and then each cosine schedule spans the epochs asked for at the start."""
-    ckpt = args.out / "checkpoints"
-    return _run_config(
-        args.out,
-        {k: getattr(args, k) for k in FIXED},
-        fresh=all(jrnn.checkpoint.latest_step(ckpt / m) is None for m in ("word", "char")),
-        ckpt=ckpt,
-        at_start={
-            "word_decay_steps": args.word_epochs * word_steps,
-            "char_decay_steps": args.char_epochs * char_steps,
-        },
-    )
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out, ckpt = args.out, args.out / "checkpoints"
     if args.fresh:
-        shutil.rmtree(ckpt, ignore_errors=True)
-        for name in ("history.csv", "config.json", "word_tokenizer.json", "char_tokenizer.json"):
-            (out / name).unlink(missing_ok=True)
+        files = ("history.csv", "config.json", "word_tokenizer.json", "char_tokenizer.json")
+        clear_run(out, files=files)
 
     # -- data: sentences -> train / val / test
     sentences = load_sentences()
@@ -381,14 +351,20 @@ def main(argv=None) -> dict:
         f"({len(cx)} windows of {args.seq_len}, {char_steps} steps of {args.char_batch}), "
         f"{len(cxt) * args.seq_len:,} test"
     )
-    config = run_config(args, word_steps, char_steps)
+    # Fresh when neither model has a checkpoint; then each cosine schedule spans the
+    # epochs asked for at the start.
+    config = checked_config(
+        args,
+        FIXED,
+        ckpts=[ckpt / "word", ckpt / "char"],
+        at_start={
+            "word_decay_steps": args.word_epochs * word_steps,
+            "char_decay_steps": args.char_epochs * char_steps,
+        },
+    )
     started = {m: jrnn.checkpoint.latest_step(ckpt / m) or 0 for m in ("word", "char")}
     for name, tok in (("word", wtok), ("char", ctok)):
-        saved = out / f"{name}_tokenizer.json"
-        if started[name] and saved.exists():
-            if jrnn.Tokenizer.load(saved).word_index != tok.word_index:
-                raise ValueError(f"{saved}: the checkpointed run has another vocabulary")
-        tok.save(saved)
+        save_tokenizer(tok, out / f"{name}_tokenizer.json", resuming=bool(started[name]))
     if not any(started.values()):
         (out / "history.csv").unlink(missing_ok=True)
 
@@ -461,7 +437,6 @@ def main(argv=None) -> dict:
     gen_seconds = time.perf_counter() - t_gen
     (out / "samples.txt").write_text("\n".join(lines) + "\n")
 
-    steady = lambda t: float(np.median(t[1:])) if len(t) > 1 else None
     metrics = {
         "word": {
             "test": word_test,
@@ -473,7 +448,7 @@ def main(argv=None) -> dict:
             "steps": int(wstate.step),
             "resumed_from_epoch": started["word"],
             "train_seconds": wsec,
-            "seconds_per_epoch_after_first": steady(wtimes),
+            "seconds_per_epoch_after_first": steady_seconds(wtimes),
             "params": sum(int(np.size(a)) for a in jax.tree.leaves(wstate.params)),
             "vocabulary": wvocab,
             "train_ngrams": len(wx),
@@ -487,7 +462,7 @@ def main(argv=None) -> dict:
             "steps": int(cstate.step),
             "resumed_from_epoch": started["char"],
             "train_seconds": csec,
-            "seconds_per_epoch_after_first": steady(ctimes),
+            "seconds_per_epoch_after_first": steady_seconds(ctimes),
             "params": sum(int(np.size(a)) for a in jax.tree.leaves(cstate.params)),
             "vocabulary": cvocab,
             "train_chars": int(cx.size),
