@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 
 .PHONY: help install test lint format bench demo clean exp-classify exp-seq2seq exp-textgen \
-        exp-stateful exp-keras_guide exp-bidirectional
+        exp-stateful exp-keras_guide exp-bidirectional exp-sentiment exp-all
 
 help:
 	@echo "make demo    # the main job: train a character-level LSTM language model"
@@ -20,6 +20,8 @@ help:
 	@echo "make exp-stateful  # stateful LSTM, truncated BPTT on a long real series, forecast skill"
 	@echo "make exp-keras_guide    # the Keras RNN guide's models, trained on pydoc topics"
 	@echo "make exp-bidirectional  # stacked vs conv + bidirectional LSTMs on pydoc topics"
+	@echo "make exp-sentiment # stacked SimpleRNN sentiment (movie-review snippets or IMDB), vs Keras"
+	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~10 min)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +78,28 @@ exp-keras_guide: $(VENV)/.exp
 
 exp-bidirectional: $(VENV)/.exp
 	$(PY) experiments/bidirectional.py $(BIDIRECTIONAL_ARGS)
+
+# The default sentiment corpus: the VADER movie-review snippets, which ship only in the
+# vaderSentiment source distribution (pip verifies its hash against PyPI's).
+VADER := $(VENV)/data/vaderSentiment-3.3.2.tar.gz
+$(VADER): | $(PY)
+	$(PIP) download -q --no-deps --no-binary :all: -d $(VENV)/data vaderSentiment==3.3.2
+
+exp-sentiment: $(VENV)/.exp $(VADER)
+	$(PY) experiments/sentiment.py $(SENTIMENT_ARGS)
+
+# Every experiment end to end with a small budget (few epochs, some on a slice), each
+# from scratch into runs/all/<name>/, so the full runs in runs/<name>/ are left alone.
+ALL := runs/all
+exp-all: $(VENV)/.exp $(VADER)
+	$(PY) experiments/demo.py --fresh --epochs 1 --max-chars 100000 --verbose 2 --out $(ALL)/demo
+	$(PY) experiments/seq2seq.py --fresh --epochs 2 --train-size 5000 --test-size 500 --verbose 2 --out $(ALL)/seq2seq
+	$(PY) experiments/textgen.py --fresh --word-epochs 2 --char-epochs 1 --max-sentences 3000 --verbose 2 --out $(ALL)/textgen
+	$(PY) experiments/stateful.py --fresh --epochs 5 --verbose 2 --out $(ALL)/stateful
+	$(PY) experiments/keras_guide.py --fresh --epochs 1 --verbose 2 --out $(ALL)/keras_guide
+	$(PY) experiments/bidirectional.py --fresh --epochs 1 --verbose 2 --out $(ALL)/bidirectional
+	$(PY) experiments/classify.py --epochs 10 --seeds 1 --verbose 2 --out $(ALL)/classify
+	$(PY) experiments/sentiment.py --fresh --epochs 2 --seeds 1 --verbose 2 --out $(ALL)/sentiment
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
