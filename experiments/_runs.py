@@ -156,13 +156,16 @@ def timed_fit(model, variables, data, *, callbacks=(), **fit_kwargs):
     """`jrnn.fit(model, variables, data, **fit_kwargs)`, timed.
 
     Returns (state, history, seconds, epoch_seconds): the wall time of the whole call, and
-    a list with the wall time of each epoch this call trained (empty when a checkpoint
-    already had them all; the first one includes compilation). A RuntimeError when the
-    history holds no epoch (fit stopped before the first one ended).
+    a list with the wall time of each epoch this call trained, from its start to its end
+    (training steps, validation, callbacks; not the checkpoint fit writes after it, which
+    a peer without checkpoints does not pay), empty when a checkpoint already had them
+    all; the first one includes compilation. A RuntimeError when the history holds no
+    epoch (fit stopped before the first one ended).
     """
-    marks = []
+    begins, ends = [], []
     timer = jrnn.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter())
+        on_epoch_begin=lambda epoch, logs: begins.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
     )
     t0 = time.perf_counter()
     state, history = jrnn.fit(model, variables, data, callbacks=[*callbacks, timer], **fit_kwargs)
@@ -172,7 +175,7 @@ def timed_fit(model, variables, data, *, callbacks=(), **fit_kwargs):
         raise RuntimeError(
             "no epoch finished (see the warnings above)" + (f"; {ckpt} unchanged" if ckpt else "")
         )
-    return state, history, seconds, np.diff([t0, *marks]).tolist()
+    return state, history, seconds, [end - begin for begin, end in zip(begins, ends)]
 
 
 def record_epoch_times(path: Path, start_epoch: int, epoch_seconds: list) -> list:

@@ -336,13 +336,58 @@ def test_bidirectional_runs(tmp_path):
 def test_classify_runs(tmp_path):
     pytest.importorskip("aeon")  # the UEA data set ships in aeon
     classify = load_experiment("classify")
-    m = classify.main(
-        ["--epochs", "2", "--seeds", "1", "--units", "8", "--no-keras", "--verbose", "0",
-         "--out", str(tmp_path)]
-    )  # fmt: skip
+    tiny = ["--seeds", "1", "--units", "4", "--no-keras", "--verbose", "0", "--out", str(tmp_path)]
+    m = classify.main(["--epochs", "1", *tiny])
     s = m["summary"]["jrnn"]
-    assert 0 <= s["test_accuracy_mean"] <= 1 and s["seeds"] == 1
-    on_disk = json.loads((tmp_path / "metrics.json").read_text())["summary"]["jrnn"]
-    assert on_disk["test_accuracy_mean"] == s["test_accuracy_mean"]
-    assert len(read_csv(tmp_path / "history.csv")) == 2
+    assert 0 <= s["test_accuracy_mean"] <= 1 and s["seeds"] == 1 and "keras" not in m["summary"]
+    r = m["runs"]["jrnn"][0]
+    assert (r["epochs"], r["steps"], r["resumed_from_epoch"]) == (1, 9, 0)  # 270 / 32
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["summary"]["jrnn"]["test_accuracy_mean"] == s["test_accuracy_mean"]
+    # Published figures for JapaneseVowels, with their sources, next to jrnn's.
+    published = on_disk["published_test_accuracy"]
+    assert published == classify.PUBLISHED["JapaneseVowels"] and len(published) >= 2
+    assert all(0.9 < a <= 1 for figures in published.values() for a in figures.values())
+    seed0 = tmp_path / "jrnn" / "seed0"
+    assert jrnn.checkpoint.latest_step(seed0 / "checkpoints") == 1
+    rows = read_csv(tmp_path / "history.csv")
+    assert len(rows) == 1 and rows == read_csv(seed0 / "history.csv")
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+
+    # Re-running with more epochs resumes the jrnn run; the first epoch is kept.
+    m2 = classify.main(["--epochs", "2", *tiny])
+    r2 = m2["runs"]["jrnn"][0]
+    assert (r2["epochs"], r2["steps"], r2["resumed_from_epoch"], r2["epochs_this_run"]) == (
+        2, 18, 1, 1,
+    )  # fmt: skip
+    rows2 = read_csv(tmp_path / "history.csv")
+    assert len(rows2) == 2 and rows2[0] == rows[0]
+    # Other settings against the checkpointed runs are an error; --fresh starts over.
+    with pytest.raises(ValueError, match="--units 8"):
+        classify.main(["--epochs", "2", *tiny, "--units", "8"])
+    m3 = classify.main(["--epochs", "1", "--fresh", *tiny])
+    r3 = m3["runs"]["jrnn"][0]
+    assert (r3["epochs"], r3["resumed_from_epoch"]) == (1, 0)
+    assert r3["test_accuracy"] == r["test_accuracy"]  # same seed, same run
+    assert jrnn.checkpoint.latest_step(seed0 / "checkpoints") == 1
+
+
+def test_naive_bayes_baseline():
+    load_experiment("classify")  # puts experiments/ on sys.path
+    from _baselines import majority_class, naive_bayes
+
+    # Class 0 writes ids 2 and 3, class 1 ids 4 and 5; rows end in padding (id 0).
+    x = np.array([[2, 3, 2, 0], [3, 2, 0, 0], [4, 5, 4, 0], [5, 5, 4, 4]])
+    y = np.array([0, 0, 1, 1])
+    test = np.array([[2, 2, 0, 0], [5, 4, 0, 0], [3, 0, 0, 0]])
+    scores = naive_bayes(x, y, test, vocab=6, classes=2, pad=0)
+    assert scores.shape == (3, 2) and scores.argmax(1).tolist() == [0, 1, 0]
+    # By hand: add-one counts of ids 1..5 (the padding id has none), prior log(n_c + 1).
+    counts0 = np.array([0, 1, 4, 3, 1, 1.0])
+    want = np.log(3) + 2 * np.log(counts0[2] / counts0.sum())
+    np.testing.assert_allclose(scores[0, 0], want, rtol=1e-12)
+    # With pad=0, padding adds nothing: the scores do not depend on the rows' lengths.
+    np.testing.assert_array_equal(naive_bayes(x, y, test[:, :2], 6, 2, pad=0)[:2], scores[:2])
+    # The default counts every id, 0 included (the topic experiments have no padding).
+    assert not np.allclose(naive_bayes(x, y, test, 6, 2), scores)
+    assert majority_class(y, np.array([1, 1, 0]), classes=2) == (0, 1 / 3)
