@@ -41,6 +41,7 @@ config.json, history.csv, curves.png, forecast.png (the held-out tail) and metri
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -69,12 +70,19 @@ SPLIT = (0.70, 0.15)  # train, validation; the rest is the held-out tail
 
 # -- data -------------------------------------------------------------------------------------
 def load_series(max_points: int | None = None) -> np.ndarray:
-    """KDD-TSAD 135 (InternalBleeding16), float64 (7501,), its first `max_points`."""
+    """KDD-TSAD 135 (InternalBleeding16), float64 (7501,), its first `max_points` (a copy)."""
+    x = _recording()
+    return (x if max_points is None else x[:max_points]).copy()
+
+
+@functools.cache
+def _recording() -> np.ndarray:
+    """The whole recording, parsed once per process (about a second; main() may run
+    several times in one, as in the tests)."""
     from aeon.datasets import load_kdd_tsad_135
 
     x, _ = load_kdd_tsad_135(split="test")  # the whole recording; "train" is its start
-    x = np.asarray(x, np.float64).ravel()
-    return x if max_points is None else x[:max_points]
+    return np.asarray(x, np.float64).ravel()
 
 
 def features(x: np.ndarray, n_train: int):
