@@ -391,3 +391,75 @@ def test_naive_bayes_baseline():
     # The default counts every id, 0 included (the topic experiments have no padding).
     assert not np.allclose(naive_bayes(x, y, test, 6, 2), scores)
     assert majority_class(y, np.array([1, 1, 0]), classes=2) == (0, 1 / 3)
+
+
+def write_snippets(path, n=96):
+    """A small file in the VADER snippets' format (id, mean rating, text): sentences
+    built from a few words whose rating follows their sign, a few rated exactly 0."""
+    rng = np.random.default_rng(0)
+    good, bad = ["warm", "funny", "moving", "great"], ["dull", "boring", "awful", "long"]
+    filler = ["the", "film", "is", "a", "plot", "and", "cast", "story"]
+    lines = []
+    for i in range(n):
+        rating = 0.0 if i % 16 == 0 else float(rng.choice([-1, 1]) * rng.uniform(0.5, 3))
+        words = list(rng.choice(filler, 5)) + list(rng.choice(good if rating > 0 else bad, 2))
+        rng.shuffle(words)
+        lines.append(f"{i + 1}\t{rating:.3f}\t{' '.join(words).capitalize()}.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_sentiment_runs(tmp_path):
+    sentiment = load_experiment("sentiment")
+    data = tmp_path / "snippets.txt"
+    write_snippets(data)
+    out = tmp_path / "run"
+    tiny = ["--data", str(data), "--no-keras", "--seeds", "1", "--embed", "8", "--units", "8",
+            "--maxlen", "12", "--batch-size", "16", "--verbose", "0",
+            "--out", str(out)]  # fmt: skip
+    m = sentiment.main(["--epochs", "1", *tiny])
+    # 96 snippets, 6 rated 0 left out: 90, split 80/10/10 per class.
+    assert (m["data"]["train"], m["data"]["val"], m["data"]["test"]) == (72, 9, 9)
+    r = m["runs"]["jrnn"][0]
+    assert (r["epochs"], r["resumed_from_epoch"]) == (1, 0)
+    # Embedding(vocab, 8) + 2 x SimpleRNN(8) (8*8 + 8*8 + 8 each) + Dense(1) (8 + 1)
+    assert r["params"] == m["data"]["vocab"] * 8 + 2 * 136 + 9
+    assert 0 <= r["test_accuracy"] <= 1 and 0 <= m["baselines"]["naive_bayes"] <= 1
+    assert set(m["published_accuracy_percent"]) >= {"CNN-rand (Kim 2014)"}
+    assert json.loads((out / "metrics.json").read_text())["runs"]["jrnn"][0] == r
+    assert len(read_csv(out / "history.csv")) == 1
+    assert (out / "curves.png").read_bytes()[:8] == PNG
+    samples = (out / "samples.txt").read_text().splitlines()
+    assert len(samples) == 9 and "P(positive)" in samples[0]
+    # Re-running resumes to the new total; other settings are refused; --fresh restarts.
+    m2 = sentiment.main(["--epochs", "2", *tiny])
+    r2 = m2["runs"]["jrnn"][0]
+    assert (r2["epochs"], r2["resumed_from_epoch"]) == (2, 1)
+    assert jrnn.checkpoint.latest_step(out / "seed0" / "checkpoints") == 2
+    with pytest.raises(ValueError, match="--units 4"):
+        sentiment.main(["--epochs", "2", *tiny, "--units", "4"])
+    m3 = sentiment.main(["--epochs", "1", "--fresh", *tiny])
+    assert m3["runs"]["jrnn"][0]["test_accuracy"] == r["test_accuracy"]  # same seed
+
+
+def test_sentiment_imdb_npz_and_keras(tmp_path):
+    pytest.importorskip("keras")
+    sentiment = load_experiment("sentiment")
+    rng = np.random.default_rng(1)
+    reviews = {}
+    for split, n in (("train", 40), ("test", 12)):
+        x = np.empty(n, object)
+        x[:] = [rng.integers(1, 30, rng.integers(3, 15)).tolist() for _ in range(n)]
+        reviews[f"x_{split}"], reviews[f"y_{split}"] = x, rng.integers(0, 2, n)
+    np.savez(tmp_path / "imdb.npz", **reviews)
+    with jax.numpy_rank_promotion("allow"):  # Keras's own code promotes ranks
+        m = sentiment.main(
+            ["--imdb", str(tmp_path / "imdb.npz"), "--num-words", "20", "--maxlen", "10",
+             "--seeds", "1", "--epochs", "1", "--embed", "4", "--units", "4", "--verbose", "0",
+             "--out", str(tmp_path / "run")]
+        )  # fmt: skip
+    assert m["data"]["name"] == "imdb.npz" and m["data"]["vocab"] == 20
+    assert (m["data"]["train"], m["data"]["val"], m["data"]["test"]) == (32, 8, 12)
+    assert m["published_accuracy_percent"] == {}  # Kim's figures are for MR only
+    for name in ("jrnn", "keras"):
+        assert 0 <= m["summary"][name]["test_accuracy_mean"] <= 1
+    assert not (tmp_path / "run" / "tokenizer.json").exists()  # imdb.npz is already ids
