@@ -88,18 +88,18 @@ $(VADER): | $(PY)
 exp-sentiment: $(VENV)/.exp $(VADER)
 	$(PY) experiments/sentiment.py $(SENTIMENT_ARGS)
 
-# Every experiment end to end with a small budget (few epochs, some on a slice), each
+# Every experiment end to end with a small budget (a third or less of its epochs), each
 # from scratch into runs/all/<name>/, so the full runs in runs/<name>/ are left alone.
 ALL := runs/all
 exp-all: $(VENV)/.exp $(VADER)
-	$(PY) experiments/demo.py --fresh --epochs 1 --max-chars 100000 --verbose 2 --out $(ALL)/demo
-	$(PY) experiments/seq2seq.py --fresh --epochs 2 --train-size 5000 --test-size 500 --verbose 2 --out $(ALL)/seq2seq
-	$(PY) experiments/textgen.py --fresh --word-epochs 2 --char-epochs 1 --max-sentences 3000 --verbose 2 --out $(ALL)/textgen
-	$(PY) experiments/stateful.py --fresh --epochs 5 --verbose 2 --out $(ALL)/stateful
-	$(PY) experiments/keras_guide.py --fresh --epochs 1 --verbose 2 --out $(ALL)/keras_guide
-	$(PY) experiments/bidirectional.py --fresh --epochs 1 --verbose 2 --out $(ALL)/bidirectional
-	$(PY) experiments/classify.py --epochs 10 --seeds 1 --verbose 2 --out $(ALL)/classify
-	$(PY) experiments/sentiment.py --fresh --epochs 2 --seeds 1 --verbose 2 --out $(ALL)/sentiment
+	$(PY) experiments/demo.py --fresh --epochs 3 --verbose 2 --out $(ALL)/demo
+	$(PY) experiments/seq2seq.py --fresh --epochs 4 --verbose 2 --out $(ALL)/seq2seq
+	$(PY) experiments/textgen.py --fresh --word-epochs 4 --char-epochs 2 --verbose 2 --out $(ALL)/textgen
+	$(PY) experiments/stateful.py --fresh --epochs 20 --verbose 2 --out $(ALL)/stateful
+	$(PY) experiments/keras_guide.py --fresh --epochs 3 --verbose 2 --out $(ALL)/keras_guide
+	$(PY) experiments/bidirectional.py --fresh --epochs 4 --verbose 2 --out $(ALL)/bidirectional
+	$(PY) experiments/classify.py --fresh --seeds 1 --verbose 0 --out $(ALL)/classify
+	$(PY) experiments/sentiment.py --fresh --seeds 1 --verbose 2 --out $(ALL)/sentiment
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -37,11 +37,11 @@ import functools
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
-from _runs import at_least, checked_config, clear_run, steady_seconds, train_classifier
+from _peers import keras_run, keras_timed_fit, summarise_peers
+from _runs import at_least, checked_config, clear_run, train_classifier
 
 RUN_DIR = Path(__file__).resolve().parent.parent / "runs" / "classify"
 # Settings that fix what a checkpoint means: a resumed run must use the same ones.
@@ -122,7 +122,7 @@ def _load_split(name: str, split: str):
 
 def train_jrnn(data, args, seed):
     """Train (resuming from `--out`/jrnn/seed<seed>/) and test the jrnn model; returns
-    (metrics of `_runs.train_classifier` plus epoch_seconds, the run's folder)."""
+    (metrics of `_runs.train_classifier`, the run's folder)."""
     import jax
     import optax
 
@@ -151,7 +151,6 @@ def train_jrnn(data, args, seed):
         title=f"jrnn on {args.dataset}, seed {seed}",
         name=f"jrnn seed {seed}",
     )
-    metrics["epoch_seconds"] = metrics["seconds_per_epoch_after_first"] or float("nan")
     return metrics, out
 
 
@@ -174,31 +173,17 @@ def train_keras(data, args, seed):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    # Each epoch from its start to its end, as _runs.timed_fit times jrnn's.
-    begins, ends = [], []
-    timer = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda e, logs: begins.append(time.perf_counter()),
-        on_epoch_end=lambda e, logs: ends.append(time.perf_counter()),
-    )
-    start = time.perf_counter()
-    history = model.fit(
+    history, seconds, epoch_seconds = keras_timed_fit(
+        model,
         xtr,
         ytr,
         batch_size=32,
         epochs=args.epochs,
         shuffle=True,
         verbose=0 if args.verbose == 0 else 2,
-        callbacks=[timer],
     )
-    seconds = time.perf_counter() - start
-    loss, acc = model.evaluate(xte, yte, batch_size=32, verbose=0)
-    return {
-        "test_accuracy": float(acc),
-        "test_loss": float(loss),
-        "train_seconds": seconds,
-        "epoch_seconds": steady_seconds([e - b for b, e in zip(begins, ends)]) or float("nan"),
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-    }
+    test = model.evaluate(xte, yte, batch_size=32, verbose=0)
+    return keras_run(history, seconds, epoch_seconds, test)
 
 
 def parse_args(argv):
@@ -244,28 +229,7 @@ def main(argv=None):
                 f"keras seed {seed}: test accuracy {result['test_accuracy']:.4f}, "
                 f"{result['train_seconds']:.1f} s"
             )
-    summary = {}
-    for name, rs in runs.items():
-        if rs:
-            acc = np.array([r["test_accuracy"] for r in rs])
-            sec = np.array([r["train_seconds"] for r in rs])
-            epoch = float(np.median([r["epoch_seconds"] for r in rs]))
-            summary[name] = {
-                "test_accuracy_mean": float(acc.mean()),
-                "test_accuracy_std": float(acc.std()),
-                "train_seconds_mean": float(sec.mean()),
-                "epoch_seconds_median": epoch,
-                "seeds": len(rs),
-            }
-            print(
-                f"{name:5s}: test accuracy {acc.mean():.4f} +- {acc.std():.4f} over "
-                f"{len(rs)} seeds; {sec.mean():.1f} s per training run this time "
-                f"(compilation included), {1000 * epoch:.1f} ms per epoch after the first"
-            )
-    if len(summary) == 2:
-        ratio = summary["keras"]["epoch_seconds_median"] / summary["jrnn"]["epoch_seconds_median"]
-        summary["keras_over_jrnn_epoch_time"] = ratio
-        print(f"time per epoch, keras / jrnn: {ratio:.2f}x")
+    summary = summarise_peers(runs)
     published = PUBLISHED.get(args.dataset, {})
     if published:
         print(f"published test accuracy on {args.dataset} (the same train/test split):")

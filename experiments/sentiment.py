@@ -45,13 +45,13 @@ from pathlib import Path
 
 import numpy as np
 from _baselines import majority_class, naive_bayes
+from _peers import keras_run, keras_timed_fit, summarise_peers
 from _runs import (
     checked_config,
     clear_run,
     record_epoch_times,
     resume_epoch,
     save_tokenizer,
-    steady_seconds,
     timed_fit,
     training_stats,
 )
@@ -220,13 +220,8 @@ def train_keras(data: dict, vocab: int, args, seed: int) -> dict:
         loss=keras.losses.BinaryCrossentropy(),
         metrics=["accuracy"],
     )
-    begins, ends = [], []  # as _runs.timed_fit times jrnn's epochs
-    timer = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: begins.append(time.perf_counter()),
-        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
-    )
-    t0 = time.perf_counter()
-    history = model.fit(
+    history, seconds, epoch_seconds = keras_timed_fit(
+        model,
         xtr,
         ytr,
         batch_size=args.batch_size,
@@ -234,37 +229,16 @@ def train_keras(data: dict, vocab: int, args, seed: int) -> dict:
         validation_data=val,
         shuffle=True,
         verbose=0 if args.verbose == 0 else 2,
-        callbacks=[timer],
     )
-    loss, acc = model.evaluate(xte, yte, batch_size=args.batch_size, verbose=0)
+    test = model.evaluate(xte, yte, batch_size=args.batch_size, verbose=0)
     return {
-        "test_accuracy": float(acc),
-        "test_loss": float(loss),
+        **keras_run(history, seconds, epoch_seconds, test),
         "val_accuracy": float(history.history["val_accuracy"][-1]),
         "epochs": args.epochs,
-        "train_seconds": ends[-1] - t0,
-        "seconds_per_epoch_after_first": steady_seconds([e - b for b, e in zip(begins, ends)]),
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
 
 
 # -- the run ----------------------------------------------------------------------------------
-def summarise(runs: list) -> dict:
-    acc = np.array([r["test_accuracy"] for r in runs])
-    epoch = [
-        r["seconds_per_epoch_after_first"]
-        for r in runs
-        if r["seconds_per_epoch_after_first"] is not None
-    ]
-    return {
-        "test_accuracy_mean": float(acc.mean()),
-        "test_accuracy_std": float(acc.std()),
-        "train_seconds_mean": float(np.mean([r["train_seconds"] for r in runs])),
-        "epoch_seconds_median": float(np.median(epoch)) if epoch else None,
-        "seeds": len(runs),
-    }
-
-
 def write_samples(path: Path, corpus: Corpus, data: dict, probs: np.ndarray, n: int = 12):
     """The first `n` test examples, their label and jrnn's P(positive)."""
     x, y = data["test"]
@@ -330,14 +304,8 @@ def main(argv=None) -> dict:
                 f"keras seed {seed}: test accuracy {result['test_accuracy']:.4f}, "
                 f"{result['train_seconds']:.1f} s"
             )
-    summary = {name: summarise(rs) for name, rs in runs.items() if rs}
-    if len(summary) == 2 and None not in (
-        summary["keras"]["epoch_seconds_median"],
-        summary["jrnn"]["epoch_seconds_median"],
-    ):
-        summary["keras_over_jrnn_epoch_time"] = (
-            summary["keras"]["epoch_seconds_median"] / summary["jrnn"]["epoch_seconds_median"]
-        )
+    print("\n".join(["", *samples[:6], ""]))
+    summary = summarise_peers(runs)
     published = PUBLISHED_MR if corpus.name == "movie_snippets" else {}
     metrics = {
         "data": {"name": corpus.name, **sizes, "vocab": corpus.vocab, "maxlen": args.maxlen},
@@ -351,17 +319,6 @@ def main(argv=None) -> dict:
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
 
-    print("\n".join(["", *samples[:6], ""]))
-    for name, s in summary.items():
-        if name in runs:
-            ep = s["epoch_seconds_median"]
-            print(
-                f"{name:5s}: test accuracy {s['test_accuracy_mean']:.4f} +- "
-                f"{s['test_accuracy_std']:.4f} over {s['seeds']} seeds; "
-                + (f"{1000 * ep:.0f} ms per epoch after the first" if ep else "")
-            )
-    if "keras_over_jrnn_epoch_time" in summary:
-        print(f"time per epoch, keras / jrnn: {summary['keras_over_jrnn_epoch_time']:.2f}x")
     for b, v in baselines.items():
         print(f"{b:24s} {v:.4f}")
     for b, v in published.items():
