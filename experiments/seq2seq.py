@@ -59,7 +59,6 @@ from _runs import (
     timed_fit,
     training_stats,
 )
-from jax.tree_util import Partial
 
 import jrnn
 from jrnn.layers import LSTM, Bidirectional, Concatenate, Dense, Embedding
@@ -212,44 +211,23 @@ def build_model(src_vocab: int, embed: int, units: int):
     return model, encoder
 
 
-class DecoderStep:
-    """One decoder step, `(params, carry, tokens (B,)) -> (carry, logits (B, V))`: the
-    decoder's Embedding, LSTM cell and Dense on one token. Equal for the same cell and
-    layer, so `Partial(DecoderStep(...), params)` compiles once per model."""
-
-    def __init__(self, cell, dense):
-        self.cell, self.dense = cell, dense
-
-    def __eq__(self, other):
-        same = isinstance(other, DecoderStep)
-        return same and (self.cell, self.dense) == (other.cell, other.dense)
-
-    def __hash__(self):
-        return hash((DecoderStep, self.cell, self.dense))
-
-    def __call__(self, params, carry, tokens):
-        x = jnp.take(params["dec_embedding"]["embeddings"], tokens, axis=0)
-        carry, h = self.cell(params["decoder"], carry, x)
-        logits, _ = self.dense.call(params["logits"], h)
-        return carry, logits
-
-
-def decoder_step(model, params):
-    """The step function for `jrnn.decode`, holding the trained decoder's parameters."""
-    fn = DecoderStep(model.get_layer("decoder").cell, model.get_layer("logits"))
-    names = ("dec_embedding", "decoder", "logits")
-    return Partial(fn, {n: params[n] for n in names})
+def decoder_step(model, variables):
+    """The step function for `jrnn.decode`: the trained decoder's Embedding, LSTM cell
+    and Dense on one token; its carry is `((h, c),)`, the encoder's final state."""
+    step, _ = jrnn.lm_step(model, variables, layers=["dec_embedding", "decoder", "logits"])
+    return step
 
 
 def encoder_carry(encoder, params, x, batch_size: int):
-    """The decoder's first carry (h, c), each (N, 2 * units), from the encoder."""
+    """The decoder's first carry ((h, c),), each (N, 2 * units), from the encoder: one
+    entry per recurrent layer the step runs (`jrnn.lm_step`), here the decoder LSTM."""
     h, c = jrnn.predict(encoder, {"params": params, "state": {}}, x, batch_size=batch_size)
-    return (jnp.asarray(h), jnp.asarray(c))
+    return ((jnp.asarray(h), jnp.asarray(c)),)
 
 
 def translate(step, carry, *, beam_width: int, chunk: int = 1024):
     """Decode in chunks: (greedy ids (N, 10), beam ids (N, K, 10), beam scores (N, K))."""
-    n = carry[0].shape[0]
+    n = jax.tree.leaves(carry)[0].shape[0]
     greedy, beams, scores = [], [], []
     for s in range(0, n, chunk):
         part = jax.tree.map(lambda a, s=s: a[s : s + chunk], carry)
@@ -367,7 +345,7 @@ def main(argv=None) -> dict:
     # -- translating held-out dates: greedy and beam search from the encoder's carry
     t1 = time.perf_counter()
     carry = encoder_carry(encoder, state.params, xte[0], 512)
-    step = decoder_step(model, state.params)
+    step = decoder_step(model, state.variables)
     greedy, beams, scores = translate(step, carry, beam_width=args.beam_width)
     decode_seconds = time.perf_counter() - t1
     # The step function fed the teacher-forced inputs reproduces the model's logits.

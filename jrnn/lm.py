@@ -1,9 +1,10 @@
 """Step functions from trained models, for the decoders in `jrnn.decode`.
 
-`lm_step(model, variables)` turns a `jrnn.Sequential` language model into
+`lm_step(model, variables)` turns a `jrnn.Sequential` language model, or the decoder
+layers of a functional encoder-decoder (`layers=[...]`), into
 `step_fn(carry, tokens (B,)) -> (carry, logits (B, V))`, one token at a time with every
-recurrent layer's carry explicit, so `jrnn.decode.sample` can feed a prompt and generate
-with `lax.scan`.
+recurrent layer's carry explicit, so `jrnn.decode` can feed a prompt, sample, or run
+greedy and beam search with `lax.scan`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from jrnn._checks import check_positive_int
 from jrnn._fused import tree_where
 from jrnn.layers.core import Dense, Dropout, Embedding, TimeDistributed
 from jrnn.layers.recurrent import RNN, Bidirectional, initial_output
-from jrnn.models import Sequential
+from jrnn.models import Model, Sequential
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,11 @@ class _LMStep:
         return tuple(new_carry), x
 
 
-def lm_step(model, variables):
-    """A step function and an initial-carry function from a Sequential language model.
+def lm_step(model, variables, *, layers=None):
+    """A step function and an initial-carry function from a language model, or from the
+    decoder of an encoder-decoder model.
 
-    The model maps token ids (B, T) to logits (B, T, V) and is made of an `Embedding`
+    The layers stepped through map token ids (B, T) to logits (B, T, V): an `Embedding`
     (or, without one, a first recurrent layer fed one-hot tokens), recurrent layers
     (`SimpleRNN`, `LSTM`, `GRU`, `RNN`, causal: no `Bidirectional`, no `go_backwards`),
     `Dropout` (the identity here) and `Dense` / `TimeDistributed(Dense)`. Every
@@ -79,21 +81,41 @@ def lm_step(model, variables):
     (logits up to a constant, the same distribution). Feeding tokens one at a time
     thus gives the logits of `model.apply` on the whole sequence (teacher forcing).
 
+    Encoder-decoder: pass the functional `jrnn.Model` and `layers`, the names of its
+    decoder's layers in order (e.g. `["dec_embedding", "decoder", "logits"]`); the
+    carry is then yours to start from, e.g. the encoder's final state:
+    `carry = ((h, c),)` for one decoder LSTM whose `initial_state` was `[h, c]` in
+    training. The step then gives the decoder's teacher-forced logits of `model.apply`.
+
     Args:
-      model: a `jrnn.Sequential`.
+      model: a `jrnn.Sequential` (all its layers), or a `jrnn.Model` with `layers`.
       variables: its variables (`model.init`); only `variables["params"]` is read (the
         initial carry is zeros, also for stateful layers).
+      layers: None (every layer of a Sequential), or the names of the layers to step
+        through, in order.
 
     Returns:
       (step_fn, initial_carry_fn): `step_fn(carry, tokens (B,)) -> (carry, logits
       (B, V))`, a `jax.tree_util.Partial` holding the parameters, and
       `initial_carry_fn(batch_size)` -> the tuple of every recurrent layer's zero carry.
     """
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model: got {type(model).__name__}, expected a jrnn.Sequential")
+    if layers is None:
+        if not isinstance(model, Sequential):
+            raise TypeError(
+                f"model: got {type(model).__name__} and layers=None; expected a "
+                f"jrnn.Sequential, or a jrnn.Model with layers=[the decoder's layer names]"
+            )
+        chosen = [(layer, model.name_of(layer)) for layer in model.layers]
+    else:
+        if not isinstance(model, (Sequential, Model)):
+            raise TypeError(
+                f"model: got {type(model).__name__}, expected a jrnn.Sequential or jrnn.Model"
+            )
+        if isinstance(layers, str) or not layers:
+            raise ValueError(f"layers: got {layers!r}, expected a non-empty list of layer names")
+        chosen = [(model.get_layer(name), name) for name in layers]
     plan, rnns = [], []
-    for i, layer in enumerate(model.layers):
-        name = model.name_of(layer)
+    for i, (layer, name) in enumerate(chosen):
         where = f"model: layer {i} ({name}, {layer.type_name})"
         if isinstance(layer, Embedding) and i == 0:
             plan.append(("embedding", layer, name))

@@ -117,6 +117,55 @@ def test_lm_step_rejects_non_causal_models():
         lm_step(Dense(3), {})
 
 
+def test_lm_step_decoder_of_a_functional_encoder_decoder():
+    """`layers=` picks the decoder out of a two-input Model; started from the encoder's
+    (h, c) it gives the model's teacher-forced logits, and greedy decoding from it is the
+    argmax loop over those steps."""
+    enc_in = jrnn.Input((None,), "int32", name="src")
+    dec_in = jrnn.Input((None,), "int32", name="tgt")
+    x = Embedding(V, 4, mask_zero=True, name="enc_emb")(enc_in)
+    _, h, c = LSTM(8, return_state=True, name="encoder")(x)
+    y = Embedding(V, 5, name="dec_emb")(dec_in)
+    y = LSTM(8, return_sequences=True, name="decoder")(y, initial_state=[h, c])
+    y = Dropout(0.3, name="drop")(y)
+    logits = Dense(V, name="logits")(y)
+    model = jrnn.Model([enc_in, dec_in], logits)
+    encoder = jrnn.Model(enc_in, [h, c])
+    src = jnp.array([[1, 2, 3, 0], [4, 5, 0, 0], [2, 2, 2, 2]])  # padded: masked
+    tgt = jax.random.randint(jax.random.key(2), (3, 6), 1, V)
+    variables = model.init(jax.random.key(0), [src, tgt])
+    variables["params"]["logits"]["kernel"] *= 4.0
+    want, _ = model.apply(variables, [src, tgt])
+    (h0, c0), _ = encoder.apply(variables, src)
+
+    step, init = lm_step(model, variables, layers=["dec_emb", "decoder", "drop", "logits"])
+    assert jax.tree.map(jnp.shape, init(3)) == (((3, 8), (3, 8)),)
+    _, got = decode.feed(step, ((h0, c0),), tgt)
+    np.testing.assert_allclose(got, want[:, -1], atol=1e-5)
+    carry, steps = ((h0, c0),), []
+    for t in range(6):
+        carry, out = jax.jit(step)(carry, tgt[:, t])
+        steps.append(out)
+    np.testing.assert_allclose(np.stack(steps, 1), want, atol=1e-5)
+
+    seqs, _, _ = decode.greedy_decode(step, ((h0, c0),), 1, 5)
+    carry, tok, ref = ((h0, c0),), jnp.ones(3, jnp.int32), []
+    for _ in range(5):
+        carry, out = step(carry, tok)
+        tok = jnp.argmax(out, -1).astype(jnp.int32)
+        ref.append(tok)
+    np.testing.assert_array_equal(seqs[:, 0], np.stack(ref, 1))
+
+    with pytest.raises(TypeError, match="layers=None"):
+        lm_step(model, variables)
+    with pytest.raises(ValueError, match="name: got 'nope'"):
+        lm_step(model, variables, layers=["dec_emb", "nope"])
+    with pytest.raises(ValueError, match="layers: got 'decoder'"):
+        lm_step(model, variables, layers="decoder")
+    with pytest.raises(ValueError, match=r"layer 1 \(enc_emb, Embedding\) is not supported"):
+        lm_step(model, variables, layers=["dec_emb", "enc_emb", "decoder", "logits"])
+
+
 def test_greedy_sampling_equals_a_python_argmax_loop(lm):
     model, variables = lm
     step, init = lm_step(model, variables)
