@@ -247,7 +247,7 @@ def main(argv=None) -> dict:
     history.plot(out / "curves.png", title="stateful LSTM, TBPTT: MSE of the next change")
 
     # -- one stream over the whole series: one pass == chunk by chunk with the carry passed
-    one = {"params": state.params, "state": model.init(jax.random.key(0), u[None, :1])["state"]}
+    one = model.reset_states(state.variables, batch_size=1)  # trained on B streams, run on 1
     apply = jax.jit(lambda v, xs: model.apply(v, xs))
     t1 = time.perf_counter()
     whole, final = apply(one, u[None])

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jrnn._checks import check_positive_int
 from jrnn.layers.base import CallNode, InputSpec, Layer, Node, shape_dtype
 
 
@@ -162,9 +163,21 @@ class Model:
                     i = next(j for j, n in enumerate(self.inputs) if n is node)
                     call.layer.check_inputs(inputs[i])
 
-    def reset_states(self, variables) -> dict:
-        """Variables with every stateful layer's carry set to zeros."""
-        state = jax.tree.map(jnp.zeros_like, variables.get("state", {}))
+    def reset_states(self, variables, batch_size: int | None = None) -> dict:
+        """Variables with every stateful layer's carry set to zeros.
+
+        The carries keep their batch size unless `batch_size` is given: then each carry
+        (B, ...) becomes zeros (batch_size, ...), e.g. to forecast one stream with a
+        model trained on several (Keras needs a rebuilt model for that).
+        """
+        state = variables.get("state", {})
+        if batch_size is None:
+            state = jax.tree.map(jnp.zeros_like, state)
+        else:
+            check_positive_int("batch_size", batch_size)
+            state = jax.tree.map(
+                lambda a: jnp.zeros((batch_size, *jnp.shape(a)[1:]), jnp.result_type(a)), state
+            )
         return {**variables, "state": state}
 
     # -- description ------------------------------------------------------------------------

@@ -313,6 +313,14 @@ def test_stateful_chunks_equal_one_run():
     with pytest.raises(ValueError, match=rf"x: got batch size 2, expected {B}"):
         model.apply(v, x[:2])
     assert model.apply({**v, "state": {}}, x[:2])[0].shape == (2, 9, H)
+    # reset_states(batch_size=...): zeros for another batch size, e.g. one stream
+    two = model.reset_states(v, batch_size=2)
+    assert _shapes(two["state"]) == {"lstm": ((2, H), (2, H))}
+    y2, s2 = model.apply(two, x[:2])
+    _close(y2, whole[:2])
+    _close_tree(s2, jax.tree.map(lambda a: a[:2], final))
+    with pytest.raises(ValueError, match="batch_size: got 0"):
+        model.reset_states(v, batch_size=0)
     # the layer's final state equals return_state of the same LSTM
     plain = LSTM(H, return_state=True)
     _, h, c = plain.apply(variables["params"]["lstm"], x)
