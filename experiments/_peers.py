@@ -6,7 +6,8 @@
                                         median epoch time, and Keras's time over jrnn's
 
 A run is a dict with at least `test_accuracy`, `train_seconds` and
-`seconds_per_epoch_after_first` (None when the run had fewer than two epochs).
+`seconds_per_epoch_after_first` (None when the run had fewer than two epochs); a resumed
+jrnn run also `resumed_from_epoch` (its `train_seconds` cover the remaining epochs).
 
 Experiments import this module by name (`from _peers import summarise_peers`):
 experiments/ is not a package, and a script's own folder is on sys.path when it runs.
@@ -76,10 +77,16 @@ def summarise_peers(runs: dict) -> dict:
             if epochs
             else ""
         )
+        # A resumed run trained only its remaining epochs this time.
+        resumed = (
+            " (resumed: the remaining epochs only)"
+            if any(r.get("resumed_from_epoch") for r in rs)
+            else ""
+        )
         print(
             f"{name:5s}: test accuracy {acc.mean():.4f} +- {acc.std():.4f} over {len(rs)} "
             f"seeds; {s['train_seconds_mean']:.1f} s per training run this time "
-            f"(compilation included){timing}"
+            f"(compilation included){resumed}{timing}"
         )
     times = [summary.get(k, {}).get("epoch_seconds_median") for k in ("keras", "jrnn")]
     if None not in times:

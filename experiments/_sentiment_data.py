@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,12 @@ def read_snippets(path: Path) -> tuple[list[str], np.ndarray]:
         parts = line.split("\t")
         if len(parts) != 3:
             raise ValueError(f"{path}: line {n} has {len(parts)} tab-separated fields, expected 3")
-        ratings.append(float(parts[1]))
+        try:
+            ratings.append(float(parts[1]))
+        except ValueError:
+            raise ValueError(
+                f"{path}: line {n} has the rating {parts[1]!r}, expected a number"
+            ) from None
         texts.append(parts[2].strip())
     if not texts:
         raise ValueError(f"{path}: no snippets")
@@ -97,7 +103,9 @@ def _member(data: bytes, where) -> bytes:
 
 def split_indices(labels: np.ndarray, val: float, test: float, seed: int):
     """Stratified train/validation/test index arrays: each class is shuffled (seeded) and
-    cut in the same proportions, so every split keeps the class balance."""
+    cut in the same proportions, so every split keeps the class balance. Each split comes
+    in a seeded random order (the files group the classes: a first slice of a split in
+    file order would be nearly one class)."""
     rng = np.random.default_rng(seed)
     parts = ([], [], [])
     for c in np.unique(labels):
@@ -106,7 +114,7 @@ def split_indices(labels: np.ndarray, val: float, test: float, seed: int):
         parts[2].append(idx[:n_test])
         parts[1].append(idx[n_test : n_test + n_val])
         parts[0].append(idx[n_test + n_val :])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)
+    return tuple(rng.permutation(np.concatenate(p)) for p in parts)
 
 
 def load_movie_snippets(
@@ -139,12 +147,21 @@ def _tokenised(name, texts, labels, num_words) -> Corpus:
 def load_imdb_npz(path: Path, *, num_words: int, val: float = 0.2, seed: int = 0) -> Corpus:
     """Keras's imdb.npz (`x_train`, `y_train`, `x_test`, `y_test`; reviews as lists of
     word ranks, 1 = most frequent) with `imdb.load_data`'s id scheme: a start id 1, ranks
-    + 3, and ranks whose id would be >= `num_words` become id 2. The last `val` of a seeded
-    shuffle of the training reviews is held out for validation.
+    + 3, and ranks whose id would be >= `num_words` become id 2. A seeded shuffle of the
+    training reviews gives the validation share `val` (its first reviews) and the
+    training rest; the test reviews are shuffled too (the file lists them by class), as
+    `imdb.load_data` does.
 
     The file holds Python lists, so it is read with `allow_pickle=True`, as Keras does:
     only open files you trust."""
     path = Path(path)
+    # An .npz is a zip archive; anything else is refused before NumPy would try to
+    # unpickle it (allow_pickle reads a plain pickle too).
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"--imdb: could not read {path} as Keras's imdb.npz (not an .npz archive); "
+            f"expected that file or the extracted aclImdb/ folder (not the .tar.gz)"
+        )
     with np.load(path, allow_pickle=True) as f:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
         if missing:
@@ -161,16 +178,18 @@ def load_imdb_npz(path: Path, *, num_words: int, val: float = 0.2, seed: int = 0
         return out
 
     train, test = ids(x_train), ids(x_test)
-    order = np.random.default_rng(seed).permutation(len(train))
+    rng = np.random.default_rng(seed)
+    order, test_order = rng.permutation(len(train)), rng.permutation(len(test))
     n_val = round(len(train) * val)
     tr, va = order[n_val:], order[:n_val]
-    y_train = np.asarray(y_train, np.int32)
-    vocab = min(num_words, max(max(s) for s in train) + 1)
+    y_train, y_test = np.asarray(y_train, np.int32), np.asarray(y_test, np.int32)
+    # Every id of either split is < vocab (test reviews may use rarer words).
+    vocab = min(num_words, max(max(s) for s in train + test) + 1)
     return Corpus(
         "imdb.npz",
         ([train[i] for i in tr], y_train[tr]),
         ([train[i] for i in va], y_train[va]),
-        (test, np.asarray(y_test, np.int32)),
+        ([test[i] for i in test_order], y_test[test_order]),
         vocab=vocab,
     )
 
@@ -197,14 +216,16 @@ def read_aclimdb(root: Path, split: str) -> tuple[list[str], np.ndarray]:
 
 def load_aclimdb(root: Path, *, num_words: int, val: float = 0.2, seed: int = 0) -> Corpus:
     """The aclImdb folder: a stratified `val` share of train/ for validation, test/ for
-    testing; tokenised on the training split."""
+    testing (in a seeded random order, as the other splits); tokenised on the training
+    split."""
     texts, labels = read_aclimdb(root, "train")
     test_texts, test_labels = read_aclimdb(root, "test")
     tr, va, _ = split_indices(labels, val, 0.0, seed)
+    te = np.random.default_rng(seed).permutation(len(test_labels))
     return _tokenised(
         "aclImdb",
-        [[texts[i] for i in tr], [texts[i] for i in va], test_texts],
-        [labels[tr], labels[va], test_labels],
+        [[texts[i] for i in tr], [texts[i] for i in va], [test_texts[i] for i in te]],
+        [labels[tr], labels[va], test_labels[te]],
         num_words,
     )
 

@@ -10,8 +10,8 @@ Sequences are zero-padded in front (Keras's `pad_sequences` default); the mask m
 recurrent layers skip the padding.
 
 Data (see experiments/_sentiment_data.py):
-- `--imdb PATH`: Keras's imdb.npz or the aclImdb folder, if you have it (25k reviews to
-  train, 25k to test; `--maxlen 200` is a usual cut).
+- `--imdb PATH`: Keras's imdb.npz or the aclImdb folder, if you have it (of the 25k
+  training reviews 20k train and 5k validate; 25k test; `--maxlen 200` is a usual cut).
 - otherwise the default, which installs from PyPI: the 10,605 Rotten Tomatoes snippets of
   Pang & Lee's sentence-polarity data (MR) as rated by 20 people each for the VADER paper,
   found in the vaderSentiment 3.3.2 source distribution; `make exp-sentiment` downloads
@@ -71,8 +71,7 @@ PUBLISHED_MR = {
 }
 # Settings a resumed run must share with the checkpointed one.
 FIXED = (
-    "imdb",
-    "data",
+    "source",
     "num_words",
     "maxlen",
     "embed",
@@ -114,14 +113,16 @@ def parse_args(argv):
         ap.error(f"--dropout: got {args.dropout}, expected a fraction in [0, 1)")
     if not args.lr > 0:
         ap.error(f"--lr: got {args.lr}, expected > 0")
+    # The file or folder read, as one absolute path: what a resumed run must read again.
+    args.source = str(Path(args.imdb or args.data).expanduser().resolve())
     return args
 
 
 # -- data -------------------------------------------------------------------------------------
 def load_corpus(args) -> Corpus:
     if args.imdb is not None:
-        return load_imdb(Path(args.imdb).expanduser(), num_words=args.num_words)
-    return load_movie_snippets(Path(args.data).expanduser(), num_words=args.num_words)
+        return load_imdb(Path(args.source), num_words=args.num_words)
+    return load_movie_snippets(Path(args.source), num_words=args.num_words)
 
 
 def arrays(corpus: Corpus, args) -> dict:

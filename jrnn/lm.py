@@ -17,6 +17,7 @@ from jax.tree_util import Partial
 
 from jrnn._checks import check_positive_int
 from jrnn._fused import tree_where
+from jrnn.layers.base import Node
 from jrnn.layers.core import Dense, Dropout, Embedding, TimeDistributed
 from jrnn.layers.recurrent import RNN, Bidirectional, initial_output
 from jrnn.models import Model, Sequential
@@ -82,7 +83,9 @@ def lm_step(model, variables, *, layers=None):
     thus gives the logits of `model.apply` on the whole sequence (teacher forcing).
 
     Encoder-decoder: pass the functional `jrnn.Model` and `layers`, the names of its
-    decoder's layers in order (e.g. `["dec_embedding", "decoder", "logits"]`); the
+    decoder's layers in order (e.g. `["dec_embedding", "decoder", "logits"]`), each
+    called on the previous one's output in the model (checked, so that no layer in
+    between is skipped); the
     carry is then yours to start from, e.g. the encoder's final state:
     `carry = ((h, c),)` for one decoder LSTM whose `initial_state` was `[h, c]` in
     training. The step then gives the decoder's teacher-forced logits of `model.apply`.
@@ -113,10 +116,19 @@ def lm_step(model, variables, *, layers=None):
             )
         if isinstance(layers, str) or not layers:
             raise ValueError(f"layers: got {layers!r}, expected a non-empty list of layer names")
+        names = [model.name_of(layer) for layer in model.layers]
+        for i, name in enumerate(layers):
+            if name not in names:
+                raise ValueError(f"layers[{i}]: got {name!r}, expected one of {names}")
         chosen = [(model.get_layer(name), name) for name in layers]
+        _check_chain(model, chosen)
     plan, rnns = [], []
     for i, (layer, name) in enumerate(chosen):
-        where = f"model: layer {i} ({name}, {layer.type_name})"
+        where = (
+            f"model: layer {i} ({name}, {layer.type_name})"
+            if layers is None
+            else f"layers[{i}] ({name}, {layer.type_name})"
+        )
         if isinstance(layer, Embedding) and i == 0:
             plan.append(("embedding", layer, name))
         elif isinstance(layer, Bidirectional):
@@ -159,3 +171,32 @@ def lm_step(model, variables, *, layers=None):
         return tuple(layer.cell.initial_carry(batch_size) for layer in rnns)
 
     return step, initial_carry
+
+
+def _check_chain(model, chosen) -> None:
+    """Each chosen layer must read the previous one's (first) output, else stepping
+    through them would silently skip what the model does in between."""
+    if isinstance(model, Sequential):
+        at = [model.layers.index(layer) for layer, _ in chosen]
+        pairs = [(i, a + 1 == b) for i, (a, b) in enumerate(zip(at, at[1:]), 1)]
+    else:
+        calls = model._calls
+
+        def reads(layer, prev) -> bool:
+            return any(
+                c.layer is layer
+                and isinstance(c.x, Node)
+                and c.x.call is not None
+                and c.x.call.layer is prev
+                and c.x.index == 0
+                for c in calls
+            )
+
+        pairs = [(i, reads(chosen[i][0], chosen[i - 1][0])) for i in range(1, len(chosen))]
+    for i, ok in pairs:
+        if not ok:
+            raise ValueError(
+                f"layers[{i}]: {chosen[i][1]} does not read {chosen[i - 1][1]}'s output in "
+                f"the model; expected the decoder's layers in order, each called on the "
+                f"previous one's output (list every layer in between)"
+            )

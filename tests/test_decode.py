@@ -158,12 +158,21 @@ def test_lm_step_decoder_of_a_functional_encoder_decoder():
 
     with pytest.raises(TypeError, match="layers=None"):
         lm_step(model, variables)
-    with pytest.raises(ValueError, match="name: got 'nope'"):
+    with pytest.raises(ValueError, match=r"layers\[1\]: got 'nope', expected one of \["):
         lm_step(model, variables, layers=["dec_emb", "nope"])
     with pytest.raises(ValueError, match="layers: got 'decoder'"):
         lm_step(model, variables, layers="decoder")
-    with pytest.raises(ValueError, match=r"layer 1 \(enc_emb, Embedding\) is not supported"):
+    # Layers that do not follow one another in the graph (here: the dropout left out).
+    with pytest.raises(ValueError, match=r"layers\[2\]: logits does not read decoder's"):
+        lm_step(model, variables, layers=["dec_emb", "decoder", "logits"])
+    with pytest.raises(ValueError, match=r"layers\[1\]: enc_emb does not read dec_emb's"):
         lm_step(model, variables, layers=["dec_emb", "enc_emb", "decoder", "logits"])
+    # A Sequential's layers in order, with none skipped.
+    seq = jrnn.Sequential([Embedding(V, 4), LSTM(8, return_sequences=True), Dense(V)])
+    seq_vars = init_vars(seq, (1, 3))
+    lm_step(seq, seq_vars, layers=["embedding", "lstm", "dense"])
+    with pytest.raises(ValueError, match=r"layers\[1\]: dense does not read embedding's"):
+        lm_step(seq, seq_vars, layers=["embedding", "dense"])
 
 
 def test_greedy_sampling_equals_a_python_argmax_loop(lm):

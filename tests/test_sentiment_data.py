@@ -82,12 +82,14 @@ def test_snippets_corpus_drops_neutral_and_splits_stratified(snippet_files):
     labels = [getattr(c, s)[1] for s in ("train", "val", "test")]
     assert [int(y.sum()) for y in labels] == [4, 1, 1]
     assert [int((1 - y).sum()) for y in labels] == [2, 1, 1]
-    # The tokenizer saw the training split only; every id is below vocab; 1 is <unk>.
+    # Every id is below vocab; 1 is <unk>; the tokenizer saw the training split only.
     assert c.tokenizer.word_index["<unk>"] == 1
     ids = [i for seqs, _ in (c.train, c.val, c.test) for s in seqs for i in s]
     assert min(ids) >= 1 and max(ids) < c.vocab <= 50
-    train_words = {w for s in c.train[0] for w in c.tokenizer.sequences_to_texts([s])[0].split()}
-    assert train_words <= set(c.tokenizer.word_index)
+    train_words = set(" ".join(c.tokenizer.sequences_to_texts(c.train[0])).split())
+    assert set(c.tokenizer.word_index) == train_words | {"<unk>"}
+    held_out = set(" ".join(c.tokenizer.sequences_to_texts(c.test[0] + c.val[0])).split())
+    assert "<unk>" in held_out  # words met only outside training are unknown
     # Same seed, same split; another seed, another split.
     again = sd.load_movie_snippets(snippet_files[0], num_words=50, val=0.2, test=0.2, seed=3)
     assert again.test[0] == c.test[0]
@@ -114,6 +116,9 @@ def test_snippet_errors_name_the_problem(tmp_path, snippet_files):
     broken.write_bytes(b"1\t2.0\tok\n2\tnot three fields\n")
     with pytest.raises(ValueError, match="line 2 has 2 tab-separated fields"):
         sd.read_snippets(broken)
+    broken.write_bytes(b"1\t2.0\tok\n2\tgood\tA text.\n")
+    with pytest.raises(ValueError, match="line 2 has the rating 'good', expected a number"):
+        sd.read_snippets(broken)
 
 
 def write_imdb_npz(path):
@@ -134,8 +139,14 @@ def test_imdb_npz_uses_keras_ids(tmp_path):
     want_train = {(1, 4, 5, 6): 1, (1, 2, 4): 0, (1, 7, 2, 8, 9): 1}
     got = {tuple(s): int(y) for s, y in zip(c.train[0] + c.val[0], [*c.train[1], *c.val[1]])}
     assert got == want_train and len(c.val[0]) == 1
-    assert c.test[0] == [[1, 5, 5], [1, 2, 6]] and c.test[1].tolist() == [0, 1]
+    # the test reviews shuffled (seeded), with their labels
+    got_test = {tuple(s): int(y) for s, y in zip(c.test[0], c.test[1])}
+    assert got_test == {(1, 5, 5): 0, (1, 2, 6): 1}
     assert c.vocab == 10 and c.tokenizer is None
+    # A larger num_words: vocab covers the largest id of either split (the test's 9 + 3).
+    wide = sd.load_imdb_npz(path, num_words=100, val=1 / 3, seed=0)
+    assert wide.vocab == 16  # rank 12 in the training reviews: id 15
+    assert max(i for s in wide.test[0] for i in s) < wide.vocab
 
 
 def test_imdb_npz_missing_arrays_is_an_error(tmp_path):
@@ -148,8 +159,10 @@ def test_imdb_npz_missing_arrays_is_an_error(tmp_path):
 def test_aclimdb_folder(tmp_path):
     root = tmp_path / "aclImdb"
     reviews = {
-        ("train", "pos"): ["Great film.<br /><br />Loved it.", "A great, warm story."],
-        ("train", "neg"): ["Awful.<br/>Boring plot.", "Boring and awful acting."],
+        ("train", "pos"): ["Great film.<br /><br />Loved it.", "A great, warm story."]
+        + [f"Great cast number {i}." for i in range(3)],
+        ("train", "neg"): ["Awful.<br/>Boring plot.", "Boring and awful acting."]
+        + [f"Awful cast number {i}." for i in range(3)],
         ("test", "pos"): ["Loved the great acting."],
         ("test", "neg"): ["A zebra was boring."],
     }
@@ -161,20 +174,23 @@ def test_aclimdb_folder(tmp_path):
     (root / "train" / "unsup" / "0_0.txt").write_text("zebra zebra")
 
     texts, labels = sd.read_aclimdb(root, "train")
-    assert labels.tolist() == [0, 0, 1, 1]
+    assert labels.tolist() == [0] * 5 + [1] * 5
     assert texts[0] == "Awful. Boring plot." and "<br" not in " ".join(texts)
     c = sd.load_imdb(root, num_words=100)
-    # 2 reviews per class: a 20% validation share rounds to none.
-    assert (len(c.train[0]), len(c.val[0]), len(c.test[0])) == (4, 0, 2)
-    assert c.test[1].tolist() == [0, 1]
+    # 5 reviews per class: a 20% validation share is one of each.
+    assert (len(c.train[0]), len(c.val[0]), len(c.test[0])) == (8, 2, 2)
+    assert sorted(c.val[1].tolist()) == [0, 1] and sorted(c.test[1].tolist()) == [0, 1]
     assert "zebra" not in c.tokenizer.word_index  # only in unsup/ and test/
-    assert c.tokenizer.sequences_to_texts(c.test[0]) == [
-        "a <unk> <unk> boring",
-        "loved <unk> great acting",
-    ]
+    decoded = dict(zip(c.test[1].tolist(), c.tokenizer.sequences_to_texts(c.test[0])))
+    assert decoded[0] == "a <unk> <unk> boring" and decoded[1].startswith("loved ")
+
+    (root / "test" / "pos" / "0_7.txt").unlink()
+    (root / "test" / "pos").rmdir()
     with pytest.raises(FileNotFoundError, match="--imdb: .*test/pos is missing"):
-        (root / "test" / "pos" / "0_7.txt").unlink()
-        (root / "test" / "pos").rmdir()
         sd.load_imdb(root, num_words=100)
     with pytest.raises(FileNotFoundError, match="neither an imdb.npz file nor an aclImdb"):
         sd.load_imdb(tmp_path / "missing", num_words=100)
+    not_npz = tmp_path / "aclImdb_v1.tar.gz"
+    not_npz.write_bytes(tar_gz({"aclImdb/README": b"x"}))
+    with pytest.raises(ValueError, match=r"--imdb: could not read .*\(not the \.tar\.gz\)"):
+        sd.load_imdb(not_npz, num_words=100)
