@@ -133,25 +133,26 @@ def test_lm_step_decoder_of_a_functional_encoder_decoder():
     encoder = jrnn.Model(enc_in, [h, c])
     src = jnp.array([[1, 2, 3, 0], [4, 5, 0, 0], [2, 2, 2, 2]])  # padded: masked
     tgt = jax.random.randint(jax.random.key(2), (3, 6), 1, V)
-    variables = model.init(jax.random.key(0), [src, tgt])
+    variables = jax.jit(model.init)(jax.random.key(0), [src, tgt])
     variables["params"]["logits"]["kernel"] *= 4.0
-    want, _ = model.apply(variables, [src, tgt])
-    (h0, c0), _ = encoder.apply(variables, src)
+    want, _ = jax.jit(model.apply)(variables, [src, tgt])
+    (h0, c0), _ = jax.jit(encoder.apply)(variables, src)
 
     step, init = lm_step(model, variables, layers=["dec_emb", "decoder", "drop", "logits"])
     assert jax.tree.map(jnp.shape, init(3)) == (((3, 8), (3, 8)),)
     _, got = decode.feed(step, ((h0, c0),), tgt)
     np.testing.assert_allclose(got, want[:, -1], atol=1e-5)
+    jit_step = jax.jit(step)
     carry, steps = ((h0, c0),), []
     for t in range(6):
-        carry, out = jax.jit(step)(carry, tgt[:, t])
+        carry, out = jit_step(carry, tgt[:, t])
         steps.append(out)
     np.testing.assert_allclose(np.stack(steps, 1), want, atol=1e-5)
 
     seqs, _, _ = decode.greedy_decode(step, ((h0, c0),), 1, 5)
     carry, tok, ref = ((h0, c0),), jnp.ones(3, jnp.int32), []
     for _ in range(5):
-        carry, out = step(carry, tok)
+        carry, out = jit_step(carry, tok)
         tok = jnp.argmax(out, -1).astype(jnp.int32)
         ref.append(tok)
     np.testing.assert_array_equal(seqs[:, 0], np.stack(ref, 1))
