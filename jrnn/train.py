@@ -28,6 +28,7 @@ How it behaves:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import sys
@@ -265,17 +266,18 @@ class _Data:
         n = len(self)
         return n // batch_size if drop_remainder else math.ceil(n / batch_size)
 
-    def batches(self, batch_size, multiple, *, shuffle=False, seed=0, epoch=0):
+    def batches(self, batch_size, multiple, *, shuffle=False, seed=0, epoch=0, skip=0):
         """Yield host batches of one row count with a "valid" (B,) row mask.
 
-        Arrays: `batch_size` rows, rounded up to a multiple of the device count.
+        Arrays: `batch_size` rows, rounded up to a multiple of the device count, in the
+        order of pass `epoch`, from its batch `skip` on.
         Iterables: every batch is padded to the first batch's row count (rounded up the
         same way), so a short last batch does not recompile.
         """
         if self.arrays is not None:
             rows = -(-batch_size // multiple) * multiple
             order = epoch_order(len(self), shuffle=shuffle, seed=seed, epoch=epoch)
-            for batch, n in padded_batches(self.arrays, batch_size, order):
+            for batch, n in padded_batches(self.arrays, batch_size, order[skip * batch_size :]):
                 yield _with_valid(pad_rows(batch, rows)[0], n)
             return
         rows = None
@@ -301,6 +303,55 @@ class _Data:
                 raise ValueError(f"{self.name}: batch {i} has 0 rows, expected at least one")
             rows = rows or -(-n // multiple) * multiple
             yield _with_valid(pad_rows(batch, rows)[0], n)
+
+
+class _Stream:
+    """The training batches when `steps_per_epoch` is given: one stream over the data,
+    passes after passes, from which each epoch takes the next `steps_per_epoch` batches.
+
+    Arrays: pass p is the order of `epoch_order(..., epoch=p)`, so the batches of any
+    epoch follow from its number alone (a resumed run sees the same batches). Iterables:
+    read on from where the last epoch stopped, starting a new iteration when one ends;
+    a one-shot iterator (a generator) that ends, ends the stream.
+    """
+
+    def __init__(self, data: _Data, batch_size, multiple, *, shuffle, seed, steps, start_epoch):
+        self.data, self.steps = data, steps
+        self.ended = False
+        if data.arrays is not None:
+            per_pass = data.steps(batch_size)
+            first, skip = divmod(start_epoch * steps, per_pass)
+
+            def passes():
+                p, k = first, skip
+                while True:
+                    yield from data.batches(
+                        batch_size, multiple, shuffle=shuffle, seed=seed, epoch=p, skip=k
+                    )
+                    p, k = p + 1, 0
+
+            self._it = passes()
+        else:
+
+            def passes():
+                while True:
+                    empty = True
+                    for batch in data.batches(batch_size, multiple):
+                        empty = False
+                        yield batch
+                    if empty or data.one_shot:
+                        return
+
+            self._it = passes()
+
+    def epoch(self):
+        """The next `steps` batches (fewer when the data has run out: `ended` is then set)."""
+        taken = 0
+        for batch in itertools.islice(self._it, self.steps):
+            taken += 1
+            yield batch
+        if taken < self.steps:
+            self.ended = True
 
 
 def _is_array_tuple(data) -> bool:
@@ -373,8 +424,10 @@ def fit(
     metrics=(),
     batch_size: int = 32,
     epochs: int = 1,
+    steps_per_epoch: int | None = None,
     validation_data=None,
     validation_split: float = 0.0,
+    validation_steps: int | None = None,
     shuffle: bool = True,
     callbacks=(),
     seed: int = 0,
@@ -401,6 +454,16 @@ def fit(
       metrics: names or `jrnn.metrics` objects ("accuracy" resolved by the loss).
       batch_size, epochs, shuffle, validation_data, validation_split: as Keras
         (batch_size None is 32; with an iterable of batches it is not used).
+      steps_per_epoch: None (an epoch is one pass over `data`), or the number of batches
+        an epoch takes from one stream over the data, passes after passes: epochs then
+        need not line up with passes, and an endless iterable (`Dataset.repeat()`, a
+        generator) can be trained on. Arrays are reshuffled per pass and a resumed run
+        takes the same batches as an uninterrupted one. Unlike Keras 3, which cuts an
+        epoch short where a pass of arrays ends, every epoch has `steps_per_epoch`
+        batches; only a one-shot iterator (a generator) can run out: fit then warns and
+        stops after the epoch it ran out in.
+      validation_steps: None (all of `validation_data`), or at most this many of its
+        batches per evaluation (needed for an endless validation iterable).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
       seed: drives the shuffles and the dropout keys (not the initial parameters; when
         `variables` is a TrainState its own key keeps driving dropout).
@@ -421,6 +484,10 @@ def fit(
         )
     batch_size = _batch_size(batch_size)
     epochs = _positive_int("epochs", epochs)
+    if steps_per_epoch is not None:
+        steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+    if validation_steps is not None:
+        validation_steps = _positive_int("validation_steps", validation_steps)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: got {seed!r}, expected an integer >= 0")
     loss_fn = losses.get(loss)
@@ -447,6 +514,8 @@ def fit(
     if validation_data is not None:
         val = _Data(validation_data, "validation_data", model.check_inputs)
     for d in (train, val):
+        if d is train and steps_per_epoch is not None:
+            continue  # the stream reads on from where the last epoch stopped
         if d is not None and d.one_shot and epochs > 1:
             raise ValueError(
                 f"{d.name}: got a one-shot iterator ({type(d.iterable).__name__}), which is "
@@ -490,7 +559,19 @@ def fit(
     eval_step = make_eval_step(model, loss_fn, tuple(metric_fns))
 
     loop = _Loop(model, state, history, epochs, start_epoch)
-    bar = ProgressBar(train.steps(batch_size), verbose) if verbose else None
+    stream = None
+    if steps_per_epoch is not None:
+        stream = _Stream(
+            train,
+            batch_size,
+            multiple,
+            shuffle=shuffle,
+            seed=seed,
+            steps=steps_per_epoch,
+            start_epoch=start_epoch,
+        )
+    total = steps_per_epoch if stream is not None else train.steps(batch_size)
+    bar = ProgressBar(total, verbose) if verbose else None
     hooks = [history, *callbacks] + ([bar] if bar else [])
     for cb in hooks:
         cb.loop = loop
@@ -508,9 +589,12 @@ def fit(
         acc = None
         pending = None  # (batch index, state before the step, running sums through it)
         batch_index = -1
-        for batch_index, batch in enumerate(
-            train.batches(batch_size, multiple, shuffle=shuffle, seed=seed, epoch=epoch)
-        ):
+        batches = (
+            stream.epoch()
+            if stream is not None
+            else train.batches(batch_size, multiple, shuffle=shuffle, seed=seed, epoch=epoch)
+        )
+        for batch_index, batch in enumerate(batches):
             before = loop.state
             loop.state, sums = train_step(before, shard_batch(batch, mesh))
             acc = _add(acc, sums)
@@ -520,6 +604,15 @@ def fit(
                 break
             pending = (batch_index, before, acc)
         if batch_index < 0:
+            if stream is not None and epoch > start_epoch:  # ran out at an epoch's end
+                warnings.warn(
+                    f"data: ran out before epoch {epoch + 1} (steps_per_epoch="
+                    f"{steps_per_epoch}); training stops after epoch {epoch}. A one-shot "
+                    f"iterator must yield steps_per_epoch * epochs batches",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                break
             raise ValueError(f"data: got no batches in epoch {epoch + 1}, expected at least one")
         if loop.nonfinite is None:
             _finish_batch(loop, hooks, pending, epoch)
@@ -531,11 +624,30 @@ def fit(
         if val is not None:
             logs.update(
                 _evaluate(
-                    model, eval_step, loop.state.variables, val, batch_size, multiple, mesh, "val_"
+                    model,
+                    eval_step,
+                    loop.state.variables,
+                    val,
+                    batch_size,
+                    multiple,
+                    mesh,
+                    "val_",
+                    max_steps=validation_steps,
                 )
             )
         if lr is not None:
             logs["learning_rate"] = lr
+        if stream is not None and stream.ended:
+            # Keras's "Your input ran out of data": this epoch was short; no more epochs.
+            warnings.warn(
+                f"data: ran out after batch {batch_index + 1} of epoch {epoch + 1} "
+                f"(steps_per_epoch={steps_per_epoch}); training stops after this epoch. "
+                f"A one-shot iterator must yield steps_per_epoch * epochs batches; pass a "
+                f"re-iterable (a list of batches, a jrnn Dataset) or arrays to read again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            loop.stop_training = True
         for cb in hooks:
             cb.on_epoch_end(epoch, logs)
         if checkpoint_dir is not None:
@@ -624,11 +736,13 @@ def _learning_rate(opt_state):
 
 
 # -- evaluate / predict -------------------------------------------------------------------------
-def _evaluate(model, eval_step, variables, data, batch_size, multiple, mesh, prefix=""):
+def _evaluate(
+    model, eval_step, variables, data, batch_size, multiple, mesh, prefix="", max_steps=None
+):
     zeros = jax.tree.map(jnp.zeros_like, variables.get("state", {}))
     variables = {**variables, "state": shard_rows(zeros, mesh)}
     acc = None
-    for batch in data.batches(batch_size, multiple):
+    for batch in itertools.islice(data.batches(batch_size, multiple), max_steps):
         new_state, sums, _ = eval_step(variables, shard_batch(batch, mesh))
         variables = {**variables, "state": new_state}
         acc = _add(acc, sums)

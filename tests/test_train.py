@@ -795,3 +795,67 @@ def test_csv_logger_keeps_earlier_rows_when_fit_resumes(tmp_path):
     # A fresh run (no checkpoint to resume) starts the file afresh.
     _fit(model, v, (x, y), epochs=1, callbacks=[cbs.CSVLogger(log)])
     assert [r["epoch"] for r in csv.DictReader(open(log))] == ["0"]
+
+
+# -- steps_per_epoch ----------------------------------------------------------------------------
+def _pass_batches(x, y, batch_size, passes, seed):
+    """The batches of consecutive shuffled passes over (x, y), as fit draws them."""
+    out = []
+    for p in range(passes):
+        order = jrnn.data.epoch_order(len(x), shuffle=True, seed=seed, epoch=p)
+        out += [(x[order[i : i + batch_size]], y[order[i : i + batch_size]])
+                for i in range(0, len(x), batch_size)]  # fmt: skip
+    return out
+
+
+def test_steps_per_epoch_reads_on_across_passes_and_resumes(tmp_path):
+    # 22 rows in batches of 4: 6 batches per pass, the last one short; 4 epochs of 5
+    # steps take 20 batches, across passes 0-3, reshuffled per pass.
+    x, y = _tokens(22)
+    model = _clf()
+    v = _init(model, x)
+    kw = {"batch_size": 4, "devices": ONE, "seed": 3}
+    s1, h1 = _fit(model, v, (x, y), epochs=4, steps_per_epoch=5, **kw)
+    assert int(s1.step) == 20 and len(h1.epoch) == 4
+    # The same 20 batches as one epoch over an explicit list: the same parameters.
+    batches = _pass_batches(x, y, 4, 4, seed=3)[:20]
+    s2, _ = _fit(model, v, batches, epochs=1, **kw)
+    _assert_state_bitwise(s1, s2)
+    # Interrupted after 2 epochs and resumed: the same batches, bitwise.
+    ckpt = tmp_path / "ckpt"
+    _fit(model, v, (x, y), epochs=2, steps_per_epoch=5, checkpoint_dir=ckpt, **kw)
+    s3, h3 = _fit(model, v, (x, y), epochs=4, steps_per_epoch=5, checkpoint_dir=ckpt, **kw)
+    _assert_state_bitwise(s1, s3)
+    assert h3.history == h1.history
+
+
+def test_steps_per_epoch_with_endless_and_one_shot_data():
+    x, y = _tokens(40)
+    model = _clf()
+    v = _init(model, x)
+    endless = jrnn.Dataset.from_tensor_slices((x, y)).shuffle(40, seed=0).batch(8).repeat()
+    val = jrnn.Dataset.from_tensor_slices((x[:24], y[:24])).batch(8).repeat()
+    s, h = _fit(model, v, endless, epochs=3, steps_per_epoch=4, validation_data=val,
+                validation_steps=2, devices=ONE)  # fmt: skip
+    assert int(s.step) == 12 and len(h.history["val_loss"]) == 3
+    # validation_steps=2: the first two validation batches, i.e. the first 16 rows.
+    want = jrnn.evaluate(model, s.variables, (x[:16], y[:16]), loss=CE, batch_size=8)
+    np.testing.assert_allclose(h.history["val_loss"][-1], want["loss"], rtol=1e-5)
+
+    # A generator of 10 batches for 3 epochs of 4: the third epoch gets 2, then fit
+    # warns and stops; one of exactly 8 stops before the third epoch.
+    def gen(n):
+        for i in range(n):
+            yield x[4 * (i % 10) : 4 * (i % 10) + 4], y[4 * (i % 10) : 4 * (i % 10) + 4]
+
+    with pytest.warns(RuntimeWarning, match=r"ran out after batch 2 of epoch 3"):
+        s, h = _fit(model, v, gen(10), epochs=5, steps_per_epoch=4, devices=ONE)
+    assert int(s.step) == 10 and len(h.epoch) == 3
+    with pytest.warns(RuntimeWarning, match=r"ran out before epoch 3"):
+        s, h = _fit(model, v, gen(8), epochs=5, steps_per_epoch=4, devices=ONE)
+    assert int(s.step) == 8 and len(h.epoch) == 2
+    for bad in (0, -1, 2.5):
+        with pytest.raises((ValueError, TypeError), match="steps_per_epoch"):
+            _fit(model, v, (x, y), steps_per_epoch=bad, devices=ONE)
+    with pytest.raises(ValueError, match="validation_steps"):
+        _fit(model, v, (x, y), validation_data=(x, y), validation_steps=0, devices=ONE)
