@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,19 @@ def _better(mode: str, monitor: str):
     return (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b), mode
 
 
+def _past_values(loop, monitor):
+    """(epoch, value) of `monitor` for the epochs a resumed fit restored with its history
+    (none for a fresh run): callbacks that track a best value replay them, so a resumed
+    run decides as the uninterrupted one would."""
+    if loop is None or getattr(loop, "initial_epoch", 0) <= 0:
+        return []
+    history = loop.history
+    values = history.history.get(monitor)
+    if values is None:
+        return []
+    return list(zip(history.epoch, values))
+
+
 def _monitored(logs, monitor, who):
     if monitor not in (logs or {}):
         raise ValueError(
@@ -175,7 +189,13 @@ def _monitored(logs, monitor, who):
 
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by `min_delta` for `patience` epochs (Keras
-    semantics); `restore_best_weights` puts back the best epoch's parameters."""
+    semantics); `restore_best_weights` puts back the best epoch's parameters.
+
+    When fit resumes from a checkpoint, the epochs before it are replayed from the
+    restored history, so the counters (and a stop already due) are those of the
+    uninterrupted run. The parameters of those epochs are not kept: if the best epoch
+    came before the resume, `restore_best_weights` warns and keeps the last parameters.
+    """
 
     def __init__(
         self,
@@ -196,6 +216,10 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait, self.best, self.best_params, self.best_epoch = 0, None, None, None
         self.stopped_epoch = None
+        for epoch, value in _past_values(self.loop, self.monitor):
+            self._update(epoch, value, None)
+        if self.stopped_epoch is not None:  # the uninterrupted run stopped there
+            self.loop.stop_training = True
 
     def _is_improvement(self, value, reference) -> bool:
         if reference is None:
@@ -204,22 +228,25 @@ class EarlyStopping(Callback):
         return self._improved(value - sign * self.min_delta, reference)
 
     def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        self._update(epoch, value, self.loop.state.params)
+
+    def _update(self, epoch, value, params):
         # Keras 3's rule: the first monitored epoch is the first best; `wait` restarts
         # only on an epoch that beats both the best so far and the baseline, so with an
         # unbeaten baseline training stops after `patience` epochs and the best of those
         # is restored.
         # A NaN value counts as an epoch without improvement (Keras), so a diverged
         # validation loss still ends training after `patience` epochs.
-        value = _monitored(logs, self.monitor, "EarlyStopping")
         if epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_params is None:
-            self.best_params, self.best_epoch = self.loop.state.params, epoch
+        if self.restore_best_weights and self.best_epoch is None:
+            self.best_params, self.best_epoch = params, epoch
         self.wait += 1
         if not math.isnan(value) and self._is_improvement(value, self.best):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
-                self.best_params = self.loop.state.params
+                self.best_params = params
             if self.baseline is None or self._is_improvement(value, self.baseline):
                 self.wait = 0
             return
@@ -228,15 +255,27 @@ class EarlyStopping(Callback):
             self.loop.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.restore_best_weights and self.best_params is not None:
-            self.loop.state = self.loop.state._replace(params=self.best_params)
+        if not self.restore_best_weights or self.best_epoch is None:
+            return
+        if self.best_params is None:
+            warnings.warn(
+                f"EarlyStopping: the best epoch ({self.best_epoch + 1}, {self.monitor} "
+                f"{self.best}) came before fit resumed, and its parameters are not kept; "
+                f"the last parameters stay (restore that epoch's checkpoint, e.g. from a "
+                f"ModelCheckpoint(save_best_only=True), to get them)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        self.loop.state = self.loop.state._replace(params=self.best_params)
 
 
 class ModelCheckpoint(Callback):
     """Save to `directory` (atomically, `jrnn.checkpoint`) at the end of each epoch, or
     only when `monitor` improves with `save_best_only`. Saves {"params", "state"} with
     `save_weights_only`, else the whole training state; the step is the epoch number
-    (1-based, as Keras's `{epoch}`)."""
+    (1-based, as Keras's `{epoch}`). When fit resumes, the best value so far comes from
+    the restored history, so a worse epoch after the resume does not overwrite it."""
 
     def __init__(
         self,
@@ -252,6 +291,12 @@ class ModelCheckpoint(Callback):
         self.save_weights_only, self.max_to_keep = save_weights_only, max_to_keep
         self._improved, self.mode = _better(mode, monitor)
         self.best = None
+
+    def on_train_begin(self, logs=None):
+        self.best = None
+        for _, value in _past_values(self.loop, self.monitor):
+            if not math.isnan(value) and (self.best is None or self._improved(value, self.best)):
+                self.best = value
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -580,6 +580,8 @@ def fit(
 
     logs = {}
     for epoch in range(start_epoch, epochs):
+        if loop.stop_training:  # e.g. a resumed run whose EarlyStopping had already stopped
+            break
         # Reset first, so on_epoch_begin sees (and may change) the state the epoch starts from.
         if reset_state and jax.tree.leaves(loop.state.model_state):
             zeros = jax.tree.map(jnp.zeros_like, loop.state.model_state)

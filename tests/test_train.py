@@ -554,6 +554,74 @@ def test_early_stopping_rules():
         cbs.EarlyStopping(mode="up")
 
 
+def test_early_stopping_and_best_checkpoint_replay_a_resumed_history(tmp_path):
+    """After a resume the callbacks decide as in the uninterrupted run: EarlyStopping and
+    ModelCheckpoint(save_best_only) replay the restored history."""
+
+    class Loop:
+        def __init__(self, past=()):
+            self.state = jrnn.TrainState({"w": np.zeros(2)}, None, {}, 0, None)
+            self.stop_training = False
+            self.initial_epoch = len(past)
+            self.history = jrnn.History({"val_loss": list(past)}, list(range(len(past))))
+
+    def run(values, start=0, **kw):
+        """Epochs start.. of `values` after a resume at `start`: (last epoch, params)."""
+        es = cbs.EarlyStopping(**kw)
+        es.loop = Loop(values[:start])
+        es.on_train_begin({})
+        e = start - 1
+        for epoch in range(start, len(values)):
+            if es.loop.stop_training:
+                break
+            e = epoch
+            es.loop.state = es.loop.state._replace(params=e)
+            es.on_epoch_end(e, {"val_loss": values[e]})
+        es.on_train_end({})
+        return e, es.loop.state.params
+
+    values = [5.0, 4.0, 3.0, 3.5, 3.2, 2.0, 1.0]
+    for kw in ({"patience": 2}, {"patience": 1}, {"patience": 2, "baseline": 1.0}):
+        straight = run(values, **kw)
+        # every resume point the straight run reaches (its checkpoints 1..stop + 1)
+        for start in range(1, straight[0] + 2):
+            assert run(values, start, **kw)[0] == straight[0], (kw, start)
+    # A stop already due at the resume: no epoch more (the straight run stopped at epoch
+    # 3; resumed from its last checkpoint, nothing trains and the parameters stay).
+    e, params = run(values, 4, patience=1)
+    assert e == 3 and isinstance(params, dict)
+    # restore_best_weights: the best epoch after the resume is restored; one before it
+    # is not in memory: a warning, the last parameters kept.
+    assert run(values, 1, patience=1, restore_best_weights=True) == (3, 2)
+    assert run(values, 2, patience=3, restore_best_weights=True) == (6, 6)
+    with pytest.warns(RuntimeWarning, match=r"best epoch \(3, val_loss 3.0\) came before"):
+        assert run(values, 3, patience=1, restore_best_weights=True) == (3, 3)
+
+    mc = cbs.ModelCheckpoint(tmp_path / "best", save_best_only=True, save_weights_only=True)
+    mc.loop = Loop([0.5, 0.3, 0.4])
+    mc.on_train_begin({})
+    mc.on_epoch_end(3, {"val_loss": 0.35})  # worse than epoch 1's 0.3: not saved
+    assert checkpoint.all_steps(tmp_path / "best") == []
+    mc.on_epoch_end(4, {"val_loss": 0.2})
+    assert checkpoint.all_steps(tmp_path / "best") == [5]
+
+
+def test_fit_resumed_after_early_stop_trains_no_more(tmp_path):
+    x, y = _tokens(40)
+    model = _clf()
+    v = _init(model, x)
+    # Any epoch after the first "fails to improve" by 1e9: training stops after epoch 2.
+    stop = lambda: cbs.EarlyStopping(monitor="loss", min_delta=1e9, patience=0)  # noqa: E731
+    kw = {"devices": ONE, "batch_size": 16}
+    s1, h1 = _fit(model, v, (x, y), epochs=5, callbacks=[stop()], **kw)
+    assert len(h1.epoch) == 2
+    ckpt = tmp_path / "ckpt"
+    _fit(model, v, (x, y), epochs=5, callbacks=[stop()], checkpoint_dir=ckpt, **kw)
+    s2, h2 = _fit(model, v, (x, y), epochs=5, callbacks=[stop()], checkpoint_dir=ckpt, **kw)
+    _assert_state_bitwise(s1, s2)
+    assert h2.history == h1.history and checkpoint.latest_step(ckpt) == 2
+
+
 def test_history_keys_stay_aligned(tmp_path):
     h = jrnn.History()
     h.on_epoch_end(0, {"loss": 1.0})
