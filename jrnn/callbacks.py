@@ -3,8 +3,10 @@
 A callback sees the running fit through `self.loop` (set before `on_train_begin`):
 `loop.state` is the current `TrainState` (params, opt_state, model state, step, key),
 `loop.model` the model, `loop.history` the `History`; setting `loop.stop_training = True`
-ends training after the current epoch. Hooks receive `logs`, a dict of floats with
-Keras's keys ("loss", "accuracy", "val_loss", ...).
+ends training after the current epoch (before the first one when set in
+`on_train_begin`, e.g. by an EarlyStopping whose restored run had already stopped).
+Hooks receive `logs`, a dict of floats with Keras's keys ("loss", "accuracy",
+"val_loss", ...).
 """
 
 from __future__ import annotations
@@ -168,14 +170,18 @@ def _better(mode: str, monitor: str):
 def _past_values(loop, monitor):
     """(epoch, value) of `monitor` for the epochs a resumed fit restored with its history
     (none for a fresh run): callbacks that track a best value replay them, so a resumed
-    run decides as the uninterrupted one would."""
+    run decides as the uninterrupted one would. Leading NaNs are left out: they pad the
+    epochs before the key first appeared (e.g. trained without validation data)."""
     if loop is None or getattr(loop, "initial_epoch", 0) <= 0:
         return []
-    history = loop.history
-    values = history.history.get(monitor)
+    history = getattr(loop, "history", None)
+    values = None if history is None else history.history.get(monitor)
     if values is None:
         return []
-    return list(zip(history.epoch, values))
+    pairs = list(zip(history.epoch, values))
+    while pairs and math.isnan(pairs[0][1]):
+        pairs.pop(0)
+    return pairs
 
 
 def _monitored(logs, monitor, who):
@@ -216,10 +222,17 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait, self.best, self.best_params, self.best_epoch = 0, None, None, None
         self.stopped_epoch = None
-        for epoch, value in _past_values(self.loop, self.monitor):
-            self._update(epoch, value, None)
-        if self.stopped_epoch is not None:  # the uninterrupted run stopped there
-            self.loop.stop_training = True
+        past = _past_values(self.loop, self.monitor)
+        if past:
+            asked = self.loop.stop_training  # by another callback, before this one
+            for epoch, value in past:
+                self._update(epoch, value, None)
+            # Due only if the restored run stopped at its last epoch (one that trained
+            # on after a stop had other callbacks): then the uninterrupted run ends here.
+            due = self.stopped_epoch == past[-1][0]
+            self.loop.stop_training = asked or due
+            if not due:
+                self.stopped_epoch = None
 
     def _is_improvement(self, value, reference) -> bool:
         if reference is None:
@@ -260,7 +273,8 @@ class EarlyStopping(Callback):
         if self.best_params is None:
             warnings.warn(
                 f"EarlyStopping: the best epoch ({self.best_epoch + 1}, {self.monitor} "
-                f"{self.best}) came before fit resumed, and its parameters are not kept; "
+                f"{'NaN' if self.best is None else self.best}) came before fit resumed, "
+                f"and its parameters are not kept; "
                 f"the last parameters stay (restore that epoch's checkpoint, e.g. from a "
                 f"ModelCheckpoint(save_best_only=True), to get them)",
                 RuntimeWarning,
@@ -293,7 +307,8 @@ class ModelCheckpoint(Callback):
         self.best = None
 
     def on_train_begin(self, logs=None):
-        self.best = None
+        # `best` carries over from an earlier fit with this instance (as Keras's); a
+        # resumed fit also counts the epochs of its restored history.
         for _, value in _past_values(self.loop, self.monitor):
             if not math.isnan(value) and (self.best is None or self._improved(value, self.best)):
                 self.best = value

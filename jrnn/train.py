@@ -458,12 +458,16 @@ def fit(
         an epoch takes from one stream over the data, passes after passes: epochs then
         need not line up with passes, and an endless iterable (`Dataset.repeat()`, a
         generator) can be trained on. Arrays are reshuffled per pass and a resumed run
-        takes the same batches as an uninterrupted one. Unlike Keras 3, which cuts an
-        epoch short where a pass of arrays ends, every epoch has `steps_per_epoch`
-        batches; only a one-shot iterator (a generator) can run out: fit then warns and
-        stops after the epoch it ran out in.
+        takes the same batches as an uninterrupted one (if batch_size, steps_per_epoch,
+        shuffle and the row count are unchanged, else a warning); an iterable starts
+        again from its beginning. Unlike Keras 3, which cuts an epoch short where a
+        pass of arrays ends, every epoch has `steps_per_epoch` batches; only a one-shot
+        iterator (a generator) can run out: fit then warns and stops after the epoch it
+        ran out in. `reset_state` zeroes stateful carries at each epoch's start, which
+        is then not a pass's start.
       validation_steps: None (all of `validation_data`), or at most this many of its
-        batches per evaluation (needed for an endless validation iterable).
+        batches per evaluation: the first ones of arrays or a re-iterable, the next
+        ones of a one-shot iterator (an endless validation generator needs it).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
       seed: drives the shuffles and the dropout keys (not the initial parameters; when
         `variables` is a TrainState its own key keeps driving dropout).
@@ -516,12 +520,22 @@ def fit(
     for d in (train, val):
         if d is train and steps_per_epoch is not None:
             continue  # the stream reads on from where the last epoch stopped
+        if d is val and validation_steps is not None:
+            continue  # each evaluation reads on (a one-shot iterator: one stream)
         if d is not None and d.one_shot and epochs > 1:
             raise ValueError(
                 f"{d.name}: got a one-shot iterator ({type(d.iterable).__name__}), which is "
                 f"empty after the first epoch; pass a re-iterable (a list of batches, a "
                 f"jrnn Dataset) or arrays, or epochs=1"
             )
+
+    # What decides which batches an epoch takes: a resumed run checks it is unchanged.
+    batching = {
+        "batch_size": batch_size,
+        "steps_per_epoch": steps_per_epoch,
+        "shuffle": bool(shuffle),
+        "rows": len(train) if train.arrays is not None else None,
+    }
 
     if isinstance(variables, TrainState):
         state = variables
@@ -545,6 +559,17 @@ def fit(
             warnings.warn(
                 f"seed: got {seed}, but the run in {checkpoint_dir} was started with seed "
                 f"{meta['seed']}; the resumed epochs will not repeat an uninterrupted run",
+                stacklevel=2,
+            )
+        if "batches" in meta and meta["batches"] != batching:
+            said = ", ".join(
+                f"{k}={batching.get(k)} (checkpoint: {meta['batches'].get(k)})"
+                for k in sorted(set(batching) | set(meta["batches"]))
+                if batching.get(k) != meta["batches"].get(k)
+            )
+            warnings.warn(
+                f"fit: got {said}; the resumed epochs will not take the batches an "
+                f"uninterrupted run would",
                 stacklevel=2,
             )
 
@@ -657,7 +682,12 @@ def fit(
                 checkpoint_dir,
                 epoch + 1,
                 loop.state,
-                metadata={"epoch": epoch + 1, "history": history.to_dict(), "seed": seed},
+                metadata={
+                    "epoch": epoch + 1,
+                    "history": history.to_dict(),
+                    "seed": seed,
+                    "batches": batching,
+                },
                 max_to_keep=max_to_keep,
             )
         if loop.stop_training:

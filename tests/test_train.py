@@ -7,6 +7,7 @@ under a minute and a half on two cores; most of the time is XLA compiling train 
 
 import csv
 import json
+import math
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -597,6 +598,15 @@ def test_early_stopping_and_best_checkpoint_replay_a_resumed_history(tmp_path):
     with pytest.warns(RuntimeWarning, match=r"best epoch \(3, val_loss 3.0\) came before"):
         assert run(values, 3, patience=1, restore_best_weights=True) == (3, 3)
 
+    # NaNs that pad epochs trained before the key existed (no validation data then) are
+    # not epochs without improvement; a history that trained on after a stop (other
+    # callbacks) does not stop the resumed run.
+    for past in ([math.nan] * 3 + [0.5, 0.4], [5.0, 4.0, 3.0, 3.5, 3.2, 2.0]):
+        es = cbs.EarlyStopping(patience=1)
+        es.loop = Loop(past)
+        es.on_train_begin({})
+        assert not es.loop.stop_training and es.stopped_epoch is None, past
+
     mc = cbs.ModelCheckpoint(tmp_path / "best", save_best_only=True, save_weights_only=True)
     mc.loop = Loop([0.5, 0.3, 0.4])
     mc.on_train_begin({})
@@ -604,6 +614,11 @@ def test_early_stopping_and_best_checkpoint_replay_a_resumed_history(tmp_path):
     assert checkpoint.all_steps(tmp_path / "best") == []
     mc.on_epoch_end(4, {"val_loss": 0.2})
     assert checkpoint.all_steps(tmp_path / "best") == [5]
+    # The same instance in a later, fresh fit keeps its best (as Keras's).
+    mc.loop = Loop()
+    mc.on_train_begin({})
+    mc.on_epoch_end(0, {"val_loss": 0.9})
+    assert checkpoint.all_steps(tmp_path / "best") == [5] and mc.best == 0.2
 
 
 def test_fit_resumed_after_early_stop_trains_no_more(tmp_path):
@@ -895,6 +910,9 @@ def test_steps_per_epoch_reads_on_across_passes_and_resumes(tmp_path):
     s3, h3 = _fit(model, v, (x, y), epochs=4, steps_per_epoch=5, checkpoint_dir=ckpt, **kw)
     _assert_state_bitwise(s1, s3)
     assert h3.history == h1.history
+    # Resumed with another epoch length: told that the batches differ from the straight run.
+    with pytest.warns(UserWarning, match=r"steps_per_epoch=3 \(checkpoint: 5\)"):
+        _fit(model, v, (x, y), epochs=5, steps_per_epoch=3, checkpoint_dir=ckpt, **kw)
 
 
 def test_steps_per_epoch_with_endless_and_one_shot_data():
@@ -910,7 +928,7 @@ def test_steps_per_epoch_with_endless_and_one_shot_data():
     want = jrnn.evaluate(model, s.variables, (x[:16], y[:16]), loss=CE, batch_size=8)
     np.testing.assert_allclose(h.history["val_loss"][-1], want["loss"], rtol=1e-5)
 
-    # A generator of 10 batches for 3 epochs of 4: the third epoch gets 2, then fit
+    # A generator of 10 batches for epochs of 4: the third epoch gets 2, then fit
     # warns and stops; one of exactly 8 stops before the third epoch.
     def gen(n):
         for i in range(n):
@@ -922,6 +940,16 @@ def test_steps_per_epoch_with_endless_and_one_shot_data():
     with pytest.warns(RuntimeWarning, match=r"ran out before epoch 3"):
         s, h = _fit(model, v, gen(8), epochs=5, steps_per_epoch=4, devices=ONE)
     assert int(s.step) == 8 and len(h.epoch) == 2
+
+    # An endless one-shot validation generator: each evaluation reads the next 2 batches.
+    def endless_val():
+        while True:
+            for i in range(0, 24, 8):
+                yield x[i : i + 8], y[i : i + 8]
+
+    s, h = _fit(model, v, (x, y), epochs=2, batch_size=8, validation_data=endless_val(),
+                validation_steps=2, devices=ONE)  # fmt: skip
+    assert len(h.history["val_loss"]) == 2
     for bad in (0, -1, 2.5):
         with pytest.raises((ValueError, TypeError), match="steps_per_epoch"):
             _fit(model, v, (x, y), steps_per_epoch=bad, devices=ONE)
