@@ -47,6 +47,7 @@ import numpy as np
 from _baselines import majority_class, naive_bayes
 from _peers import keras_run, keras_timed_fit, summarise_peers
 from _runs import (
+    at_least,
     checked_config,
     clear_run,
     record_epoch_times,
@@ -102,13 +103,10 @@ def parse_args(argv):
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
     ap.add_argument("--out", type=Path, default=RUN_DIR)
     args = ap.parse_args(argv)
-    for name in ("num_words", "maxlen", "embed", "units", "epochs", "batch_size", "seeds"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    at_least(ap, args, ("maxlen", "embed", "units", "epochs", "batch_size", "seeds"))
+    at_least(ap, args, ("max_train",), 0)
     if args.num_words < 4:
         ap.error(f"--num-words: got {args.num_words}, expected >= 4 (ids 0-2 are reserved)")
-    if args.max_train < 0:
-        ap.error(f"--max-train: got {args.max_train}, expected >= 0")
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: got {args.dropout}, expected a fraction in [0, 1)")
     if not args.lr > 0:
