@@ -6,6 +6,7 @@ the call without reading our source.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -21,6 +22,25 @@ def is_concrete(x) -> bool:
     except Exception:  # jax raises a TracerArrayConversionError subclass under jit/grad
         return False
     return True
+
+
+def check_lengths(name: str, lengths, shape: tuple, maximum: int, what: str):
+    """Integer `lengths` of `shape`, each in [0, maximum] (checked on the host when the
+    values are concrete; `what` says what `maximum` counts); returned as int32."""
+    lengths = jnp.asarray(lengths)
+    if not jnp.issubdtype(lengths.dtype, jnp.integer):
+        raise TypeError(f"{name}: got dtype {lengths.dtype}, expected integers")
+    if lengths.shape != tuple(shape):
+        raise shape_error(name, lengths.shape, f"{tuple(shape)}, one length per sequence")
+    if is_concrete(lengths):
+        bad = np.asarray(lengths)
+        bad = bad[(bad < 0) | (bad > maximum)]
+        if bad.size:
+            raise ValueError(
+                f"{name}: got {bad.tolist()[:5]} out of range, expected 0 <= length <= "
+                f"{maximum} ({what})"
+            )
+    return lengths.astype(jnp.int32)
 
 
 def check_choice(name: str, value, choices) -> None:

@@ -24,7 +24,13 @@ import numpy as np
 import optax
 from jax import lax
 
-from jrnn._checks import check_choice, check_positive_int, is_concrete, shape_error
+from jrnn._checks import (
+    check_choice,
+    check_lengths,
+    check_positive_int,
+    is_concrete,
+    shape_error,
+)
 
 PAD = -1  # fills decoded labellings past their length
 
@@ -46,23 +52,6 @@ def _check_logits(logits):
     if not jnp.issubdtype(logits.dtype, jnp.floating):
         raise TypeError(f"logits: got dtype {logits.dtype}, expected floating point")
     return jnp.promote_types(logits.dtype, jnp.float32), logits
-
-
-def _check_lengths(name: str, lengths, batch: int, maximum: int, what: str):
-    lengths = jnp.asarray(lengths)
-    if not jnp.issubdtype(lengths.dtype, jnp.integer):
-        raise TypeError(f"{name}: got dtype {lengths.dtype}, expected integers")
-    if lengths.shape != (batch,):
-        raise shape_error(name, lengths.shape, f"({batch},), one length per row")
-    if is_concrete(lengths):
-        bad = np.asarray(lengths)
-        bad = bad[(bad < 0) | (bad > maximum)]
-        if bad.size:
-            raise ValueError(
-                f"{name}: got {bad.tolist()[:5]} out of range, expected 0 <= length <= "
-                f"{maximum} ({what})"
-            )
-    return lengths.astype(jnp.int32)
 
 
 def ctc_loss(logits, labels, logit_lengths, label_lengths, *, blank=0, reduction="mean"):
@@ -93,8 +82,8 @@ def ctc_loss(logits, labels, logit_lengths, label_lengths, *, blank=0, reduction
         raise shape_error("labels", labels.shape, f"({b}, max_label_length)")
     blank = _blank_index(blank, c)
     check_choice("reduction", reduction, ("mean", "sum", "none"))
-    logit_lengths = _check_lengths("logit_lengths", logit_lengths, b, t, "frames of logits")
-    label_lengths = _check_lengths("label_lengths", label_lengths, b, labels.shape[1], "labels")
+    logit_lengths = check_lengths("logit_lengths", logit_lengths, (b,), t, "frames of logits")
+    label_lengths = check_lengths("label_lengths", label_lengths, (b,), labels.shape[1], "labels")
     if is_concrete(labels) and is_concrete(label_lengths):
         lab = np.asarray(labels)
         valid = np.arange(lab.shape[1])[None] < np.asarray(label_lengths)[:, None]
@@ -141,7 +130,7 @@ def ctc_greedy_decode(logits, lengths, *, merge_repeated=True, blank=0):
     """
     _, logits = _check_logits(logits)
     b, t, c = logits.shape
-    lengths = _check_lengths("lengths", lengths, b, t, "frames of logits")
+    lengths = check_lengths("lengths", lengths, (b,), t, "frames of logits")
     return _greedy(logits, lengths, bool(merge_repeated), _blank_index(blank, c))
 
 
@@ -194,7 +183,7 @@ def ctc_beam_search_decode(logits, lengths, *, beam_width=100, top_paths=1, blan
     """
     _, logits = _check_logits(logits)
     b, t, c = logits.shape
-    lengths = _check_lengths("lengths", lengths, b, t, "frames of logits")
+    lengths = check_lengths("lengths", lengths, (b,), t, "frames of logits")
     beam_width = check_positive_int("beam_width", beam_width)
     top_paths = check_positive_int("top_paths", top_paths)
     if top_paths > beam_width:

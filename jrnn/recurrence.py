@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jrnn._checks import is_concrete, shape_error
+from jrnn._checks import check_lengths, shape_error
 from jrnn._fused import fused_unroll, tree_where, zero_where_masked
 from jrnn.cells.stacked import StackedCell
 
@@ -135,19 +135,7 @@ def _time_major_mask(lengths, mask, steps, batch_shape, batch_major):
     if lengths is not None and mask is not None:
         raise ValueError("lengths, mask: got both, expected at most one of them")
     if lengths is not None:
-        lengths = jnp.asarray(lengths)
-        if not jnp.issubdtype(lengths.dtype, jnp.integer):
-            raise TypeError(f"lengths: got dtype {lengths.dtype}, expected integers")
-        if lengths.shape != batch_shape:
-            raise shape_error("lengths", lengths.shape, f"{batch_shape} (one per sequence)")
-        if is_concrete(lengths):
-            bad = np.asarray(lengths)
-            bad = bad[(bad < 0) | (bad > steps)]
-            if bad.size:
-                raise ValueError(
-                    f"lengths: got {bad.tolist()[:5]} out of range, expected 0 <= length "
-                    f"<= {steps} (the number of time steps)"
-                )
+        lengths = check_lengths("lengths", lengths, batch_shape, steps, "the number of time steps")
         t = jnp.arange(steps).reshape((steps,) + (1,) * len(batch_shape))
         return t < lengths[None]
     if mask is not None:

@@ -316,7 +316,7 @@ class _Stream:
     """
 
     def __init__(self, data: _Data, batch_size, multiple, *, shuffle, seed, steps, start_epoch):
-        self.data, self.steps = data, steps
+        self.steps = steps
         self.ended = False
         if data.arrays is not None:
             per_pass = data.steps(batch_size)
@@ -330,7 +330,6 @@ class _Stream:
                     )
                     p, k = p + 1, 0
 
-            self._it = passes()
         else:
 
             def passes():
@@ -342,7 +341,7 @@ class _Stream:
                     if empty or data.one_shot:
                         return
 
-            self._it = passes()
+        self._it = passes()
 
     def epoch(self):
         """The next `steps` batches (fewer when the data has run out: `ended` is then set)."""
