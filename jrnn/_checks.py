@@ -6,6 +6,8 @@ the call without reading our source.
 
 from __future__ import annotations
 
+import operator
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -48,7 +50,33 @@ def check_choice(name: str, value, choices) -> None:
         raise ValueError(f"{name}: got {value!r}, expected one of {sorted(map(repr, choices))}")
 
 
+def check_int(name: str, value, *, minimum: int | None = None, allow_none: bool = False):
+    """`value` as a Python int: the one integer-argument check.
+
+    A bool, float or other non-integer raises TypeError; a value below `minimum` raises
+    ValueError; None is returned as is with `allow_none`. Messages name the argument,
+    what it got and what was expected.
+    """
+    if value is None and allow_none:
+        return None
+    expected = "an integer" if minimum is None else f"an integer >= {minimum}"
+    if minimum == 1:
+        expected = "a positive integer"
+    if allow_none:
+        expected = f"None or {expected}"
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: got {value!r} of type {type(value).__name__}, expected {expected}"
+        ) from None
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name}: got {number}, expected {expected}")
+    return number
+
+
 def check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-    return int(value)
+    """`check_int(name, value, minimum=1)`."""
+    return check_int(name, value, minimum=1)
