@@ -4,7 +4,7 @@ Cells are pure step functions with Keras names and weight layouts; `unroll` is t
 engine that runs them over time; state is explicit.
 """
 
-from jrnn import callbacks, checkpoint, ctc, data, decode, layers, losses, metrics, text
+from jrnn import callbacks, checkpoint, ctc, data, decode, layers, losses, metrics, text, training
 from jrnn.bidirectional import (
     Bidirectional,
     StackedBidirectional,
@@ -21,7 +21,7 @@ from jrnn.lm import lm_step
 from jrnn.models import Model, Sequential
 from jrnn.recurrence import unroll
 from jrnn.text import Tokenizer, make_sampling_table, ngram_sequences, skipgrams
-from jrnn.train import TrainState, evaluate, fit, predict
+from jrnn.training import TrainState, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
@@ -61,6 +61,7 @@ __all__ = [
     "stack",
     "stack_bidirectional",
     "text",
+    "training",
     "timeseries_dataset_from_array",
     "to_categorical",
     "unroll",

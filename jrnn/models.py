@@ -184,6 +184,28 @@ class Model:
     def name_of(self, layer: Layer) -> str:
         return self._names[id(layer)]
 
+    @property
+    def output_names(self) -> list[str]:
+        """One name per output, in the order of `jax.tree.leaves(outputs)`: the dict keys
+        for dict outputs, else the name of the layer producing each output (Keras's
+        `model.output_names`); a layer with several outputs numbers them `name_1`, ...
+        These name the per-output losses and metrics in `fit`'s history."""
+        paths = jax.tree_util.tree_flatten_with_path(self.outputs, is_leaf=_is_node)[0]
+        names = []
+        for path, node in paths:
+            if isinstance(self.outputs, dict):
+                name = str(path[0].key)
+            elif node.call is None:
+                name = node.spec.name or "input_layer"
+            else:
+                name = self.name_of(node.call.layer)
+                if node.index:
+                    name = f"{name}_{node.index}"
+            while name in names:
+                name += "_1"
+            names.append(name)
+        return names
+
     def get_layer(self, name: str) -> Layer:
         for layer in self.layers:
             if self.name_of(layer) == name:

@@ -19,7 +19,6 @@ import optax  # noqa: E402
 import pytest  # noqa: E402
 
 import jrnn  # noqa: E402
-import jrnn.train  # noqa: E402
 from jrnn import callbacks as cbs  # noqa: E402
 from jrnn import checkpoint  # noqa: E402
 from jrnn.layers import LSTM, Dense, Embedding, TimeDistributed  # noqa: E402
@@ -198,7 +197,7 @@ def test_crash_during_save_keeps_last_checkpoint_and_resumes(resume_setup, tmp_p
 
     assert checkpoint.latest_step(tmp_path) == 1
     assert not list(tmp_path.glob("*.tmp"))
-    target = jrnn.train.create_train_state(v, optax.adam(1e-2))
+    target = jrnn.training.create_train_state(v, optax.adam(1e-2))
     restored, meta = checkpoint.restore(tmp_path, target)
     assert meta["epoch"] == 1 and int(restored.step) == 5
     assert meta["history"]["history"]["loss"] == h_straight.history["loss"][:1]
@@ -765,7 +764,9 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="loss"):
         fit(loss="nope")
     with pytest.raises(TypeError, match="optimizer"):
-        fit(optimizer="adam")
+        fit(optimizer=0.01)
+    with pytest.raises(ValueError, match="optimizer: got 'adamx'"):
+        fit(optimizer="adamx")
     with pytest.raises(ValueError, match="seed"):
         fit(seed=-1)
     with pytest.raises(TypeError, match=r"callbacks\[1\]"):

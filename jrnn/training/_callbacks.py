@@ -1,0 +1,437 @@
+"""Training callbacks with Keras's names and defaults, `History`, the progress bar, and
+the `CallbackList` that dispatches the hooks and owns the stop flag.
+
+A callback sees the running fit through `self.loop`, the fit's `CallbackList` (set
+before `on_train_begin`): `loop.state` is the current `TrainState` (params, opt_state,
+model state, step, key, epoch; a callback may replace it), `loop.model` the model,
+`loop.history` the `History`, `loop.epochs` the epoch training ends at (exclusive),
+`loop.initial_epoch` the first epoch of this call (> 0 when resumed or continued);
+setting `loop.stop_training = True` ends training after the current epoch (before the
+first one when set in `on_train_begin`, e.g. by an EarlyStopping whose restored run had
+already stopped). Hooks receive `logs`, a dict of floats with Keras's keys ("loss",
+"accuracy", "val_loss", ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from jrnn import checkpoint
+from jrnn._atomic import atomic_write, atomic_write_text
+from jrnn.training._resume import past_values
+
+
+class Callback:
+    """Base class: override the hooks you need."""
+
+    loop = None
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch: int, logs=None): ...
+    def on_epoch_end(self, epoch: int, logs=None): ...
+    def on_train_batch_end(self, batch: int, logs=None): ...
+
+
+class History(Callback):
+    """Per-epoch logs: `history.history["loss"]` is a list with one value per epoch
+    (validation keys prefixed "val_"), `history.epoch` the epoch indices."""
+
+    def __init__(self, history: dict | None = None, epoch: list | None = None):
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+        self.epoch = list(epoch or [])
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        # Keep every list aligned with `epoch`: a key that appears later (a resumed run
+        # with validation data) starts with NaNs, a missing one gets a NaN.
+        for k, v in logs.items():
+            self.history.setdefault(k, [math.nan] * len(self.epoch)).append(float(v))
+        for k, values in self.history.items():
+            if k not in logs:
+                values.append(math.nan)
+        self.epoch.append(epoch)
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "history": self.history}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        return cls(d.get("history"), d.get("epoch"))
+
+    def to_json(self, path) -> None:
+        """Write {"epoch": [...], "history": {...}} atomically."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+
+    def to_csv(self, path, separator: str = ",") -> None:
+        """One row per epoch: epoch, then each key (the format CSVLogger writes)."""
+        keys = sorted(self.history)
+        rows = [["epoch", *keys]]
+        rows += [
+            [e, *(self.history[k][i] if i < len(self.history[k]) else "NA" for k in keys)]
+            for i, e in enumerate(self.epoch)
+        ]
+        atomic_write_text(path, "\n".join(separator.join(map(str, r)) for r in rows) + "\n")
+
+    def plot(self, path, *, title: str | None = None) -> None:
+        """Training curves to a PNG: one panel per quantity, train and validation
+        together. Needs matplotlib (`pip install jrnn[extras]`)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as e:
+            raise ImportError("History.plot needs matplotlib: pip install matplotlib") from e
+        names = [k for k in self.history if not k.startswith("val_")]
+        fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.5 * max(len(names), 1), 3.5))
+        axes = np.atleast_1d(axes)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, name in zip(axes, names):
+            ax.plot(epochs, self.history[name], "o-", label="train")
+            if "val_" + name in self.history:
+                ax.plot(epochs, self.history["val_" + name], "o-", label="validation")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+        plt.close(fig)
+
+
+class ProgressBar(Callback):
+    """A per-epoch progress bar with the running loss and metrics (tqdm when installed
+    and the output is a terminal); otherwise one line per epoch, as Keras's verbose=2."""
+
+    def __init__(self, steps: int | None, verbose: int = 1, stream=None):
+        self.steps, self.verbose = steps, verbose
+        self.stream = stream or sys.stdout
+        self._bar = None
+
+    def _interactive(self) -> bool:
+        if self.verbose != 1 or not getattr(self.stream, "isatty", lambda: False)():
+            return False
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._epoch = epoch
+        if self._interactive():
+            from tqdm.auto import tqdm
+
+            epochs = self.loop.epochs if self.loop is not None else "?"
+            self._bar = tqdm(
+                total=self.steps,
+                desc=f"Epoch {epoch + 1}/{epochs}",
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=True,
+                unit="step",
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is not None:
+            self._bar.update(1)
+            if logs:
+                self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        text = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items())
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+            self._bar.close()
+            self._bar = None
+        elif self.verbose:
+            epochs = self.loop.epochs if self.loop is not None else "?"
+            print(f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s - {text}", file=self.stream)
+            self.stream.flush()
+
+
+def _better(mode: str, monitor: str):
+    if mode == "auto":
+        mode = "max" if any(s in monitor for s in ("acc", "auc", "precision", "recall")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode: got {mode!r}, expected 'auto', 'min' or 'max'")
+    return (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b), mode
+
+
+def _monitored(logs, monitor, who):
+    if monitor not in (logs or {}):
+        raise ValueError(
+            f"monitor: {who} watches {monitor!r}, but the logs have {sorted(logs or {})}"
+            f" (validation keys need validation_data)"
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs (Keras
+    semantics); `restore_best_weights` puts back the best epoch's parameters.
+
+    When fit resumes from a checkpoint, the epochs before it are replayed from the
+    restored history, so the counters (and a stop already due) are those of the
+    uninterrupted run. The parameters of those epochs are not kept: if the best epoch
+    came before the resume, `restore_best_weights` warns and keeps the last parameters.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ):
+        self.monitor, self.patience, self.baseline = monitor, int(patience), baseline
+        self.min_delta = abs(float(min_delta))
+        self._improved, self.mode = _better(mode, monitor)
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.stopped_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.best, self.best_params, self.best_epoch = 0, None, None, None
+        self.stopped_epoch = None
+        past = past_values(self.loop, self.monitor)
+        if past:
+            asked = self.loop.stop_training  # by another callback, before this one
+            for epoch, value in past:
+                self._update(epoch, value, None)
+            # Due only if the restored run stopped at its last epoch (one that trained
+            # on after a stop had other callbacks): then the uninterrupted run ends here.
+            due = self.stopped_epoch == past[-1][0]
+            self.loop.stop_training = asked or due
+            if not due:
+                self.stopped_epoch = None
+
+    def _is_improvement(self, value, reference) -> bool:
+        if reference is None:
+            return True
+        sign = 1 if self.mode == "max" else -1
+        return self._improved(value - sign * self.min_delta, reference)
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        self._update(epoch, value, self.loop.state.params)
+
+    def _update(self, epoch, value, params):
+        # Keras 3's rule: the first monitored epoch is the first best; `wait` restarts
+        # only on an epoch that beats both the best so far and the baseline, so with an
+        # unbeaten baseline training stops after `patience` epochs and the best of those
+        # is restored.
+        # A NaN value counts as an epoch without improvement (Keras), so a diverged
+        # validation loss still ends training after `patience` epochs.
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_epoch is None:
+            self.best_params, self.best_epoch = params, epoch
+        self.wait += 1
+        if not math.isnan(value) and self._is_improvement(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_params = params
+            if self.baseline is None or self._is_improvement(value, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.loop.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if not self.restore_best_weights or self.best_epoch is None:
+            return
+        if self.best_params is None:
+            warnings.warn(
+                f"EarlyStopping: the best epoch ({self.best_epoch + 1}, {self.monitor} "
+                f"{'NaN' if self.best is None else self.best}) came before fit resumed, "
+                f"and its parameters are not kept; "
+                f"the last parameters stay (restore that epoch's checkpoint, e.g. from a "
+                f"ModelCheckpoint(save_best_only=True), to get them)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        self.loop.state = self.loop.state._replace(params=self.best_params)
+
+
+class ModelCheckpoint(Callback):
+    """Save to `directory` (atomically, `jrnn.checkpoint`) at the end of each epoch, or
+    only when `monitor` improves with `save_best_only`. Saves {"params", "state"} with
+    `save_weights_only`, else the whole training state; the step is the epoch number
+    (1-based, as Keras's `{epoch}`). When fit resumes, the best value so far comes from
+    the restored history, so a worse epoch after the resume does not overwrite it."""
+
+    def __init__(
+        self,
+        directory,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        max_to_keep: int | None = None,
+    ):
+        self.directory = Path(directory)
+        self.monitor, self.save_best_only = monitor, save_best_only
+        self.save_weights_only, self.max_to_keep = save_weights_only, max_to_keep
+        self._improved, self.mode = _better(mode, monitor)
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        # `best` carries over from an earlier fit with this instance (as Keras's); a
+        # resumed fit also counts the epochs of its restored history.
+        for _, value in past_values(self.loop, self.monitor):
+            if not math.isnan(value) and (self.best is None or self._improved(value, self.best)):
+                self.best = value
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if math.isnan(value) or (
+                self.best is not None and not self._improved(value, self.best)
+            ):
+                return
+            self.best = value
+        s = self.loop.state
+        tree = {"params": s.params, "state": s.model_state} if self.save_weights_only else s
+        checkpoint.save(
+            self.directory,
+            epoch + 1,
+            tree,
+            metadata={"epoch": epoch + 1, "logs": dict(logs)},
+            max_to_keep=self.max_to_keep,
+        )
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch (epoch, then the sorted log keys) to `filename`.
+
+    A new run starts the file afresh unless `append`; a run that resumes from a
+    checkpoint (`fit(checkpoint_dir=...)`) keeps the rows of the epochs before it."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        self.filename, self.separator, self.append = Path(filename), separator, append
+        self._keys = None
+
+    def on_train_begin(self, logs=None):
+        resumed = self.loop is not None and getattr(self.loop, "initial_epoch", 0) > 0
+        if not self.append and not resumed and self.filename.exists():
+            self.filename.unlink()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        new_file = not self.filename.exists() or self.filename.stat().st_size == 0
+        if self._keys is None:
+            self._keys = sorted(logs)
+        with open(self.filename, "a", newline="") as f:
+            w = csv.writer(f, delimiter=self.separator)
+            if new_file:
+                w.writerow(["epoch", *self._keys])
+            w.writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+            f.flush()
+
+
+class TerminateOnNaN(Callback):
+    """Keras's TerminateOnNaN: stop training at a batch whose loss is NaN or infinite;
+    with `raise_error=True`, raise FloatingPointError instead. (`fit` itself always stops
+    there too, with the state before that step, and never checkpoints it.)"""
+
+    def __init__(self, raise_error: bool = False):
+        self.raise_error = raise_error
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(loss):
+            return
+        self.loop.stop_training = True
+        if self.raise_error:
+            nonfinite = getattr(self.loop, "nonfinite", None)
+            raise FloatingPointError(
+                nonfinite_message(nonfinite) if nonfinite else f"non-finite loss at batch {batch}"
+            )
+
+
+def nonfinite_message(where: dict) -> str:
+    """What fit says when a step's loss (or parameters) went non-finite."""
+    return (
+        f"non-finite loss (or parameters) at epoch {where['epoch'] + 1}, batch "
+        f"{where['batch']} (optimizer step {where['step']}); training stopped with the state "
+        f"before that step, which is not checkpointed"
+    )
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g. `LambdaCallback(on_epoch_end=lambda e, logs: ...)`."""
+
+    def __init__(self, **hooks):
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise ValueError(f"{name}: not a callback hook")
+            setattr(self, name, fn)
+
+
+class CallbackList:
+    """The callbacks of one `fit` and the run they see (each callback's `self.loop`).
+
+    Dispatches every hook to the callbacks in order (History first, the progress bar
+    last) and holds what they share: `model`, `state` (the current TrainState),
+    `history`, `epochs`, `initial_epoch`, `stop_training`, and `nonfinite` (where a loss
+    went non-finite, or None).
+    """
+
+    def __init__(self, callbacks, *, model, state, history, epochs, initial_epoch=0):
+        if callbacks is None:
+            callbacks = ()
+        callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+        for i, cb in enumerate(callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks[{i}]: got {type(cb).__name__}, expected a jrnn.callbacks.Callback"
+                )
+        self.callbacks = [history, *callbacks]
+        self.model, self.state, self.history = model, state, history
+        self.epochs, self.initial_epoch = epochs, initial_epoch
+        self.stop_training = False
+        self.nonfinite = None
+        for cb in self.callbacks:
+            cb.loop = self
+
+    def append(self, callback: Callback) -> None:
+        callback.loop = self
+        self.callbacks.append(callback)
+
+    def _dispatch(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs=None):
+        self._dispatch("on_train_begin", logs if logs is not None else {})
+
+    def on_train_end(self, logs=None):
+        self._dispatch("on_train_end", logs if logs is not None else {})
+
+    def on_epoch_begin(self, epoch: int, logs=None):
+        self._dispatch("on_epoch_begin", epoch, logs if logs is not None else {})
+
+    def on_epoch_end(self, epoch: int, logs=None):
+        self._dispatch("on_epoch_end", epoch, logs if logs is not None else {})
+
+    def on_train_batch_end(self, batch: int, logs=None):
+        self._dispatch("on_train_batch_end", batch, logs if logs is not None else {})

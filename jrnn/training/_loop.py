@@ -1,0 +1,368 @@
+"""`fit`, `evaluate` and `predict`: orchestration of the pieces (objective, compiled
+steps, epoch iterator, callback list, resume), nothing more."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrnn._checks import check_int, check_positive_int
+from jrnn.data import num_rows
+from jrnn.training import _resume
+from jrnn.training._batches import Batches, EpochIterator, as_arrays, check_state_rows
+from jrnn.training._callbacks import CallbackList, History, ProgressBar, nonfinite_message
+from jrnn.training._objective import build_objective
+from jrnn.training._optimizers import get_optimizer
+from jrnn.training._sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
+from jrnn.training._state import TrainState, as_variables, create_train_state
+from jrnn.training._steps import make_eval_step, make_predict_step, make_train_step
+
+
+def fit(
+    model,
+    variables,
+    data,
+    *,
+    loss,
+    optimizer=None,
+    metrics=(),
+    loss_weights=None,
+    class_weight=None,
+    batch_size: int = 32,
+    epochs: int = 1,
+    steps_per_epoch: int | None = None,
+    validation_data=None,
+    validation_split: float = 0.0,
+    validation_steps: int | None = None,
+    shuffle: bool = True,
+    callbacks=(),
+    seed: int = 0,
+    verbose: int = 1,
+    checkpoint_dir=None,
+    resume: bool = True,
+    max_to_keep: int | None = 2,
+    reset_state: bool = True,
+    devices=None,
+):
+    """Train `model` from `variables` for `epochs` epochs; returns (TrainState, History).
+
+    Args:
+      model: a `jrnn.Sequential` or `jrnn.Model`.
+      variables: `model.init(...)`'s dict, or the TrainState a previous `fit` returned:
+        training then continues it (optimizer state, step, dropout key and epoch count
+        carry on, the next epoch is shuffled as an uninterrupted run would shuffle it,
+        and the compiled steps are reused), so `fit(epochs=1)` n times equals
+        `fit(epochs=n)` bitwise. As in Keras, each call trains `epochs` more epochs.
+      data: (x, y) or (x, y, sample_weight) arrays (x a list or dict for several
+        inputs; y and sample_weight a list, or a dict by output name, for several
+        outputs), or an iterable of such batches (a `jrnn.Dataset`).
+      loss: a name ("sparse_categorical_crossentropy", "mse", ...), a `jrnn.losses`
+        instance, or `fn(y_true, y_pred) -> per-example loss`; for several outputs one
+        loss for all, a list, or a dict by output name (None: that output is not
+        trained). The training loss is `Σ_k loss_weights[k] · loss_k`.
+      optimizer: an Optax GradientTransformation (default `optax.adam(1e-3)`), or
+        "adam", "adamw", "rmsprop", "sgd" with Keras's defaults. Learning-rate schedules
+        are Optax schedules (logged as "learning_rate" with `optax.inject_hyperparams`).
+      metrics: names or `jrnn.metrics` objects ("accuracy" resolved by the loss); for
+        several outputs a dict by output name or one list per output.
+      loss_weights: None (all 1), or a list or dict by output name.
+      class_weight: {class id: weight} (Keras): the training loss of each label is
+        weighted by its class's weight (classes not listed weigh 1); one output only.
+      batch_size, shuffle, validation_data, validation_split: as Keras (batch_size
+        None is 32; with an iterable of batches it is not used).
+      steps_per_epoch: None (an epoch is one pass over `data`), or the number of batches
+        each epoch takes from one stream over the data, passes after passes (arrays
+        reshuffled per pass; an endless `Dataset.repeat()` or generator can be trained
+        on; a one-shot iterator that runs out ends training with a warning).
+      validation_steps: None (all of `validation_data`), or at most this many of its
+        batches per evaluation (the next ones of a one-shot iterator).
+      callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
+      seed: drives the shuffles and, for new variables, the dropout key.
+      verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
+        line per epoch.
+      checkpoint_dir: save the TrainState after every epoch and, with `resume`, continue
+        from the latest checkpoint there: the run then ends at the same epoch as without
+        the interruption (`epochs` counts from the state given, not from the checkpoint).
+      reset_state: zero stateful RNN carries at the start of every epoch.
+      devices: the devices to split each batch over (default all).
+    """
+    optimizer = get_optimizer(optimizer)
+    batch_size = _batch_size(batch_size)
+    epochs = check_positive_int("epochs", epochs)
+    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
+    validation_steps = check_int("validation_steps", validation_steps, minimum=1, allow_none=True)
+    seed = _check_seed(seed)
+    objective = build_objective(model, loss, metrics, loss_weights, class_weight)
+    train, val = _fit_data(
+        model, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
+    )
+    batching = _resume.batching_signature(
+        batch_size, steps_per_epoch, shuffle, len(train) if train.arrays is not None else None
+    )
+    _resume.check_fresh(checkpoint_dir, resume)
+    state = _as_train_state(variables, optimizer, seed)
+    end = int(state.epoch) + epochs
+    history = History()
+    restored = (
+        _resume.restore(checkpoint_dir, state, seed=seed, batching=batching) if resume else None
+    )
+    if restored is not None:
+        state, history = restored[0], History.from_dict(restored[1])
+    mesh = data_mesh(devices)
+    multiple = batch_multiple(mesh)
+    if any(d is not None and d.arrays is not None for d in (train, val)):
+        check_state_rows(state.model_state, batch_size, multiple)
+    start = int(state.epoch)
+    state = _placed(state, mesh)
+    batches = EpochIterator(
+        train,
+        batch_size,
+        multiple,
+        shuffle=shuffle,
+        seed=seed,
+        steps_per_epoch=steps_per_epoch,
+        start_epoch=start,
+    )
+    loop = CallbackList(
+        callbacks, model=model, state=state, history=history, epochs=end, initial_epoch=start
+    )
+    if verbose:
+        loop.append(ProgressBar(batches.steps, verbose))
+    train_step = make_train_step(model, objective, optimizer)
+    eval_step = make_eval_step(model, objective.for_evaluation())
+
+    loop.on_train_begin({})
+    logs = {}
+    for epoch in range(start, end):
+        if loop.stop_training:  # e.g. a resumed run whose EarlyStopping had already stopped
+            break
+        if reset_state:  # before on_epoch_begin, which sees (and may change) the start state
+            loop.state = loop.state._replace(model_state=_zeros(loop.state.model_state, mesh))
+        loop.on_epoch_begin(epoch, {})
+        sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch)
+        if sums is None:  # a stream that ran out exactly at the previous epoch's end
+            _warn_ran_out(
+                f"before epoch {epoch + 1}", f"training stops after epoch {epoch}", steps_per_epoch
+            )
+            break
+        if loop.nonfinite is not None:
+            _warn_nonfinite(loop.nonfinite, verbose)
+            break
+        loop.state = loop.state._replace(epoch=replicate(np.int32(epoch + 1), mesh))
+        logs = _means(sums)
+        if val is not None:
+            logs.update(
+                _evaluate(
+                    eval_step, loop.state.variables, val, batch_size, mesh, "val_", validation_steps
+                )
+            )
+        lr = _learning_rate(loop.state.opt_state)
+        if lr is not None:
+            logs["learning_rate"] = lr
+        if batches.ended:  # Keras's "Your input ran out of data": no more epochs
+            _warn_ran_out(
+                f"after batch {batches.taken} of epoch {epoch + 1}",
+                "training stops after this epoch",
+                steps_per_epoch,
+            )
+            loop.stop_training = True
+        loop.on_epoch_end(epoch, logs)
+        if checkpoint_dir is not None:
+            _resume.save(
+                checkpoint_dir,
+                loop.state,
+                history,
+                seed=seed,
+                batching=batching,
+                max_to_keep=max_to_keep,
+            )
+    loop.on_train_end(dict(logs))
+    return loop.state, history
+
+
+def _fit_data(
+    model, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
+):
+    """The training and validation Batches; refuses a one-shot iterator that more than
+    one epoch would read again."""
+    train = Batches(data, "data", model.check_inputs)
+    if validation_split and validation_data is None:  # Keras: validation_data wins
+        validation_data = train.split(validation_split)
+    val = None
+    if validation_data is not None:
+        val = Batches(validation_data, "validation_data", model.check_inputs)
+    for d, reads_on in ((train, steps_per_epoch), (val, validation_steps)):
+        if d is not None and reads_on is None and d.one_shot and epochs > 1:
+            raise ValueError(
+                f"{d.name}: got a one-shot iterator ({type(d.iterable).__name__}), which is "
+                f"empty after the first epoch; pass a re-iterable (a list of batches, a "
+                f"jrnn Dataset) or arrays, or epochs=1"
+            )
+    return train, val
+
+
+def _train_epoch(loop, train_step, batches, mesh, epoch):
+    """Run one epoch's steps and return the summed (total, count) logs, or None when
+    there was no batch. Each step's loss is read one step behind, so the device stays
+    busy; a non-finite one puts back the state before that step and sets
+    `loop.nonfinite`."""
+    acc = pending = None
+    for index, batch in enumerate(batches):
+        before = loop.state
+        loop.state, sums = train_step(before, shard_batch(batch, mesh))
+        acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
+        if pending is not None and not _finish_batch(loop, pending, epoch):
+            return acc
+        pending = (index, before, acc)
+    if pending is None:
+        return None
+    _finish_batch(loop, pending, epoch)
+    return acc
+
+
+def _finish_batch(loop, pending, epoch) -> bool:
+    """Check a finished step's loss and run on_train_batch_end; False if non-finite."""
+    index, before, acc = pending
+    logs = _means(acc)  # running means through this batch, as Keras's batch logs
+    finite = math.isfinite(logs["loss"])
+    if not finite:
+        loop.nonfinite = {"epoch": epoch, "batch": index, "step": int(before.step)}
+        loop.state = before
+        loop.stop_training = True
+    loop.on_train_batch_end(index, logs)
+    return finite
+
+
+def _warn_nonfinite(where, verbose):
+    msg = nonfinite_message(where)
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    if verbose:
+        print(msg, file=sys.stderr)
+
+
+def _warn_ran_out(when, then, steps_per_epoch):
+    warnings.warn(
+        f"data: ran out {when} (steps_per_epoch={steps_per_epoch}); {then}. A one-shot "
+        f"iterator must yield steps_per_epoch * epochs batches; pass a re-iterable (a list "
+        f"of batches, a jrnn Dataset) or arrays to read again",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+# -- small pieces ---------------------------------------------------------------------------
+def _as_train_state(variables, optimizer, seed) -> TrainState:
+    if isinstance(variables, TrainState):
+        return variables
+    return create_train_state(as_variables(variables), optimizer, seed)
+
+
+def _placed(state, mesh):
+    """Replicate the state; carries are (B, ...) like the batch rows they continue, so
+    split them the same way and every step sees the same input shardings (one compile)."""
+    return replicate(state, mesh)._replace(model_state=shard_rows(state.model_state, mesh))
+
+
+def _zeros(model_state, mesh):
+    if not jax.tree.leaves(model_state):
+        return model_state
+    return shard_rows(jax.tree.map(jnp.zeros_like, model_state), mesh)
+
+
+def _means(acc, prefix="") -> dict:
+    """Means from summed (total, count) pairs, keys sorted (as Keras 3's logs)."""
+    values = jax.device_get(acc)
+    return {
+        prefix + k: float(values[k][0] / values[k][1]) if values[k][1] > 0 else 0.0
+        for k in sorted(values)
+    }
+
+
+def _learning_rate(opt_state):
+    """The current learning rate when the optimizer exposes it (`inject_hyperparams`)."""
+    for node in jax.tree.leaves(opt_state, is_leaf=lambda n: hasattr(n, "hyperparams")):
+        if hasattr(node, "hyperparams") and "learning_rate" in node.hyperparams:
+            return float(jax.device_get(node.hyperparams["learning_rate"]))
+    return None
+
+
+def _batch_size(value) -> int:
+    """Keras: batch_size=None means 32."""
+    return 32 if value is None else check_positive_int("batch_size", value)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: got {seed!r}, expected an integer >= 0")
+    return int(seed)
+
+
+# -- evaluate / predict -------------------------------------------------------------------------
+def _evaluate(eval_step, variables, data, batch_size, mesh, prefix="", max_steps=None):
+    """Logs of one pass over `data`, stateful carries starting at zero."""
+    variables = {**variables, "state": _zeros(variables.get("state", {}), mesh)}
+    acc = None
+    # islice, not a counted break: a one-shot iterator must not lose the batch after.
+    for batch in itertools.islice(data.one_pass(batch_size, batch_multiple(mesh)), max_steps):
+        new_state, sums = eval_step(variables, shard_batch(batch, mesh))
+        variables = {**variables, "state": new_state}
+        acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
+    if acc is None:
+        raise ValueError(f"{data.name}: got no batches, expected at least one")
+    return _means(acc, prefix)
+
+
+def evaluate(
+    model,
+    variables,
+    data,
+    *,
+    loss=None,
+    metrics=(),
+    loss_weights=None,
+    batch_size: int = 32,
+    devices=None,
+):
+    """Loss and metrics over `data` ((x, y[, sample_weight]) arrays or an iterable of
+    batches): a dict like Keras's `evaluate(return_dict=True)`, with `fit`'s keys for
+    several outputs. Stateful carries start at zero and run through the batches in order."""
+    batch_size = _batch_size(batch_size)
+    objective = build_objective(model, loss, metrics, loss_weights)
+    d = Batches(data, "data", model.check_inputs)
+    mesh = data_mesh(devices)
+    v = as_variables(variables)
+    if d.arrays is not None:
+        check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
+    v = replicate(v, mesh)
+    return _evaluate(make_eval_step(model, objective), v, d, batch_size, mesh)
+
+
+def predict(model, variables, x, *, batch_size: int = 32, devices=None):
+    """Model outputs for every row of `x` (arrays, or a list/dict of arrays for several
+    inputs), run in batches with one compiled function: NumPy arrays of exactly
+    `num_rows(x)` rows (a list for several outputs). Stateful carries start from
+    `variables["state"]` and run through the batches in order."""
+    batch_size = _batch_size(batch_size)
+    x = as_arrays(x, "x")
+    rows = num_rows(x)
+    if rows == 0:
+        raise ValueError("x: got 0 rows, expected at least one row")
+    d = Batches((x, np.zeros((rows,), np.float32)), "x", model.check_inputs)
+    mesh = data_mesh(devices)
+    v = as_variables(variables)
+    check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
+    v = {**replicate(v, mesh), "state": shard_rows(v.get("state", {}), mesh)}
+    step = make_predict_step(model)
+    outs = []
+    for batch in d.one_pass(batch_size, batch_multiple(mesh)):
+        new_state, y = step(v, shard_batch(batch["x"], mesh))
+        v = {**v, "state": new_state}
+        n = int(batch["valid"].sum())
+        outs.append(jax.tree.map(lambda a, n=n: np.asarray(a)[:n], y))
+    return jax.tree.map(lambda *a: np.concatenate(a), *outs)

@@ -1,0 +1,58 @@
+"""The training state: `TrainState`, creating one, and reading model variables from it."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class TrainState(NamedTuple):
+    """Everything a training run needs to continue: a pytree, checkpointed as a whole.
+
+    params: the model's parameters; opt_state: the Optax state; model_state: the
+    model's state collection (stateful RNN carries); step: int32 scalar, optimizer
+    steps taken; key: the PRNG key dropout keys are folded from (step s drops with
+    `fold_in(key, s)`); epoch: int32 scalar, epochs completed. `fit(model, state, ...)`
+    continues from here: the next epoch is `epoch`, shuffled as an uninterrupted run
+    would shuffle it.
+    """
+
+    params: Any
+    opt_state: Any
+    model_state: Any
+    step: jax.Array
+    key: jax.Array
+    epoch: Any = 0
+
+    @property
+    def variables(self) -> dict:
+        """`{"params", "state"}`, what `model.apply` takes."""
+        return {"params": self.params, "state": self.model_state}
+
+
+def create_train_state(variables, optimizer, seed: int = 0) -> TrainState:
+    """A TrainState at step 0 and epoch 0 from `model.init`'s variables; the dropout
+    key is `jax.random.key(seed)`."""
+    params = variables["params"]
+    return TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        model_state=variables.get("state", {}),
+        step=jnp.zeros((), jnp.int32),
+        key=jax.random.key(seed),
+        epoch=jnp.zeros((), jnp.int32),
+    )
+
+
+def as_variables(v) -> dict:
+    """Model variables from `model.init`'s dict or a TrainState."""
+    if isinstance(v, TrainState):
+        return v.variables
+    if isinstance(v, dict) and "params" in v:
+        return v
+    raise TypeError(
+        f"variables: got {type(v).__name__}, expected model.init's {{'params', 'state'}} "
+        f"dict or a TrainState"
+    )
