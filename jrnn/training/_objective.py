@@ -155,7 +155,7 @@ def build_objective(model, loss, metrics=None, loss_weights=None, class_weight=N
     weights = _loss_weights(loss_weights, names, single)
     if single:
         metric_args = [metrics]
-    elif metrics is None:
+    elif metrics is None or (isinstance(metrics, (list, tuple)) and not metrics):
         metric_args = [None] * len(names)
     else:
         metric_args = _per_output_arg("metrics", metrics, names, single, resolve=lambda v: v)

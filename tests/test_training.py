@@ -1,0 +1,391 @@
+"""The training stack's pieces on their own (objective sums, epoch iterator, callback
+list, resume replay, optimizer names) and what they add to fit: continued training,
+several outputs, class weights."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import warnings  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+import pytest  # noqa: E402
+
+import jrnn  # noqa: E402
+from jrnn import callbacks as cbs  # noqa: E402
+from jrnn.layers import LSTM, Dense, Dropout, Embedding  # noqa: E402
+from jrnn.training import _batches, _objective, _optimizers, _resume  # noqa: E402
+
+V, T, H = 20, 5, 8
+CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
+ONE = jax.devices()[:1]
+
+
+def _tokens(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, V, (n, T)).astype(np.int32)
+    return x, (x[:, -1] > V // 2).astype(np.int32)
+
+
+def _leaves(tree):
+    out = []
+    for leaf in jax.tree.leaves(tree):
+        if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        out.append(np.asarray(leaf))
+    return out
+
+
+def _bitwise(a, b):
+    la, lb = _leaves(a), _leaves(b)
+    return len(la) == len(lb) and all(
+        x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(la, lb)
+    )
+
+
+@pytest.fixture
+def lowerings():
+    """Every jit lowering and XLA compilation, by function name. Lowerings count too
+    because the test session's persistent compilation cache can serve a program that
+    a fresh trace lowered again without an XLA compile."""
+    events = []
+    names = (
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
+
+    def listen(event, duration, **kw):
+        if event in names:
+            events.append(kw.get("fun_name", "?"))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    yield events
+    jax.monitoring.unregister_event_duration_listener(listen)
+
+
+# -- continued training ------------------------------------------------------------------------
+def test_continued_fit_equals_one_run_and_compiles_nothing(lowerings):
+    x, y = _tokens(70)
+    model = jrnn.Sequential([Embedding(V, 8), LSTM(H, dropout=0.2), Dropout(0.3), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    kw = dict(loss=CE, optimizer="adam", metrics=["accuracy"], batch_size=16, verbose=0,
+              validation_data=_tokens(20, seed=1), devices=ONE)  # fmt: skip
+    straight, h2 = jrnn.fit(model, v, (x, y), epochs=2, **kw)
+
+    state, h = jrnn.fit(model, v, (x, y), epochs=1, **kw)
+    assert int(state.epoch) == 1 and h.epoch == [0]
+    lowerings.clear()
+    state, h = jrnn.fit(model, state, (x, y), epochs=1, **kw)
+    assert lowerings == []  # the second call traces, lowers and compiles nothing
+    assert h.epoch == [1] and int(state.epoch) == 2 and int(state.step) == 10
+    assert _bitwise(state, straight)  # shuffle of epoch 1, dropout keys, Adam's moments
+    assert h.history["loss"] == h2.history["loss"][1:]
+    assert h.history["val_accuracy"] == h2.history["val_accuracy"][1:]
+
+
+def test_continued_fit_with_a_checkpoint_counts_epochs_from_the_state(tmp_path):
+    """`epochs` counts from the state given; a checkpoint of the same run only resumes."""
+    x, y = _tokens(40)
+    model = jrnn.Sequential([Embedding(V, 8), LSTM(H), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    kw = dict(loss=CE, optimizer=optax.adam(1e-2), batch_size=16, verbose=0, devices=ONE)
+    straight, _ = jrnn.fit(model, v, (x, y), epochs=3, **kw)
+    s1, _ = jrnn.fit(model, v, (x, y), epochs=1, checkpoint_dir=tmp_path, **kw)
+    s2, _ = jrnn.fit(model, s1, (x, y), epochs=2, checkpoint_dir=tmp_path, **kw)
+    assert jrnn.checkpoint.all_steps(tmp_path) == [2, 3]
+    assert _bitwise(s2, straight)
+    # Interrupted after epoch 2 and called again with the same arguments: resumes at 2.
+    (tmp_path / "ckpt_00000003.npz").unlink()
+    s3, h3 = jrnn.fit(model, s1, (x, y), epochs=2, checkpoint_dir=tmp_path, **kw)
+    assert _bitwise(s3, straight) and h3.epoch == [0, 1, 2]  # the checkpointed history
+
+
+# -- optimizers -------------------------------------------------------------------------------
+def test_optimizer_names_have_keras_defaults():
+    params = {"w": jnp.array([1.0, -2.0, 3.0])}
+    grads = {"w": jnp.array([0.5, 0.25, -1.0])}
+    for name, ref in {
+        "adam": optax.adam(1e-3, eps=1e-7),
+        "sgd": optax.sgd(0.01),
+        "rmsprop": optax.rmsprop(1e-3, decay=0.9, eps=1e-7, eps_in_sqrt=False),
+        "adamw": optax.adamw(1e-3, eps=1e-7, weight_decay=0.004),
+    }.items():
+        opt = _optimizers.get_optimizer(name)
+        assert _optimizers.get_optimizer(name.upper()) is opt  # one object: one compile
+        u, _ = opt.update(grads, opt.init(params), params)
+        r, _ = ref.update(grads, ref.init(params), params)
+        np.testing.assert_array_equal(u["w"], r["w"])
+    # SGD's first step by hand: -lr * g; RMSprop's: -lr * g / (sqrt(0.1 g^2) + eps).
+    g = np.array([0.5, 0.25, -1.0], np.float32)
+    sgd = _optimizers.get_optimizer("sgd")
+    np.testing.assert_allclose(sgd.update(grads, sgd.init(params))[0]["w"], -0.01 * g)
+    rms = _optimizers.get_optimizer("rmsprop")
+    want = -1e-3 * g / (np.sqrt(0.1 * g * g) + 1e-7)
+    np.testing.assert_allclose(rms.update(grads, rms.init(params))[0]["w"], want, rtol=1e-6)
+    assert _optimizers.get_optimizer(None) is _optimizers.get_optimizer(None)
+    with pytest.raises(ValueError, match="optimizer: got 'nadamx'"):
+        _optimizers.get_optimizer("nadamx")
+    with pytest.raises(TypeError, match="optimizer: got dict"):
+        _optimizers.get_optimizer({})
+
+
+# -- several outputs ----------------------------------------------------------------------------
+def _two_heads():
+    inp = jrnn.Input((T,), "int32")
+    h = LSTM(H)(Embedding(V, 8)(inp))
+    cls = Dense(3, name="cls")(h)
+    reg = Dense(1, name="reg")(h)
+    return inp, cls, reg
+
+
+def _two_head_data(n=36, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, V, (n, T)).astype(np.int32)
+    y_cls = (x[:, 0] % 3).astype(np.int32)
+    y_reg = (x.mean(axis=1, keepdims=True) / V).astype(np.float32)
+    w = rng.uniform(0.5, 2.0, n).astype(np.float32)
+    return x, y_cls, y_reg, w
+
+
+def test_several_outputs_loss_is_the_weighted_sum_of_each_outputs_loss():
+    inp, cls, reg = _two_heads()
+    x, y_cls, y_reg, w = _two_head_data()
+    for model, y, loss, weights, metrics in (
+        (jrnn.Model(inp, [cls, reg]), [y_cls, y_reg], [CE, "mse"], [0.3, 2.0],
+         [["accuracy"], None]),
+        (jrnn.Model(inp, {"a": cls, "b": reg}), {"a": y_cls, "b": y_reg},
+         {"a": CE, "b": "mse"}, {"a": 0.3, "b": 2.0}, {"a": "accuracy"}),
+    ):  # fmt: skip
+        names = model.output_names
+        assert names == (["cls", "reg"] if isinstance(y, list) else ["a", "b"])
+        v = model.init(jax.random.key(0), x[:2])
+        logs = jrnn.evaluate(model, v, (x, y, w), loss=loss, loss_weights=weights,
+                             metrics=metrics, batch_size=36, devices=ONE)  # fmt: skip
+        (p_cls, p_reg), _ = (
+            model.apply(v, x)
+            if isinstance(y, list)
+            else ((lambda out: ((out[0]["a"], out[0]["b"]), None))(model.apply(v, x)))
+        )
+        # By hand: Keras's sum-over-batch-size reduction with sample weights, per output.
+        ce = -jax.nn.log_softmax(p_cls)[np.arange(36), y_cls]
+        want_cls = 0.3 * float(np.sum(np.asarray(ce) * w) / 36)
+        want_reg = 2.0 * float(np.sum(np.mean((np.asarray(p_reg) - y_reg) ** 2, -1) * w) / 36)
+        acc = np.sum((np.argmax(p_cls, -1) == y_cls) * w) / np.sum(w)
+        a, b = names
+        assert sorted(logs) == sorted(["loss", f"{a}_loss", f"{b}_loss", f"{a}_accuracy"])
+        np.testing.assert_allclose(logs[f"{a}_loss"], want_cls, rtol=1e-5)
+        np.testing.assert_allclose(logs[f"{b}_loss"], want_reg, rtol=1e-5)
+        np.testing.assert_allclose(logs["loss"], want_cls + want_reg, rtol=1e-5)
+        np.testing.assert_allclose(logs[f"{a}_accuracy"], acc, rtol=1e-6)
+
+        # fit trains on the same sum (SGD with lr 0: its epoch loss is evaluate's) and
+        # logs Keras's keys, validation included.
+        _, hist = jrnn.fit(model, v, (x, y, w), loss=loss, loss_weights=weights,
+                           metrics=metrics, optimizer=optax.sgd(0.0), batch_size=12,
+                           validation_data=(x, y, w), verbose=0, devices=ONE)  # fmt: skip
+        assert set(hist.history) == set(logs) | {f"val_{k}" for k in logs}
+        for k in logs:
+            np.testing.assert_allclose(hist.history[k][0], logs[k], rtol=1e-5)
+            np.testing.assert_allclose(hist.history[f"val_{k}"][0], logs[k], rtol=1e-5)
+
+
+def test_several_outputs_train_and_accept_one_loss_for_all():
+    inp, cls, reg = _two_heads()
+    x, y_cls, y_reg, _ = _two_head_data(64)
+    model = jrnn.Model(inp, [Dense(1, name="r1")(cls), reg])
+    v = model.init(jax.random.key(0), x[:2])
+    _, h = jrnn.fit(model, v, (x, [y_reg, y_reg]), loss="mse", epochs=8, optimizer="adam",
+                    batch_size=16, verbose=0, devices=ONE)  # fmt: skip
+    assert set(h.history) == {"loss", "r1_loss", "reg_loss"}
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    # Only one output trained: the other has no loss key.
+    _, h = jrnn.fit(model, v, (x, [y_reg, y_reg]), loss=[None, "mse"], verbose=0, devices=ONE)
+    assert set(h.history) == {"loss", "reg_loss"}
+
+
+def test_objective_rejects_mismatched_arguments():
+    inp, cls, reg = _two_heads()
+    model = jrnn.Model(inp, [cls, reg])
+    build = _objective.build_objective
+    with pytest.raises(ValueError, match=r"loss: got a list of 3.*\['cls', 'reg'\]"):
+        build(model, ["mse"] * 3)
+    with pytest.raises(ValueError, match=r"loss: got keys \['nope'\].*\['cls', 'reg'\]"):
+        build(model, {"nope": "mse"})
+    with pytest.raises(ValueError, match=r"metrics: got a list of 1, expected one entry per"):
+        build(model, "mse", metrics=["accuracy"])
+    with pytest.raises(ValueError, match=r"metrics: got 'accuracy' for a model with 2 outputs"):
+        build(model, "mse", metrics="accuracy")
+    with pytest.raises(ValueError, match=r"loss_weights\['reg'\]: got 'x'"):
+        build(model, "mse", loss_weights=[1.0, "x"])
+    with pytest.raises(ValueError, match="class_weight: not supported.*several outputs"):
+        build(model, "mse", class_weight={0: 1.0})
+    single = jrnn.Sequential([Dense(2)])
+    with pytest.raises(ValueError, match=r"class_weight\[1\]: got -1"):
+        build(single, "mse", class_weight={0: 1.0, 1: -1})
+    with pytest.raises(TypeError, match="class_weight: got list"):
+        build(single, "mse", class_weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"metrics\['cls'\]: got several metrics named"):
+        build(model, "mse", metrics={"cls": ["mse", "mse"]})
+    obj = build(model, [CE, "mse"], metrics=[["accuracy"], []])
+    y = jnp.zeros((4, 3)), jnp.zeros((4, 1))
+    with pytest.raises(ValueError, match=r"y: got a dict with keys \['cls'\]"):
+        obj.batch_sums({"cls": y[0]}, list(y), [None, None], jnp.ones(4, bool))
+
+
+def test_objective_batch_sums_skip_padding_rows_and_masked_steps():
+    """The one sums function: loss and metric totals count only valid rows and steps."""
+    model = jrnn.Sequential([Dense(3)])
+    obj = _objective.build_objective(model, CE, metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.standard_normal((4, 3, 3)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, 3, (4, 3)))
+    step_mask = jnp.asarray([[1, 1, 1], [0, 1, 1], [1, 1, 1], [1, 0, 0]], bool)
+    valid = jnp.asarray([True, True, True, False])  # row 3 pads a short batch
+    loss, sums = obj.batch_sums(labels, logits, step_mask, valid)
+    keep = np.asarray(step_mask & valid[:, None])
+    ce = -np.take_along_axis(np.asarray(jax.nn.log_softmax(logits)), labels[..., None], -1)[..., 0]
+    np.testing.assert_allclose(loss, ce[keep].mean(), rtol=1e-6)
+    np.testing.assert_allclose(sums["loss"], (3 * ce[keep].mean(), 3.0), rtol=1e-6)
+    right = np.asarray(jnp.argmax(logits, -1) == labels)
+    total, count = sums["accuracy"]
+    # The mean over the valid steps of the valid rows (Keras's mask as sample weight).
+    np.testing.assert_allclose(total / count, right[keep].mean(), rtol=1e-6)
+
+
+# -- class weights ----------------------------------------------------------------------------
+def test_class_weight_weighs_the_training_loss_by_class():
+    x, y = _tokens(40)
+    model = jrnn.Sequential([Embedding(V, 8), LSTM(H), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    cw = {0: 0.25, 1: 3.0}
+    kw = dict(loss=CE, optimizer=optax.sgd(0.0), batch_size=40, verbose=0, devices=ONE,
+              metrics=["accuracy"], validation_data=(x, y))  # fmt: skip
+    _, h = jrnn.fit(model, v, (x, y), class_weight=cw, **kw)
+    _, h_sw = jrnn.fit(model, v, (x, y, np.where(y == 1, 3.0, 0.25)), **kw)
+    # The same as sample weights on the training loss; validation (as Keras) and the
+    # metrics are unweighted.
+    np.testing.assert_allclose(h.history["loss"], h_sw.history["loss"], rtol=1e-6)
+    plain = jrnn.evaluate(model, v, (x, y), loss=CE, metrics=["accuracy"], devices=ONE)
+    np.testing.assert_allclose(h.history["val_loss"], plain["loss"], rtol=1e-6)
+    np.testing.assert_allclose(h.history["accuracy"], plain["accuracy"], rtol=1e-6)
+    assert abs(h.history["loss"][0] - plain["loss"]) > 1e-3
+    # One-hot targets are weighted by their argmax; unlisted classes weigh 1.
+    obj = _objective.build_objective(
+        jrnn.Sequential([Dense(3)]), "categorical_crossentropy", class_weight={2: 5.0}
+    )
+    onehot = jnp.eye(3)[jnp.array([0, 2, 1, 2])]
+    np.testing.assert_array_equal(obj._class_weights(onehot, onehot), [1, 5, 1, 5])
+
+
+# -- epoch iterator ---------------------------------------------------------------------------
+def _rows(batch):
+    return batch["x"][batch["valid"]].tolist()
+
+
+def test_epoch_iterator_pads_shuffles_by_epoch_and_streams():
+    x = np.arange(10)[:, None]
+    data = _batches.Batches((x, x[:, 0]), "data")
+    it = _batches.EpochIterator(data, 4, 1, shuffle=True, seed=3, steps_per_epoch=None,
+                                start_epoch=0)  # fmt: skip
+    epoch1 = list(it.epoch(1))
+    assert [b["x"].shape[0] for b in epoch1] == [4, 4, 4]  # the short last batch is padded
+    assert [int(b["valid"].sum()) for b in epoch1] == [4, 4, 2]
+    order = [r for b in epoch1 for r in _rows(b)]
+    assert sorted(order) == [[i] for i in range(10)]
+    assert order == x[np.random.default_rng([3, 1]).permutation(10)].tolist()
+    assert [_rows(b) for b in it.epoch(1)] == [_rows(b) for b in epoch1]  # from (seed, epoch)
+
+    # A stream of 3 batches per epoch over passes of 3 batches each (4+4+2 rows):
+    # epoch 1 of a stream started at epoch 1 is epoch 1 of one started at 0.
+    s0 = _batches.EpochIterator(data, 4, 1, shuffle=True, seed=3, steps_per_epoch=2,
+                                start_epoch=0)  # fmt: skip
+    from_0 = [[_rows(b) for b in s0.epoch(e)] for e in range(3)]
+    s1 = _batches.EpochIterator(data, 4, 1, shuffle=True, seed=3, steps_per_epoch=2,
+                                start_epoch=1)  # fmt: skip
+    assert [[_rows(b) for b in s1.epoch(e)] for e in (1, 2)] == from_0[1:]
+
+    # A one-shot iterable that runs out ends the stream; rows padded to a device multiple.
+    gen = ((x[i : i + 3], x[i : i + 3, 0]) for i in range(0, 9, 3))
+    s = _batches.EpochIterator(_batches.Batches(gen, "data"), 3, 2, shuffle=False, seed=0,
+                               steps_per_epoch=2, start_epoch=0)  # fmt: skip
+    first = list(s.epoch(0))
+    assert [b["x"].shape[0] for b in first] == [4, 4] and not s.ended
+    assert len(list(s.epoch(1))) == 1 and s.ended
+    assert list(s.epoch(2)) == []  # ran out at the end of the last epoch: no error
+    with pytest.raises(ValueError, match="data: got no batches in epoch 1"):
+        list(_batches.EpochIterator(_batches.Batches([], "data"), 3, 1, shuffle=False, seed=0,
+                                    steps_per_epoch=None, start_epoch=0).epoch(0))  # fmt: skip
+
+
+# -- callback list ------------------------------------------------------------------------------
+def test_callback_list_dispatches_in_order_and_owns_the_stop_flag():
+    seen = []
+
+    class Record(cbs.Callback):
+        def __init__(self, tag):
+            self.tag = tag
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((self.tag, epoch, dict(logs), self.loop.state))
+            if self.tag == "b" and epoch == 1:
+                self.loop.stop_training = True
+
+    history = jrnn.History()
+    loop = cbs.CallbackList([Record("a"), Record("b")], model=None, state="s0",
+                            history=history, epochs=5, initial_epoch=1)  # fmt: skip
+    assert all(cb.loop is loop for cb in loop.callbacks) and loop.callbacks[0] is history
+    loop.on_train_begin()
+    loop.on_epoch_end(1, {"loss": 0.5})
+    assert [s[:2] for s in seen] == [("a", 1), ("b", 1)] and seen[0][3] == "s0"
+    assert loop.stop_training and history.history == {"loss": [0.5]} and history.epoch == [1]
+    with pytest.raises(TypeError, match=r"callbacks\[0\]: got str"):
+        cbs.CallbackList(["x"], model=None, state=None, history=history, epochs=1)
+
+
+def test_terminate_on_nan_acts_in_its_own_hook():
+    loop = cbs.CallbackList([], model=None, state=None, history=jrnn.History(), epochs=1)
+    stop = cbs.TerminateOnNaN()
+    loop.append(stop)
+    loop.on_train_batch_end(0, {"loss": 1.0})
+    assert not loop.stop_training
+    loop.on_train_batch_end(1, {"loss": float("inf")})
+    assert loop.stop_training
+    loop.append(cbs.TerminateOnNaN(raise_error=True))
+    loop.nonfinite = {"epoch": 0, "batch": 2, "step": 7}
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2 \(optimizer step 7\)"):
+        loop.on_train_batch_end(2, {"loss": float("nan")})
+
+
+# -- resume -------------------------------------------------------------------------------------
+def test_resume_pieces(tmp_path):
+    class Loop:
+        initial_epoch = 3
+        history = jrnn.History({"val_loss": [np.nan, 2.0, 1.0]}, [0, 1, 2])
+
+    assert _resume.past_values(Loop(), "val_loss") == [(1, 2.0), (2, 1.0)]
+    assert _resume.past_values(Loop(), "loss") == []
+    Loop.initial_epoch = 0  # a fresh run replays nothing
+    assert _resume.past_values(Loop(), "val_loss") == []
+
+    state = jrnn.training.create_train_state({"params": {"w": jnp.ones(2)}}, optax.sgd(0.1))
+    state = state._replace(epoch=jnp.int32(4))
+    batching = _resume.batching_signature(32, None, True, 100)
+    _resume.save(tmp_path, state, jrnn.History({"loss": [1.0]}, [3]), seed=1,
+                 batching=batching, max_to_keep=None)  # fmt: skip
+    assert jrnn.checkpoint.all_steps(tmp_path) == [4]
+    with pytest.raises(ValueError, match="resume=False"):
+        _resume.check_fresh(tmp_path, resume=False)
+    template = jrnn.training.create_train_state({"params": {"w": jnp.zeros(2)}}, optax.sgd(0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restored, history = _resume.restore(tmp_path, template, seed=1, batching=batching)
+    assert int(restored.epoch) == 4 and history == {"epoch": [3], "history": {"loss": [1.0]}}
+    with pytest.warns(UserWarning, match=r"batch_size=16 \(checkpoint: 32\)"):
+        _resume.restore(tmp_path, template, seed=1,
+                        batching=_resume.batching_signature(16, None, True, 100))  # fmt: skip
+    with pytest.warns(UserWarning, match="seed: got 2"):
+        _resume.restore(tmp_path, template, seed=2, batching=batching)
+    assert _resume.restore(tmp_path / "none", template, seed=1, batching=batching) is None
