@@ -3,6 +3,7 @@ steps, epoch iterator, callback list, resume), nothing more."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import sys
@@ -102,88 +103,85 @@ def fit(
     train, val = _fit_data(
         model, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
     )
-    batching = _resume.batching_signature(
-        batch_size, steps_per_epoch, shuffle, len(train) if train.arrays is not None else None
-    )
-    _resume.check_fresh(checkpoint_dir, resume)
-    state = _as_train_state(variables, optimizer, seed)
-    end = int(state.epoch) + epochs
-    history = History()
-    restored = (
-        _resume.restore(checkpoint_dir, state, seed=seed, batching=batching) if resume else None
-    )
-    if restored is not None:
-        state, history = restored[0], History.from_dict(restored[1])
+    rows = len(train) if train.arrays is not None else None
+    batching = _resume.batching_signature(batch_size, steps_per_epoch, shuffle, rows)
+    state, history, end = _start(variables, optimizer, epochs, seed, checkpoint_dir, resume,
+                                 batching)  # fmt: skip
     mesh = data_mesh(devices)
-    multiple = batch_multiple(mesh)
     if any(d is not None and d.arrays is not None for d in (train, val)):
-        check_state_rows(state.model_state, batch_size, multiple)
+        check_state_rows(state.model_state, batch_size, batch_multiple(mesh))
     start = int(state.epoch)
-    state = _placed(state, mesh)
-    batches = EpochIterator(
-        train,
-        batch_size,
-        multiple,
-        shuffle=shuffle,
-        seed=seed,
-        steps_per_epoch=steps_per_epoch,
-        start_epoch=start,
-    )
-    loop = CallbackList(
-        callbacks, model=model, state=state, history=history, epochs=end, initial_epoch=start
-    )
+    batches = EpochIterator(train, batch_size, batch_multiple(mesh), shuffle=shuffle, seed=seed,
+                            steps_per_epoch=steps_per_epoch, start_epoch=start)  # fmt: skip
+    loop = CallbackList(callbacks, model=model, state=_placed(state, mesh), history=history,
+                        epochs=end, initial_epoch=start)  # fmt: skip
     if verbose:
         loop.append(ProgressBar(batches.steps, verbose))
     train_step = make_train_step(model, objective, optimizer)
-    eval_step = make_eval_step(model, objective.for_evaluation())
+    validate = None
+    if val is not None:
+        eval_step = make_eval_step(model, objective.for_evaluation())
+        validate = functools.partial(_evaluate, eval_step, data=val, batch_size=batch_size,
+                                     mesh=mesh, prefix="val_",
+                                     max_steps=validation_steps)  # fmt: skip
 
     loop.on_train_begin({})
     logs = {}
     for epoch in range(start, end):
         if loop.stop_training:  # e.g. a resumed run whose EarlyStopping had already stopped
             break
-        if reset_state:  # before on_epoch_begin, which sees (and may change) the start state
-            loop.state = loop.state._replace(model_state=_zeros(loop.state.model_state, mesh))
-        loop.on_epoch_begin(epoch, {})
-        sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch)
-        if sums is None:  # a stream that ran out exactly at the previous epoch's end
-            _warn_ran_out(
-                f"before epoch {epoch + 1}", f"training stops after epoch {epoch}", steps_per_epoch
-            )
+        logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose)
+        if logs is None:
             break
-        if loop.nonfinite is not None:
-            _warn_nonfinite(loop.nonfinite, verbose)
-            break
-        loop.state = loop.state._replace(epoch=replicate(np.int32(epoch + 1), mesh))
-        logs = _means(sums)
-        if val is not None:
-            logs.update(
-                _evaluate(
-                    eval_step, loop.state.variables, val, batch_size, mesh, "val_", validation_steps
-                )
-            )
-        lr = _learning_rate(loop.state.opt_state)
-        if lr is not None:
-            logs["learning_rate"] = lr
-        if batches.ended:  # Keras's "Your input ran out of data": no more epochs
-            _warn_ran_out(
-                f"after batch {batches.taken} of epoch {epoch + 1}",
-                "training stops after this epoch",
-                steps_per_epoch,
-            )
-            loop.stop_training = True
-        loop.on_epoch_end(epoch, logs)
         if checkpoint_dir is not None:
-            _resume.save(
-                checkpoint_dir,
-                loop.state,
-                history,
-                seed=seed,
-                batching=batching,
-                max_to_keep=max_to_keep,
-            )
-    loop.on_train_end(dict(logs))
+            _resume.save(checkpoint_dir, loop.state, history, seed=seed, batching=batching,
+                         max_to_keep=max_to_keep)  # fmt: skip
+    loop.on_train_end(dict(logs or {}))
     return loop.state, history
+
+
+def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching):
+    """The state to train from, the history so far and the epoch to end at: a new
+    TrainState from variables, or the one given, then the latest checkpoint of
+    `checkpoint_dir` if any (the run still ends `epochs` after the state given)."""
+    _resume.check_fresh(checkpoint_dir, resume)
+    state = _as_train_state(variables, optimizer, seed)
+    end = int(state.epoch) + epochs
+    restored = (
+        _resume.restore(checkpoint_dir, state, seed=seed, batching=batching) if resume else None
+    )
+    if restored is None:
+        return state, History(), end
+    return restored[0], History.from_dict(restored[1]), end
+
+
+def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose):
+    """Train one epoch and run its hooks: the epoch's logs, or None when training ends
+    without finishing it (a non-finite loss, or a stream that had run out)."""
+    if reset_state:  # before on_epoch_begin, which sees (and may change) the start state
+        loop.state = loop.state._replace(model_state=_zeros(loop.state.model_state, mesh))
+    loop.on_epoch_begin(epoch, {})
+    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch)
+    if sums is None:  # a stream that ran out exactly at the previous epoch's end
+        _warn_ran_out(f"before epoch {epoch + 1}", f"training stops after epoch {epoch}",
+                      batches.steps_per_epoch)  # fmt: skip
+        return None
+    if loop.nonfinite is not None:
+        _warn_nonfinite(loop.nonfinite, verbose)
+        return None
+    loop.state = loop.state._replace(epoch=replicate(np.int32(epoch + 1), mesh))
+    logs = _means(sums)
+    if validate is not None:
+        logs.update(validate(variables=loop.state.variables))
+    lr = _learning_rate(loop.state.opt_state)
+    if lr is not None:
+        logs["learning_rate"] = lr
+    if batches.ended:  # Keras's "Your input ran out of data": no more epochs
+        _warn_ran_out(f"after batch {batches.taken} of epoch {epoch + 1}",
+                      "training stops after this epoch", batches.steps_per_epoch)  # fmt: skip
+        loop.stop_training = True
+    loop.on_epoch_end(epoch, logs)
+    return logs
 
 
 def _fit_data(
@@ -241,7 +239,7 @@ def _finish_batch(loop, pending, epoch) -> bool:
 
 def _warn_nonfinite(where, verbose):
     msg = nonfinite_message(where)
-    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    warnings.warn(msg, RuntimeWarning, stacklevel=4)
     if verbose:
         print(msg, file=sys.stderr)
 
@@ -252,7 +250,7 @@ def _warn_ran_out(when, then, steps_per_epoch):
         f"iterator must yield steps_per_epoch * epochs batches; pass a re-iterable (a list "
         f"of batches, a jrnn Dataset) or arrays to read again",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
 
 
@@ -304,7 +302,7 @@ def _check_seed(seed) -> int:
 
 
 # -- evaluate / predict -------------------------------------------------------------------------
-def _evaluate(eval_step, variables, data, batch_size, mesh, prefix="", max_steps=None):
+def _evaluate(eval_step, *, variables, data, batch_size, mesh, prefix="", max_steps=None):
     """Logs of one pass over `data`, stateful carries starting at zero."""
     variables = {**variables, "state": _zeros(variables.get("state", {}), mesh)}
     acc = None
@@ -340,7 +338,9 @@ def evaluate(
     if d.arrays is not None:
         check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = replicate(v, mesh)
-    return _evaluate(make_eval_step(model, objective), v, d, batch_size, mesh)
+    return _evaluate(
+        make_eval_step(model, objective), variables=v, data=d, batch_size=batch_size, mesh=mesh
+    )
 
 
 def predict(model, variables, x, *, batch_size: int = 32, devices=None):

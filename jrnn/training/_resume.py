@@ -47,7 +47,7 @@ def restore(directory, state, *, seed, batching):
         warnings.warn(
             f"seed: got {seed}, but the run in {directory} was started with seed "
             f"{meta['seed']}; the resumed epochs will not repeat an uninterrupted run",
-            stacklevel=3,
+            stacklevel=4,
         )
     saved = meta.get("batches", batching)
     if saved != batching:
@@ -59,7 +59,7 @@ def restore(directory, state, *, seed, batching):
         warnings.warn(
             f"fit: got {said}; the resumed epochs will not take the batches an "
             f"uninterrupted run would",
-            stacklevel=3,
+            stacklevel=4,
         )
     return state, meta["history"]
 
