@@ -43,7 +43,7 @@ import optax
 from jrnn import checkpoint, losses
 from jrnn import metrics as metrics_lib
 from jrnn.callbacks import Callback, History, ProgressBar, TerminateOnNaN
-from jrnn.data import epoch_order, num_rows, pad_rows, padded_batches, split_validation
+from jrnn.data._batching import epoch_order, num_rows, pad_rows, padded_batches, split_validation
 from jrnn.sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
 
 

@@ -885,7 +885,7 @@ def _pass_batches(x, y, batch_size, passes, seed):
     """The batches of consecutive shuffled passes over (x, y), as fit draws them."""
     out = []
     for p in range(passes):
-        order = jrnn.data.epoch_order(len(x), shuffle=True, seed=seed, epoch=p)
+        order = jrnn.data._batching.epoch_order(len(x), shuffle=True, seed=seed, epoch=p)
         out += [(x[order[i : i + batch_size]], y[order[i : i + batch_size]])
                 for i in range(0, len(x), batch_size)]  # fmt: skip
     return out
