@@ -53,15 +53,18 @@ def lm_step(model, variables, *, layers=None):
     """A step function and an initial-carry function from a language model, or from the
     decoder of an encoder-decoder model.
 
-    The layers stepped through map token ids (B, T) to logits (B, T, V): an `Embedding`
-    (or, without one, a first recurrent layer fed one-hot tokens), recurrent layers
+    The layers stepped through map token ids (B, T) to logits (B, T, V), each through
+    the layer-step protocol (`Layer.step`; a layer without it is refused, named): an
+    `Embedding` (or, without one, a first layer fed one-hot tokens), recurrent layers
     (`SimpleRNN`, `LSTM`, `GRU`, `RNN`, causal: no `Bidirectional`, no `go_backwards`),
-    `Dropout` (the identity here) and `Dense` / `TimeDistributed(Dense)`. Every
-    recurrent layer but the last needs `return_sequences=True`; the last may have
-    False, since stepping it over a sequence gives its last output either way.
+    `Dropout` (the identity here), `Dense` / `TimeDistributed`, or any layer of yours
+    that implements the protocol. Every recurrent layer but the last needs
+    `return_sequences=True`; the last may have False, since stepping it over a
+    sequence gives its last output either way.
 
     One step runs each layer on one token: x_t = E[tokens], (carry_l, x_t) =
-    cell_l(carry_l, x_t) for each recurrent layer l, logits = Dense(x_t). With
+    layer_l.step(carry_l, x_t) for each layer l (a cell step for a recurrent layer),
+    and the last layer gives the logits. With
     `Embedding(mask_zero=True)` a token 0 is a masked step (carries unchanged), as in
     `model.apply`. A final `Dense(V, activation="softmax")` gives log-probabilities
     (logits up to a constant, the same distribution). Feeding tokens one at a time
