@@ -17,6 +17,8 @@ from jrnn._checks import is_concrete, shape_error
 
 
 def as_step(step_fn) -> Partial:
+    """`step_fn` as a `Partial`, which jit takes as an argument (a plain function is
+    wrapped with no arguments: what it closes over is baked into the program)."""
     if isinstance(step_fn, Partial):
         return step_fn
     if not callable(step_fn):
@@ -58,6 +60,8 @@ def check_step(step, carry, batch: int) -> int:
 
 
 def check_tokens(name: str, tokens, ndim: int, vocab: int | None = None):
+    """Integer token ids of rank `ndim` as int32, each in [0, vocab) when given and
+    concrete; errors name the argument."""
     tokens = jnp.asarray(tokens)
     if not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise TypeError(f"{name}: got dtype {tokens.dtype}, expected integer token ids")
@@ -72,6 +76,7 @@ def check_tokens(name: str, tokens, ndim: int, vocab: int | None = None):
 
 
 def batch_of(carry) -> int:
+    """The batch size B that leads every array of `carry`."""
     sizes = {jnp.shape(v)[0] if jnp.ndim(v) else None for v in jax.tree.leaves(carry)}
     if len(sizes) != 1 or None in sizes:
         raise ValueError(
@@ -82,6 +87,7 @@ def batch_of(carry) -> int:
 
 
 def check_number(name, value) -> float:
+    """`value` as a float, finite and >= 0 (a ValueError naming `name` otherwise)."""
     ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
     if not (ok and value >= 0 and math.isfinite(value)):
         raise ValueError(f"{name}: got {value!r}, expected a finite number >= 0")
