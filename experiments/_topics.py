@@ -60,7 +60,7 @@ def split_blocks(n_topics: int, block: int, min_words: int, seed: int):
     rng = np.random.default_rng(seed)
     split = {"train": [], "val": [], "test": []}
     for label, name in enumerate(names):
-        words = jrnn.text.text_to_word_sequence(topics[name])
+        words = jrnn.data.text_to_word_sequence(topics[name])
         blocks = [words[i : i + block] for i in range(0, len(words), block)]
         blocks = [b for b in blocks if len(b) >= min_words]
         if len(blocks) < 3:

@@ -4,7 +4,18 @@ Cells are pure step functions with Keras names and weight layouts; `unroll` is t
 engine that runs them over time; state is explicit.
 """
 
-from jrnn import callbacks, checkpoint, ctc, data, decode, layers, losses, metrics, text, training
+from jrnn import (
+    callbacks,
+    checkpoint,
+    ctc,
+    data,
+    decode,
+    decoding,
+    layers,
+    losses,
+    metrics,
+    training,
+)
 from jrnn.bidirectional import (
     Bidirectional,
     StackedBidirectional,
@@ -14,13 +25,20 @@ from jrnn.bidirectional import (
 from jrnn.callbacks import History
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell, stack
 from jrnn.convert import from_keras, from_torch
-from jrnn.data import pad_sequences, timeseries_dataset_from_array, to_categorical
-from jrnn.dataset import Dataset
+from jrnn.data import (
+    Dataset,
+    Tokenizer,
+    make_sampling_table,
+    ngram_sequences,
+    pad_sequences,
+    skipgrams,
+    timeseries_dataset_from_array,
+    to_categorical,
+)
+from jrnn.decoding import lm_step
 from jrnn.layers import Input
-from jrnn.lm import lm_step
 from jrnn.models import Model, Sequential
 from jrnn.recurrence import unroll
-from jrnn.text import Tokenizer, make_sampling_table, ngram_sequences, skipgrams
 from jrnn.training import TrainState, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -38,6 +56,7 @@ __all__ = [
     "ctc",
     "data",
     "decode",
+    "decoding",
     "evaluate",
     "fit",
     "layers",
@@ -60,7 +79,6 @@ __all__ = [
     "from_torch",
     "stack",
     "stack_bidirectional",
-    "text",
     "training",
     "timeseries_dataset_from_array",
     "to_categorical",

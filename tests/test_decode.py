@@ -12,6 +12,7 @@ from jax.tree_util import Partial
 import jrnn
 from jrnn import decode
 from jrnn.cells import LSTMCell
+from jrnn.decoding import lm_step
 from jrnn.layers import (
     GRU,
     LSTM,
@@ -23,7 +24,6 @@ from jrnn.layers import (
     SimpleRNN,
     TimeDistributed,
 )
-from jrnn.lm import lm_step
 
 V = 6
 

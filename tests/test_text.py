@@ -1,4 +1,4 @@
-"""jrnn.text: Tokenizer, n-gram training set, skipgrams, sampling table.
+"""jrnn.data (text): Tokenizer, n-gram training set, skipgrams, sampling table.
 
 Hand-computed expectations run everywhere; parity with keras_preprocessing (the
 reference implementation of Keras's Tokenizer and skipgrams) runs when it is installed.
@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from jrnn.text import (
+from jrnn.data import (
     Tokenizer,
     make_sampling_table,
     ngram_sequences,
@@ -391,7 +391,7 @@ def test_ngram_ids_must_fit_int32_and_bools_are_not_ids():
 @pytest.mark.parametrize(
     "args, kw, err, match",
     [
-        (([[1, 2]],), {"maxlen": 1}, ValueError, "maxlen: got 1, expected None or an int >= 2"),
+        (([[1, 2]],), {"maxlen": 1}, ValueError, "maxlen: got 1, expected None or an integer >= 2"),
         (([[1, 2]],), {"maxlen": -3}, ValueError, "maxlen: got -3"),
         (([[1, 2]],), {"padding": "left"}, ValueError, "padding: got 'left'"),
         (([[1], []],), {}, ValueError, "sequences: got 2 sequences with no 2 tokens"),
@@ -509,7 +509,7 @@ def test_skipgrams_match_keras_preprocessing(kw):
             ValueError,
             r"sampling_table: got shape \(3,\)",
         ),
-        (([1, 2], 5), {"seed": 1.5}, TypeError, "seed: got float"),
+        (([1, 2], 5), {"seed": 1.5}, TypeError, "seed: got 1.5 of type float"),
         (("ab", 5), {}, TypeError, "sequence: got str"),
         (([0, 0], 1), {}, None, None),  # no positives: no negatives needed, no error
     ],

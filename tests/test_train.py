@@ -22,6 +22,7 @@ import jrnn  # noqa: E402
 from jrnn import callbacks as cbs  # noqa: E402
 from jrnn import checkpoint  # noqa: E402
 from jrnn.layers import LSTM, Dense, Embedding, TimeDistributed  # noqa: E402
+from jrnn.training import _batches  # noqa: E402
 
 V, T, F, H = 30, 6, 3, 8  # vocabulary, steps, float features, units
 CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -886,7 +887,7 @@ def _pass_batches(x, y, batch_size, passes, seed):
     """The batches of consecutive shuffled passes over (x, y), as fit draws them."""
     out = []
     for p in range(passes):
-        order = jrnn.data.epoch_order(len(x), shuffle=True, seed=seed, epoch=p)
+        order = _batches.epoch_order(len(x), shuffle=True, seed=seed, epoch=p)
         out += [(x[order[i : i + batch_size]], y[order[i : i + batch_size]])
                 for i in range(0, len(x), batch_size)]  # fmt: skip
     return out

@@ -77,6 +77,67 @@ class Layer:
         """Host-side checks of concrete input values (e.g. token ids); no-op by default."""
         del x
 
+    # -- the layer-step protocol: one time step with an explicit carry ----------------
+    # A layer that can run one time step at a time (causal recurrent layers, and layers
+    # that act on each step alone) overrides `step_error` to return None and implements
+    # `step` (and `step_init` when it keeps a carry). Decoding (`jrnn.lm_step`) walks a
+    # model's layers through these methods only. The contract, for inputs x (B, T, ...)
+    # and an optional mask (B, T):
+    #
+    #   carry = layer.step_init(params, B)
+    #   for t in range(T):
+    #       carry, y[:, t] = layer.step(params, carry, x[:, t], mask_t=mask[:, t])
+    #
+    # gives `layer.apply(params, x, mask=mask)` at inference (training=False) at every
+    # step (for an RNN with return_sequences=False: its output is y at the last step).
+    # The mask of the next layer's input is `layer.compute_mask(x[:, t], mask_t)`.
+
+    def step_error(self) -> str | None:
+        """None when the layer follows the layer-step protocol; otherwise why it cannot
+        run one time step (said in errors that name the layer)."""
+        return (
+            "cannot run one time step (it reads the whole sequence, or has no step "
+            "function): expected a causal layer that follows the layer-step protocol "
+            "(Layer.step), such as Embedding, SimpleRNN, LSTM, GRU, RNN, Dropout, Dense or "
+            "TimeDistributed"
+        )
+
+    def step_init(self, params, batch_size: int):
+        """The carry before the first step: a pytree of arrays whose leading axis is
+        `batch_size`, or None for a layer that keeps no carry between steps."""
+        del params, batch_size
+        return None
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        """One time step: `(carry, y_t)` from the carry and the input x_t (B, ...) at one
+        step (the input without its time axis; token ids (B,) for an Embedding).
+
+        mask_t: None or (B,) bool, False where the step is padding: a layer with a carry
+        keeps it there and gives the output `apply` gives at a masked step.
+        """
+        raise NotImplementedError(f"{self.type_name}: {self.step_error()}")
+
+    def step_logits(self, params, carry, x_t, *, mask_t=None):
+        """`step` for the last layer of a step function that must return logits: the same
+        by default; a layer whose output is a softmax returns log-probabilities instead
+        (logits up to a constant per row: the same distribution, computed stably)."""
+        return self.step(params, carry, x_t, mask_t=mask_t)
+
+    def step_input_size(self, params) -> int | None:
+        """The features of x_t this layer reads as a model's first layer: None for token
+        ids (B,) (Embedding), else the size F of x_t (B, F) (a decoder feeds one-hot
+        tokens of that size)."""
+        raise ValueError(
+            f"{self.type_name}: cannot read tokens as the first layer (its input size is "
+            f"unknown); expected an Embedding or a layer whose parameters fix its input size"
+        )
+
+    def step_output_is_last(self) -> bool:
+        """True when `apply` returns only the output at the last step (an RNN with
+        return_sequences=False): stepped, its y_t is that output at the final step only,
+        so no layer with a carry may follow it."""
+        return False
+
     # -- description --------------------------------------------------------------------
     @property
     def type_name(self) -> str:

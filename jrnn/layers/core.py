@@ -60,10 +60,28 @@ class Dense(Layer):
         return params
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        return self._act(self._affine(params, x)), None
+
+    def _affine(self, params, x):
         y = jnp.matmul(x, params["kernel"].astype(x.dtype))
         if self.use_bias:
             y = add_bias(y, params["bias"].astype(y.dtype))
-        return self._act(y), None
+        return y
+
+    # the layer-step protocol (see Layer): each step on its own, no carry
+    def step_error(self):
+        return None
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        return None, self.call(params, x_t)[0]
+
+    def step_logits(self, params, carry, x_t, *, mask_t=None):
+        if self.activation in ("softmax", jax.nn.softmax):
+            return None, jax.nn.log_softmax(self._affine(params, x_t), axis=-1)
+        return self.step(params, carry, x_t, mask_t=mask_t)
+
+    def step_input_size(self, params):
+        return params["kernel"].shape[0]
 
 
 class Dropout(Layer):
@@ -83,6 +101,13 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, x.shape))
         return dropout(key, x, self.rate, shape), None
+
+    # the layer-step protocol (see Layer): decoding is inference, so the identity
+    def step_error(self):
+        return None
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        return None, x_t
 
 
 class Embedding(Layer):
@@ -136,6 +161,16 @@ class Embedding(Layer):
     def compute_mask(self, x, mask):
         return jnp.not_equal(x, 0) if self.mask_zero else mask
 
+    # the layer-step protocol (see Layer): token ids (B,) -> vectors (B, output_dim)
+    def step_error(self):
+        return None
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        return None, self.call(params, x_t)[0]
+
+    def step_input_size(self, params):
+        return None
+
 
 class Masking(Layer):
     """Mark padding in float sequences: a step whose features all equal `mask_value` is
@@ -180,6 +215,21 @@ class TimeDistributed(Layer):
         b, t = x.shape[:2]
         y, _ = self.layer.call(params, x.reshape(b * t, *x.shape[2:]), training=training, key=key)
         return y.reshape(b, t, *y.shape[1:]), None
+
+    # the layer-step protocol (see Layer): the inner layer on the one step, no carry
+    def step_error(self):
+        return None
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        return None, self.layer.call(params, x_t)[0]
+
+    def step_logits(self, params, carry, x_t, *, mask_t=None):
+        if self.layer.step_error() is None and self.layer.step_init(params, 1) is None:
+            return self.layer.step_logits(params, None, x_t)  # e.g. a softmax Dense
+        return self.step(params, carry, x_t, mask_t=mask_t)
+
+    def step_input_size(self, params):
+        return self.layer.step_input_size(params)
 
     @property
     def type_name(self) -> str:

@@ -189,6 +189,47 @@ class RNN(Layer):
         new.__dict__.update(self.__dict__, **changes)
         return new
 
+    # -- the layer-step protocol (see Layer): one step of the cell, carry explicit ------
+    def step_error(self):
+        if self.go_backwards:
+            return "has go_backwards=True; expected a causal layer that reads steps in order"
+        return None
+
+    def step_init(self, params, batch_size):
+        """The cell's zero carry (also for a stateful layer)."""
+        return self.cell.initial_carry(batch_size)
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        """(carry, y_t) = cell(params, carry, x_t). At a masked step the carry is kept
+        and the output repeats the previous one (zeros with zero_output_for_mask), as
+        `call` does over a whole sequence."""
+        new, y = self.cell(params, carry, x_t)
+        if mask_t is None:
+            return new, y
+
+        def keep(a, b):
+            return jnp.where(
+                jnp.reshape(mask_t, mask_t.shape + (1,) * (a.ndim - mask_t.ndim)), a, b
+            )
+
+        if self.zero_output_for_mask:
+            y0 = jnp.zeros_like(y)
+        else:
+            y0 = initial_output(self.cell, carry).astype(y.dtype)
+        return jax.tree.map(keep, new, carry), keep(y, y0)
+
+    def step_input_size(self, params):
+        size = self.cell.expected_input_size(params)
+        if size is None:
+            raise ValueError(
+                f"{self.type_name}: its cell does not say its input size, so tokens cannot "
+                f"be one-hot encoded for it; put an Embedding first"
+            )
+        return size
+
+    def step_output_is_last(self):
+        return not self.return_sequences
+
     @property
     def type_name(self) -> str:
         return "RNN" if type(self) is RNN else type(self).__name__

@@ -14,9 +14,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_int, check_positive_int
-from jrnn.data import num_rows
 from jrnn.training import _resume
-from jrnn.training._batches import Batches, EpochIterator, as_arrays, check_state_rows
+from jrnn.training._batches import (
+    Batches,
+    EpochIterator,
+    as_arrays,
+    check_state_rows,
+    num_rows,
+)
 from jrnn.training._callbacks import CallbackList, History, ProgressBar, nonfinite_message
 from jrnn.training._objective import build_objective
 from jrnn.training._optimizers import get_optimizer

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 import jax
 import numpy as np
 
+from jrnn._checks import check_int
+
 INFINITE, UNKNOWN = -1, -2
 
 
@@ -39,18 +41,10 @@ def _call(fn, element):
     return fn(*element) if type(element) is tuple else fn(element)
 
 
-def _int_arg(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: got {type(value).__name__} {value!r}, expected an integer")
-    if value < low:
-        raise ValueError(f"{name}: got {value}, expected an integer >= {low}")
-    return int(value)
-
-
 def _seed(seed) -> int:
     if seed is None:  # fixed for this dataset's lifetime, so its epochs stay consistent
         return np.random.SeedSequence().entropy
-    return _int_arg(seed, "seed", 0)
+    return check_int("seed", seed, minimum=0)
 
 
 def _columns(rows, what: str):
@@ -303,7 +297,7 @@ class Dataset:
         The order of iteration k is drawn from (seed, k) (from `seed` alone when
         `reshuffle_each_iteration=False`); seed=None draws a seed once, here.
         """
-        buffer_size = _int_arg(buffer_size, "buffer_size", 1)
+        buffer_size = check_int("buffer_size", buffer_size, minimum=1)
         seed = _seed(seed)
         reshuffle = bool(reshuffle_each_iteration)
 
@@ -316,7 +310,7 @@ class Dataset:
     def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
         """Stack `batch_size` consecutive elements (of one structure and shape) into one,
         with a new leading axis; the last batch is smaller unless `drop_remainder`."""
-        size = _int_arg(batch_size, "batch_size", 1)
+        size = check_int("batch_size", batch_size, minimum=1)
 
         def iterate(key):
             for rows in _batches(self._iterate(key), size, drop_remainder):
@@ -337,7 +331,7 @@ class Dataset:
         >>> [b.tolist() for b in ds.padded_batch(2)]
         [[[1, 0], [2, 3]], [[4, 5, 6]]]
         """
-        size = _int_arg(batch_size, "batch_size", 1)
+        size = check_int("batch_size", batch_size, minimum=1)
 
         def iterate(key):
             for rows in _batches(self._iterate(key), size, drop_remainder):
@@ -379,12 +373,14 @@ class Dataset:
         [(2, 1), (2, 3)]
         """
         bounds = [
-            _int_arg(b, f"bucket_boundaries[{i}]", 1) for i, b in enumerate(bucket_boundaries)
+            check_int(f"bucket_boundaries[{i}]", b, minimum=1)
+            for i, b in enumerate(bucket_boundaries)
         ]
         if any(a >= b for a, b in zip(bounds, bounds[1:])):
             raise ValueError(f"bucket_boundaries: got {bounds}, expected strictly increasing")
         sizes = [
-            _int_arg(b, f"bucket_batch_sizes[{i}]", 1) for i, b in enumerate(bucket_batch_sizes)
+            check_int(f"bucket_batch_sizes[{i}]", b, minimum=1)
+            for i, b in enumerate(bucket_batch_sizes)
         ]
         if len(sizes) != len(bounds) + 1:
             raise ValueError(
@@ -454,7 +450,7 @@ class Dataset:
     def repeat(self, count: int | None = None) -> Dataset:
         """The dataset `count` times (None or -1: forever); a shuffle upstream draws a
         new order for each repetition."""
-        count = -1 if count is None else _int_arg(count, "count", -1)
+        count = -1 if count is None else check_int("count", count, minimum=-1)
 
         def iterate(key):
             for r in itertools.count() if count == -1 else range(count):
@@ -474,7 +470,7 @@ class Dataset:
 
     def take(self, count: int) -> Dataset:
         """The first `count` elements (-1: all)."""
-        count = _int_arg(count, "count", -1)
+        count = check_int("count", count, minimum=-1)
         if count == -1:
             return Dataset(self._iterate, self._cardinality)
         n = self._cardinality
@@ -483,7 +479,7 @@ class Dataset:
 
     def skip(self, count: int) -> Dataset:
         """All but the first `count` elements (-1: skip all)."""
-        count = _int_arg(count, "count", -1)
+        count = check_int("count", count, minimum=-1)
         if count == -1:
             return Dataset(lambda key: iter(()), 0)
         n = self._cardinality

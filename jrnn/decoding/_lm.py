@@ -1,10 +1,13 @@
-"""Step functions from trained models, for the decoders in `jrnn.decode`.
+"""`lm_step`: a step function for the decoders from a trained language model (or the
+decoder of an encoder-decoder), built from its layers' one-step forms.
 
 `lm_step(model, variables)` turns a `jrnn.Sequential` language model, or the decoder
 layers of a functional encoder-decoder (`layers=[...]`), into
 `step_fn(carry, tokens (B,)) -> (carry, logits (B, V))`, one token at a time with every
-recurrent layer's carry explicit, so `jrnn.decode` can feed a prompt, sample, or run
-greedy and beam search with `lax.scan`.
+recurrent layer's carry explicit, so the decoders can feed a prompt, sample, or run
+greedy and beam search with `lax.scan`. It knows no layer type: each layer runs through
+the layer-step protocol (`Layer.step_init` / `step` / `step_logits`, see
+`jrnn.layers.base`), so a layer that implements it can be decoded through.
 """
 
 from __future__ import annotations
@@ -16,51 +19,33 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from jrnn._checks import check_positive_int
-from jrnn._fused import tree_where
 from jrnn.layers.base import Node
-from jrnn.layers.core import Dense, Dropout, Embedding, TimeDistributed
-from jrnn.layers.recurrent import RNN, Bidirectional, initial_output
 from jrnn.models import Model, Sequential
 
 
 @dataclass(frozen=True)
 class _LMStep:
-    """`(params, carry, tokens) -> (carry, logits)` for a plan of (kind, layer, name)
-    entries; equal plans (the same layer objects) hash equal, so `jit` reuses the
-    program for the same model."""
+    """`(params, carry, tokens) -> (carry, logits)` for a plan of (layer, name, has
+    carry) entries, the first layer fed one-hot tokens of size `one_hot` (None: the
+    ids themselves); equal plans (the same layer objects) hash equal, so `jit` reuses
+    the program for the same model."""
 
     plan: tuple
+    one_hot: int | None
 
     def __call__(self, params, carry, tokens):
-        x, valid, new_carry, k = tokens, None, [], 0
-        for kind, layer, name in self.plan:
-            p = params.get(name, {})
-            if kind == "embedding":
-                valid = jnp.not_equal(tokens, 0) if layer.mask_zero else valid
-                x = jnp.take(p["embeddings"], x, axis=0)
-            elif kind == "one_hot":
-                x = jax.nn.one_hot(x, layer.cell.expected_input_size(p), dtype=jnp.float32)
-            elif kind == "rnn":
-                old = carry[k]
-                c, y = layer.cell(p, old, x)
-                if valid is not None:
-                    # A masked step (token 0 with mask_zero) keeps the carry, and the
-                    # output repeats the previous one (zeros with zero_output_for_mask),
-                    # as the layer does over a whole sequence.
-                    c = tree_where(valid, c, old)
-                    y0 = initial_output(layer.cell, old).astype(y.dtype)
-                    if layer.zero_output_for_mask:
-                        y0 = jnp.zeros_like(y)
-                    y = jnp.where(valid[:, None], y, y0)
+        x = tokens
+        if self.one_hot is not None:
+            x = jax.nn.one_hot(tokens, self.one_hot, dtype=jnp.float32)
+        mask, new_carry, k = None, [], 0
+        for i, (layer, name, has_carry) in enumerate(self.plan):
+            step = layer.step_logits if i == len(self.plan) - 1 else layer.step
+            c, y = step(params[name], carry[k] if has_carry else None, x, mask_t=mask)
+            mask = layer.compute_mask(x, mask)  # e.g. Embedding(mask_zero=True): ids != 0
+            if has_carry:
                 new_carry.append(c)
-                x, k = y, k + 1
-            elif kind == "dense":
-                x, _ = layer.call(p, x)
-            elif kind == "log_softmax":  # a final Dense(V, "softmax"): log-probabilities
-                x = jnp.matmul(x, p["kernel"].astype(x.dtype))
-                x = x + p["bias"].astype(x.dtype)[None] if layer.use_bias else x
-                x = jax.nn.log_softmax(x, axis=-1)
-            # "dropout": the identity at inference
+                k += 1
+            x = y
         return tuple(new_carry), x
 
 
@@ -68,15 +53,18 @@ def lm_step(model, variables, *, layers=None):
     """A step function and an initial-carry function from a language model, or from the
     decoder of an encoder-decoder model.
 
-    The layers stepped through map token ids (B, T) to logits (B, T, V): an `Embedding`
-    (or, without one, a first recurrent layer fed one-hot tokens), recurrent layers
+    The layers stepped through map token ids (B, T) to logits (B, T, V), each through
+    the layer-step protocol (`Layer.step`; a layer without it is refused, named): an
+    `Embedding` (or, without one, a first layer fed one-hot tokens), recurrent layers
     (`SimpleRNN`, `LSTM`, `GRU`, `RNN`, causal: no `Bidirectional`, no `go_backwards`),
-    `Dropout` (the identity here) and `Dense` / `TimeDistributed(Dense)`. Every
-    recurrent layer but the last needs `return_sequences=True`; the last may have
-    False, since stepping it over a sequence gives its last output either way.
+    `Dropout` (the identity here), `Dense` / `TimeDistributed`, or any layer of yours
+    that implements the protocol. Every recurrent layer but the last needs
+    `return_sequences=True`; the last may have False, since stepping it over a
+    sequence gives its last output either way.
 
     One step runs each layer on one token: x_t = E[tokens], (carry_l, x_t) =
-    cell_l(carry_l, x_t) for each recurrent layer l, logits = Dense(x_t). With
+    layer_l.step(carry_l, x_t) for each layer l (a cell step for a recurrent layer),
+    and the last layer gives the logits. With
     `Embedding(mask_zero=True)` a token 0 is a masked step (carries unchanged), as in
     `model.apply`. A final `Dense(V, activation="softmax")` gives log-probabilities
     (logits up to a constant, the same distribution). Feeding tokens one at a time
@@ -122,53 +110,45 @@ def lm_step(model, variables, *, layers=None):
                 raise ValueError(f"layers[{i}]: got {name!r}, expected one of {names}")
         chosen = [(model.get_layer(name), name) for name in layers]
         _check_chain(model, chosen)
-    plan, rnns = [], []
+    params = variables["params"]
+    plan, last = [], None  # last: the latest layer with a carry
     for i, (layer, name) in enumerate(chosen):
         where = (
             f"model: layer {i} ({name}, {layer.type_name})"
             if layers is None
             else f"layers[{i}] ({name}, {layer.type_name})"
         )
-        if isinstance(layer, Embedding) and i == 0:
-            plan.append(("embedding", layer, name))
-        elif isinstance(layer, Bidirectional):
-            raise ValueError(f"{where} reads the future; a language model must be causal")
-        elif isinstance(layer, RNN):
-            if layer.go_backwards:
-                raise ValueError(f"{where} has go_backwards=True; expected a causal layer")
-            if rnns and not rnns[-1].return_sequences:
-                raise ValueError(
-                    f"{where} follows a recurrent layer with return_sequences=False; "
-                    f"expected return_sequences=True on every recurrent layer but the last"
-                )
-            if i == 0:
-                plan.append(("one_hot", layer, name))
-            plan.append(("rnn", layer, name))
-            rnns.append(layer)
-        elif isinstance(layer, Dropout) or (
-            isinstance(layer, TimeDistributed) and isinstance(layer.layer, Dropout)
-        ):
-            plan.append(("dropout", layer, name))
-        elif isinstance(layer, Dense):
-            plan.append(("dense", layer, name))
-        elif isinstance(layer, TimeDistributed) and isinstance(layer.layer, Dense):
-            plan.append(("dense", layer.layer, name))
-        else:
+        error = layer.step_error()
+        if error is not None:
+            raise ValueError(f"{where} {error}")
+        p = params.get(name, {})
+        has_carry = jax.eval_shape(lambda layer=layer, p=p: layer.step_init(p, 1)) is not None
+        if has_carry and last is not None and last.step_output_is_last():
             raise ValueError(
-                f"{where} is not supported; expected Embedding (first), SimpleRNN, LSTM, "
-                f"GRU, RNN, Dropout, Dense or TimeDistributed(Dense)"
+                f"{where} follows {last.type_name} whose output is its last step only "
+                f"(return_sequences=False); expected return_sequences=True on every "
+                f"recurrent layer but the last"
             )
-    if not rnns:
-        raise ValueError("model: has no recurrent layer; expected an RNN language model")
-    kind, layer, name = plan[-1]
-    if kind == "dense" and layer.activation in ("softmax", jax.nn.softmax):
-        plan[-1] = ("log_softmax", layer, name)
-    params = {n: variables["params"].get(n, {}) for _, _, n in plan}
-    step = Partial(_LMStep(tuple(plan)), params)
+        if has_carry:
+            last = layer
+        plan.append((layer, name, has_carry))
+    if last is None:
+        raise ValueError(
+            "model: has no layer with a carry (no recurrent layer); expected an RNN language model"
+        )
+    first, first_name, _ = plan[0]
+    try:
+        one_hot = first.step_input_size(params.get(first_name, {}))
+    except ValueError as e:
+        where = "model: layer 0" if layers is None else "layers[0]"
+        raise ValueError(f"{where} ({first_name}): {e}") from None
+    step_params = {n: params.get(n, {}) for _, n, _ in plan}
+    step = Partial(_LMStep(tuple(plan), one_hot), step_params)
+    carrying = [(layer, step_params[n]) for layer, n, has_carry in plan if has_carry]
 
     def initial_carry(batch_size: int):
         check_positive_int("batch_size", batch_size)
-        return tuple(layer.cell.initial_carry(batch_size) for layer in rnns)
+        return tuple(layer.step_init(p, batch_size) for layer, p in carrying)
 
     return step, initial_carry
 

@@ -27,15 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from jrnn._atomic import atomic_write_text
-
-__all__ = [
-    "Tokenizer",
-    "make_sampling_table",
-    "ngram_sequences",
-    "skipgrams",
-    "text_to_word_sequence",
-    "tokenizer_from_json",
-]
+from jrnn._checks import check_int, check_positive_int
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
@@ -83,12 +75,6 @@ def _token_ids(name: str, seq) -> list[int]:
     if ids and min(ids) < 0:
         raise ValueError(f"{name}: got token id {next(t for t in ids if t < 0)}, expected ids >= 0")
     return ids
-
-
-def _check_optional_positive(name: str, value):
-    if value is not None and (not _is_int(value) or value < 1):
-        raise ValueError(f"{name}: got {value!r}, expected None or a positive integer")
-    return None if value is None else int(value)
 
 
 # -------------------------------------------------------------------------- tokenizer
@@ -164,7 +150,7 @@ class Tokenizer:
         char_level: bool = False,
         oov_token: str | None = None,
     ):
-        self.num_words = _check_optional_positive("num_words", num_words)
+        self.num_words = check_int("num_words", num_words, minimum=1, allow_none=True)
         if not isinstance(filters, str):
             raise TypeError(f"filters: got {type(filters).__name__}, expected a str")
         if not isinstance(split, str) or not split:
@@ -489,17 +475,16 @@ def ngram_sequences(sequences, maxlen: int | None = None, padding: str = "pre"):
     seqs = [_token_ids(f"sequences[{i}]", s) for i, s in enumerate(sequences)]
     if padding not in ("pre", "post"):
         raise ValueError(f"padding: got {padding!r}, expected 'pre' or 'post'")
+    maxlen = check_int("maxlen", maxlen, minimum=2, allow_none=True)
     if maxlen is None:
         maxlen = max((len(s) for s in seqs), default=0)
-    elif not _is_int(maxlen) or maxlen < 2:
-        raise ValueError(f"maxlen: got {maxlen!r}, expected None or an int >= 2")
     n = sum(max(len(s) - 1, 0) for s in seqs)
     if n == 0:
         raise ValueError(
             f"sequences: got {len(seqs)} sequences with no 2 tokens or more, expected at "
             "least one sequence of length >= 2 (one input token and its label)"
         )
-    width = int(maxlen) - 1
+    width = maxlen - 1
     lens = np.fromiter((len(s) for s in seqs), np.int64, count=len(seqs))
     flat = np.fromiter(itertools.chain.from_iterable(seqs), np.int64, count=int(lens.sum()))
     if flat.size and flat.max() > np.iinfo(np.int32).max:
@@ -543,8 +528,7 @@ def make_sampling_table(size: int, sampling_factor: float = 1e-5) -> np.ndarray:
     >>> make_sampling_table(4, sampling_factor=0.1).round(3)
     array([0.315, 0.315, 0.548, 0.742])
     """
-    if not _is_int(size) or size < 1:
-        raise ValueError(f"size: got {size!r}, expected a positive integer")
+    size = check_positive_int("size", size)
     if not isinstance(sampling_factor, (int, float, np.number)) or not (
         math.isfinite(sampling_factor) and sampling_factor > 0
     ):
@@ -603,15 +587,13 @@ def skipgrams(
       ([[1, 2], [2, 1], [2, 3], [3, 2]], [1, 1, 1, 1, 0, 0, 0, 0])
     """
     ids = _token_ids("sequence", sequence)
-    if not _is_int(vocabulary_size) or vocabulary_size < 1:
-        raise ValueError(f"vocabulary_size: got {vocabulary_size!r}, expected a positive integer")
+    vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
     big = [t for t in ids if t >= vocabulary_size]
     if big:
         raise ValueError(
             f"sequence: got token id {big[0]}, expected ids < vocabulary_size={vocabulary_size}"
         )
-    if not _is_int(window_size) or window_size < 0:
-        raise ValueError(f"window_size: got {window_size!r}, expected an integer >= 0")
+    window_size = check_int("window_size", window_size, minimum=0)
     if (
         not isinstance(negative_samples, (int, float, np.number))
         or isinstance(negative_samples, bool)
@@ -626,8 +608,7 @@ def skipgrams(
                 "(one probability per id, e.g. make_sampling_table(vocabulary_size))"
             )
         table = table.tolist()
-    if seed is not None and not _is_int(seed):
-        raise TypeError(f"seed: got {type(seed).__name__} {seed!r}, expected an int or None")
+    seed = check_int("seed", seed, allow_none=True)
 
     rng = random.Random(seed)
     couples: list[list[int]] = []
@@ -654,7 +635,7 @@ def skipgrams(
         ]
     labels = [1] * n_pos + [0] * n_neg
     if shuffle:
-        shuffle_seed = int(seed) if seed is not None else rng.randint(0, 10**7)
+        shuffle_seed = seed if seed is not None else rng.randint(0, 10**7)
         # Two generators in the same state apply the same permutation (as Keras).
         random.Random(shuffle_seed).shuffle(couples)
         random.Random(shuffle_seed).shuffle(labels)
