@@ -28,6 +28,8 @@ from typing import ClassVar
 import jax.numpy as jnp
 import optax
 
+from jrnn._shapes import as_f32, broadcast_left, match_elementwise
+
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
@@ -41,28 +43,6 @@ __all__ = [
 ]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
-
-
-def _f32(x) -> jnp.ndarray:
-    return jnp.asarray(x).astype(jnp.float32)
-
-
-def _broadcast_left(x, shape: tuple[int, ...], argname: str) -> jnp.ndarray:
-    """Broadcast `x` to `shape`, aligning the leading axes.
-
-    A (B,) weight or mask applies to every step of a (B, T) per-example loss; a trailing
-    size-1 axis beyond `shape` (a (B, 1) weight for (B,) losses) is squeezed, as in Keras.
-    """
-    x = jnp.asarray(x)
-    if x.ndim == len(shape) + 1 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim > len(shape) or any(a not in (1, b) for a, b in zip(x.shape, shape)):
-        raise ValueError(
-            f"{argname}: got shape {tuple(x.shape)}, expected a shape that matches the "
-            f"leading axes of the per-example values {tuple(shape)} (e.g. {shape[:1]} or "
-            f"{tuple(shape)})"
-        )
-    return jnp.broadcast_to(x.reshape(x.shape + (1,) * (len(shape) - x.ndim)), shape)
 
 
 def reduce_weighted(values, sample_weight=None, mask=None) -> jnp.ndarray:
@@ -86,37 +66,17 @@ def reduce_weighted(values, sample_weight=None, mask=None) -> jnp.ndarray:
     Returns:
       A float32 scalar.
     """
-    values = _f32(values)
+    values = as_f32(values)
     shape = tuple(values.shape)
     if sample_weight is not None:
-        values = values * _f32(_broadcast_left(sample_weight, shape, "sample_weight"))
+        values = values * as_f32(broadcast_left(sample_weight, shape, "sample_weight"))
     total = max(values.size, 1)  # Keras: divide_no_nan, so an empty batch gives 0
     if mask is None:
         return jnp.sum(values) / total
-    valid_mask = _broadcast_left(mask, shape, "mask").astype(bool)
+    valid_mask = broadcast_left(mask, shape, "mask").astype(bool)
     valid = jnp.sum(valid_mask, dtype=jnp.float32)
     mask_weight = jnp.where(valid > 0, total / jnp.maximum(valid, 1.0), 0.0)
     return jnp.sum(jnp.where(valid_mask, values * mask_weight, 0.0)) / total
-
-
-def _match_elementwise(y_true, y_pred, name: str):
-    """Keras `squeeze_or_expand_to_same_rank` for elementwise losses.
-
-    (B,) labels with (B, 1) predictions become (B, 1); so do (B, T) labels with (B, T, 1)
-    predictions (Keras squeezes the predictions instead when the rank is above 1, which
-    gives a (B,) per-example loss; the reduced loss is the same without weights/masks).
-    """
-    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        y_true = y_true[..., None]
-    elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
-        y_pred = y_pred[..., None]
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"{name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
-            f"{tuple(y_pred.shape)}, expected equal shapes (or a trailing axis of size 1 "
-            "on one of them)"
-        )
-    return y_true, y_pred
 
 
 def _check_label_smoothing(name: str, label_smoothing: float) -> None:
@@ -157,7 +117,7 @@ class BinaryCrossentropy(Loss):
         _check_label_smoothing(self.name, self.label_smoothing)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        y_true, y_pred = match_elementwise(as_f32(y_true), as_f32(y_pred), self.name)
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         if self.from_logits:
@@ -187,7 +147,7 @@ class CategoricalCrossentropy(Loss):
         _check_label_smoothing(self.name, self.label_smoothing)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = _f32(y_true), _f32(y_pred)
+        y_true, y_pred = as_f32(y_true), as_f32(y_pred)
         if y_true.shape != y_pred.shape:
             raise ValueError(
                 f"{self.name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
@@ -220,7 +180,7 @@ class SparseCategoricalCrossentropy(Loss):
     name: ClassVar[str] = "sparse_categorical_crossentropy"
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = jnp.asarray(y_true), _f32(y_pred)
+        y_true, y_pred = jnp.asarray(y_true), as_f32(y_pred)
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
             y_true = y_true[..., 0]
         if y_pred.ndim < 1 or y_true.shape != y_pred.shape[:-1]:
@@ -248,7 +208,7 @@ class MeanSquaredError(Loss):
     name: ClassVar[str] = "mean_squared_error"
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        y_true, y_pred = match_elementwise(as_f32(y_true), as_f32(y_pred), self.name)
         return jnp.mean(optax.losses.squared_error(y_pred, y_true), axis=-1)
 
 
@@ -263,7 +223,7 @@ class MeanAbsoluteError(Loss):
     name: ClassVar[str] = "mean_absolute_error"
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        y_true, y_pred = match_elementwise(as_f32(y_true), as_f32(y_pred), self.name)
         return jnp.mean(jnp.abs(y_pred - y_true), axis=-1)
 
 
@@ -286,7 +246,7 @@ class LossFunction(Loss):
         y_pred = jnp.asarray(y_pred)
         if jnp.issubdtype(y_pred.dtype, jnp.floating):
             y_pred = y_pred.astype(jnp.float32)
-        return _f32(self.fn(y_true, y_pred))
+        return as_f32(self.fn(y_true, y_pred))
 
 
 _BY_NAME: dict[str, type[Loss]] = {

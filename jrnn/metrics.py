@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 
 from jrnn import losses as _losses
-from jrnn.losses import _broadcast_left, _f32, _match_elementwise
+from jrnn._shapes import as_f32, broadcast_left, match_elementwise
 
 __all__ = [
     "AutoAccuracy",
@@ -50,7 +50,7 @@ __all__ = [
 
 def result(total, count) -> jnp.ndarray:
     """`total / count` as float32, 0 when `count` is 0 (Keras `divide_no_nan`)."""
-    total, count = _f32(total), _f32(count)
+    total, count = as_f32(total), as_f32(count)
     return jnp.where(count != 0, total / jnp.where(count != 0, count, 1.0), 0.0)
 
 
@@ -68,14 +68,14 @@ def weighted_total_and_count(values, sample_weight=None, mask=None):
       `(total, count)`: with weights w of rank k, values are averaged over the axes past
       k, multiplied by w, and both are averaged over axes 1..k-1 and summed over the batch.
     """
-    values = _f32(values)
+    values = as_f32(values)
     shape = tuple(values.shape)
     if mask is not None:
-        weight = _broadcast_left(mask, shape, "mask").astype(jnp.float32)
+        weight = broadcast_left(mask, shape, "mask").astype(jnp.float32)
         if sample_weight is not None:
-            weight = weight * _f32(_broadcast_left(sample_weight, shape, "sample_weight"))
+            weight = weight * as_f32(broadcast_left(sample_weight, shape, "sample_weight"))
     elif sample_weight is not None:
-        weight = _f32(sample_weight)
+        weight = as_f32(sample_weight)
         if weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:
             weight = weight[..., 0]
         if weight.ndim > values.ndim or any(a not in (1, b) for a, b in zip(weight.shape, shape)):
@@ -125,7 +125,7 @@ class BinaryAccuracy(Metric):
     name: str = field(default="binary_accuracy", kw_only=True)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = _match_elementwise(_f32(y_true), _f32(y_pred), self.name)
+        y_true, y_pred = match_elementwise(as_f32(y_true), as_f32(y_pred), self.name)
         hits = (y_pred > self.threshold).astype(jnp.float32) == y_true
         return jnp.mean(hits.astype(jnp.float32), axis=-1)
 
@@ -164,7 +164,7 @@ class SparseCategoricalAccuracy(Metric):
                 "(or with a trailing 1)"
             )
         # Compared as floats like Keras (a label 1.5 matches nothing).
-        hits = _f32(y_true) == jnp.argmax(y_pred, axis=-1).astype(jnp.float32)
+        hits = as_f32(y_true) == jnp.argmax(y_pred, axis=-1).astype(jnp.float32)
         return hits.astype(jnp.float32)
 
 
@@ -221,7 +221,7 @@ class MetricFunction(Metric):
             object.__setattr__(self, "name", getattr(self.fn, "__name__", "metric"))
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        return _f32(self.fn(y_true, y_pred))
+        return as_f32(self.fn(y_true, y_pred))
 
 
 _BY_NAME: dict[str, type[Metric]] = {
