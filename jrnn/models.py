@@ -184,6 +184,17 @@ class Model:
     def name_of(self, layer: Layer) -> str:
         return self._names[id(layer)]
 
+    def feeds(self, prev: Layer, layer: Layer) -> bool:
+        """True when `layer` is called on `prev`'s (first) output somewhere in the graph."""
+        return any(
+            c.layer is layer
+            and isinstance(c.x, Node)
+            and c.x.call is not None
+            and c.x.call.layer is prev
+            and c.x.index == 0
+            for c in self._calls
+        )
+
     @property
     def output_names(self) -> list[str]:
         """One name per output, in the order of `jax.tree.leaves(outputs)`: the dict keys

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from jrnn._checks import check_positive_int
-from jrnn.layers.base import Node
 from jrnn.models import Model, Sequential
 
 
@@ -156,23 +155,7 @@ def lm_step(model, variables, *, layers=None):
 def _check_chain(model, chosen) -> None:
     """Each chosen layer must read the previous one's (first) output, else stepping
     through them would silently skip what the model does in between."""
-    if isinstance(model, Sequential):
-        at = [model.layers.index(layer) for layer, _ in chosen]
-        pairs = [(i, a + 1 == b) for i, (a, b) in enumerate(zip(at, at[1:]), 1)]
-    else:
-        calls = model._calls
-
-        def reads(layer, prev) -> bool:
-            return any(
-                c.layer is layer
-                and isinstance(c.x, Node)
-                and c.x.call is not None
-                and c.x.call.layer is prev
-                and c.x.index == 0
-                for c in calls
-            )
-
-        pairs = [(i, reads(chosen[i][0], chosen[i - 1][0])) for i in range(1, len(chosen))]
+    pairs = [(i, model.feeds(chosen[i - 1][0], chosen[i][0])) for i in range(1, len(chosen))]
     for i, ok in pairs:
         if not ok:
             raise ValueError(
