@@ -4,15 +4,21 @@ Cells are pure step functions with Keras names and weight layouts; `unroll` is t
 engine that runs them over time; state is explicit.
 """
 
-from jrnn import callbacks, checkpoint, ctc, data, decode, layers, losses, metrics, text
-from jrnn.bidirectional import (
-    Bidirectional,
-    StackedBidirectional,
-    bidirectional,
-    stack_bidirectional,
+from jrnn import (
+    callbacks,
+    cells,
+    checkpoint,
+    ctc,
+    data,
+    decode,
+    layers,
+    losses,
+    metrics,
+    recurrence,
+    text,
 )
 from jrnn.callbacks import History
-from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell, stack
+from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, bidirectional, stack, stack_bidirectional
 from jrnn.convert import from_keras, from_torch
 from jrnn.data import pad_sequences, timeseries_dataset_from_array, to_categorical
 from jrnn.dataset import Dataset
@@ -26,7 +32,6 @@ from jrnn.train import TrainState, evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bidirectional",
     "Dataset",
     "History",
     "Input",
@@ -34,6 +39,7 @@ __all__ = [
     "Sequential",
     "TrainState",
     "callbacks",
+    "cells",
     "checkpoint",
     "ctc",
     "data",
@@ -48,12 +54,11 @@ __all__ = [
     "ngram_sequences",
     "pad_sequences",
     "predict",
+    "recurrence",
     "skipgrams",
     "GRUCell",
     "LSTMCell",
     "SimpleRNNCell",
-    "StackedBidirectional",
-    "StackedCell",
     "Tokenizer",
     "bidirectional",
     "from_keras",
