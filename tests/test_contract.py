@@ -256,7 +256,7 @@ def test_bf16_compute(name):
 
 
 def _with_dtype(cell, dtype):
-    if isinstance(cell, jrnn.StackedCell):
+    if isinstance(cell, jrnn.cells.StackedCell):
         return jrnn.stack([_with_dtype(c, dtype) for c in cell.cells])
     return type(cell).from_config({**cell.get_config(), "dtype": dtype})
 
