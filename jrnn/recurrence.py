@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
-from jrnn._checks import check_lengths, shape_error
+from jrnn._checks import check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
 from jrnn._ops import tree_where, zero_where_masked
 from jrnn.cells import (
@@ -153,10 +152,9 @@ def _unroll_checked(
     batch_major = xs.ndim == 3 and not time_major
     xs_tm = jnp.swapaxes(xs, 0, 1) if batch_major else xs
     steps, batch_shape = xs_tm.shape[0], xs_tm.shape[1:-1]
+    unroll = check_int("unroll", unroll, minimum=1, allow_none=True)
     if unroll is None:
         unroll = default_unroll(jax.default_backend())
-    if isinstance(unroll, bool) or not isinstance(unroll, (int, np.integer)) or unroll < 1:
-        raise ValueError(f"unroll: got {unroll!r}, expected None or a positive integer")
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
     _check_input_size(cell, params, xs_tm.shape[-1])

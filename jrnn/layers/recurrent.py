@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn import recurrence
-from jrnn._checks import check_rate, shape_error
+from jrnn._checks import check_int, check_rate, shape_error
 from jrnn._ops import add_bias, matmul
 from jrnn.cells import (
     GRUCell,
@@ -91,8 +91,8 @@ class RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
-        if not (unroll is None or isinstance(unroll, bool) or isinstance(unroll, int)):
-            raise ValueError(f"unroll: got {unroll!r}, expected None, a bool or an int")
+        if not isinstance(unroll, bool):  # True: the whole sequence; False: None
+            unroll = check_int("unroll", unroll, minimum=1, allow_none=True)
         self.unroll = unroll
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
