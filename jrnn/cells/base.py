@@ -7,6 +7,9 @@ argument) with three pure methods:
     carry = cell.initial_carry(batch_size)         # zeros
     carry, y = cell(params, carry, x_t)            # one step; x_t: (*batch, I)
 
+(written down as the protocol `jrnn.cells.RecurrentCell`; `Cell` below is the mixin the
+built-in cells share, and `FusedCell` the base class of the fused-cell contract).
+
 The built-in cells also implement the *fused-cell contract* used by `jrnn.unroll`'s
 fast path. One step is split as
 
