@@ -78,7 +78,17 @@ def unroll(
       (h, c), ys = jrnn.unroll(cell, params, xs, lengths=lengths)   # xs: (8, 20, 16)
     """
     return _unroll_checked(
-        cell, params, xs, carry, lengths, mask, reverse, time_major, unroll, remat, fast
+        cell,
+        params,
+        xs,
+        carry,
+        lengths=lengths,
+        mask=mask,
+        reverse=reverse,
+        time_major=time_major,
+        unroll=unroll,
+        remat=remat,
+        fast=fast,
     )
 
 
@@ -121,28 +131,20 @@ def bidirectional_unroll(
     """
     xs_fw, xs_bw = xs if isinstance(xs, (tuple, list)) else (xs, xs)
     c_fw, c_bw = (None, None) if carry is None else carry
-    args = (lengths, mask)
-    c_fw, y_fw = _unroll_checked(
-        forward, params["forward"], xs_fw, c_fw, *args, reverse, time_major, unroll, remat, fast
+    shared = dict(
+        lengths=lengths, mask=mask, time_major=time_major, unroll=unroll, remat=remat, fast=fast
     )
+    c_fw, y_fw = _unroll_checked(forward, params["forward"], xs_fw, c_fw, reverse=reverse, **shared)
     c_bw, y_bw = _unroll_checked(
-        backward,
-        params["backward"],
-        xs_bw,
-        c_bw,
-        *args,
-        not reverse,
-        time_major,
-        unroll,
-        remat,
-        fast,
+        backward, params["backward"], xs_bw, c_bw, reverse=not reverse, **shared
     )
     return (c_fw, c_bw), merge(merge_mode, y_fw, y_bw)
 
 
 def _unroll_checked(
-    cell, params, xs, carry, lengths, mask, reverse, time_major, unroll, remat, fast
+    cell, params, xs, carry, *, lengths, mask, reverse, time_major, unroll, remat, fast
 ):
+    """`unroll` itself, callable from functions whose `unroll=` keyword hides it."""
     xs = jnp.asarray(xs)
     if xs.ndim not in (2, 3):
         layout = "(T, B, I)" if time_major else "(B, T, I)"
