@@ -6,6 +6,7 @@ engine that runs them over time; state is explicit.
 
 from jrnn import (
     callbacks,
+    cells,
     checkpoint,
     ctc,
     data,
@@ -14,16 +15,11 @@ from jrnn import (
     layers,
     losses,
     metrics,
+    recurrence,
     training,
 )
-from jrnn.bidirectional import (
-    Bidirectional,
-    StackedBidirectional,
-    bidirectional,
-    stack_bidirectional,
-)
 from jrnn.callbacks import History
-from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell, stack
+from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, bidirectional, stack, stack_bidirectional
 from jrnn.convert import from_keras, from_torch
 from jrnn.data import (
     Dataset,
@@ -44,7 +40,6 @@ from jrnn.training import TrainState, evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bidirectional",
     "Dataset",
     "History",
     "Input",
@@ -52,6 +47,7 @@ __all__ = [
     "Sequential",
     "TrainState",
     "callbacks",
+    "cells",
     "checkpoint",
     "ctc",
     "data",
@@ -67,12 +63,11 @@ __all__ = [
     "ngram_sequences",
     "pad_sequences",
     "predict",
+    "recurrence",
     "skipgrams",
     "GRUCell",
     "LSTMCell",
     "SimpleRNNCell",
-    "StackedBidirectional",
-    "StackedCell",
     "Tokenizer",
     "bidirectional",
     "from_keras",

@@ -80,3 +80,10 @@ def check_int(name: str, value, *, minimum: int | None = None, allow_none: bool 
 def check_positive_int(name: str, value) -> int:
     """`check_int(name, value, minimum=1)`."""
     return check_int(name, value, minimum=1)
+
+
+def check_rate(name: str, value) -> float:
+    """A dropout fraction in [0, 1), as a float."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+        raise ValueError(f"{name}: got {value!r}, expected a number in [0, 1)")
+    return float(value)

@@ -27,20 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jrnn.cells.base import add_bias, matmul, split_gates
-
-
-def tree_where(m, new, old):
-    """Per-example select: m (*B,) bool; new/old pytrees of (*B, ...) arrays."""
-
-    def sel(a, b):
-        return jnp.where(jnp.reshape(m, m.shape + (1,) * (a.ndim - m.ndim)), a, b)
-
-    return jax.tree.map(sel, new, old)
-
-
-def zero_where_masked(m, y):
-    return jnp.where(jnp.reshape(m, m.shape + (1,) * (y.ndim - m.ndim)), y, jnp.zeros_like(y))
+from jrnn._ops import add_bias, matmul, split_gates, tree_where, zero_where_masked
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 `from_keras(cell, layer.get_weights())` and `from_torch(cell, module.state_dict())` take
 NumPy arrays (or anything `np.asarray` reads) and return params for `cell`: a built-in
-cell, a `stack` of them, a `Bidirectional` or a `StackedBidirectional`.
+cell, a `stack` of them, a `bidirectional` pair (`jrnn.cells.BidirectionalCells`) or a
+`stack_bidirectional` (`jrnn.cells.StackedBidirectional`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from jrnn.bidirectional import Bidirectional, StackedBidirectional
-from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedCell
+from jrnn.cells import (
+    BidirectionalCells,
+    GRUCell,
+    LSTMCell,
+    SimpleRNNCell,
+    StackedBidirectional,
+    StackedCell,
+)
 
 
 def _arr(x, dtype):
@@ -57,7 +64,7 @@ def _keras_take(cell, weights):
         return tuple(_keras_take(c, weights) for c in cell.cells)
     if isinstance(cell, StackedBidirectional):
         return tuple(_keras_take(layer, weights) for layer in cell.layers)
-    if isinstance(cell, Bidirectional):
+    if isinstance(cell, BidirectionalCells):
         return {
             "forward": _keras_take(cell.forward, weights),
             "backward": _keras_take(cell.backward, weights),
@@ -87,8 +94,8 @@ def from_torch(cell, state_dict, layer: int | None = None):
     state dict (tensors or NumPy arrays).
 
     PyTorch keeps two biases and applies weights transposed; gate order LSTM i,f,g,o
-    (= Keras), GRU r,z,n (Keras z,r,h). A `stack` maps to `num_layers`, a `Bidirectional`
-    to `bidirectional=True` (keys ending `_reverse`), a `StackedBidirectional` to both.
+    (= Keras), GRU r,z,n (Keras z,r,h). A `stack` maps to `num_layers`, a `bidirectional`
+    pair to `bidirectional=True` (keys ending `_reverse`), a `StackedBidirectional` to both.
     Every entry of the state dict must be used, unless `layer=k` asks for the k-th layer
     of a multi-layer module alone.
     """
@@ -104,7 +111,7 @@ def from_torch(cell, state_dict, layer: int | None = None):
         )
     if isinstance(cell, StackedCell):
         params = tuple(_torch_one(c, sd, k, "", used) for k, c in enumerate(cell.cells))
-    elif isinstance(cell, Bidirectional):
+    elif isinstance(cell, BidirectionalCells):
         params = _torch_bi(cell, sd, 0, used)
     elif isinstance(cell, StackedBidirectional):
         params = tuple(_torch_bi(b, sd, k, used) for k, b in enumerate(cell.layers))

@@ -1,15 +1,24 @@
-"""`unroll`: the one engine that runs any cell over time."""
+"""`unroll`: the one engine that runs any cell over time, and `bidirectional_unroll`, the
+one core of every bidirectional RNN (`jrnn.bidirectional` and `jrnn.layers.Bidirectional`).
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
-from jrnn._checks import check_lengths, shape_error
-from jrnn._fused import fused_unroll, tree_where, zero_where_masked
-from jrnn.cells.stacked import StackedCell
+from jrnn._checks import check_int, check_lengths, shape_error
+from jrnn._fused import fused_unroll
+from jrnn._ops import tree_where, zero_where_masked
+from jrnn.cells import (
+    BidirectionalCells,
+    StackedBidirectional,
+    StackedCell,
+    expected_input_size,
+    is_fusable,
+    merge,
+)
 
 
 def unroll(
@@ -29,8 +38,11 @@ def unroll(
     """Run `cell` over the time axis of `xs` with `lax.scan`.
 
     Args:
-      cell: any object with `initial_carry(batch_size)` and
-        `__call__(params, carry, x_t) -> (carry, y_t)`; built-in cells take the fast path.
+      cell: a cell (`jrnn.cells.RecurrentCell`: `init`, `initial_carry(batch_size)`,
+        `__call__(params, carry, x_t) -> (carry, y_t)`); `FusedCell`s (the built-in
+        cells) take the fast path, a `StackedCell` runs layer by layer. Also a
+        `jrnn.bidirectional(...)` or `jrnn.stack_bidirectional(...)` pair of cells
+        (carry (forward, backward); ys merged, see `bidirectional_unroll`).
       params: the cell's parameters.
       xs: (B, T, I), or (T, B, I) with `time_major=True`, or (T, I) unbatched.
       carry: initial carry (default `cell.initial_carry(B)`, zeros).
@@ -65,6 +77,74 @@ def unroll(
       params = cell.init(jax.random.key(0), 16)
       (h, c), ys = jrnn.unroll(cell, params, xs, lengths=lengths)   # xs: (8, 20, 16)
     """
+    return _unroll_checked(
+        cell,
+        params,
+        xs,
+        carry,
+        lengths=lengths,
+        mask=mask,
+        reverse=reverse,
+        time_major=time_major,
+        unroll=unroll,
+        remat=remat,
+        fast=fast,
+    )
+
+
+def bidirectional_unroll(
+    forward,
+    backward,
+    params,
+    xs,
+    *,
+    carry=None,
+    lengths=None,
+    mask=None,
+    merge_mode="concat",
+    reverse=False,
+    time_major=False,
+    unroll=None,
+    remat=False,
+    fast=True,
+):
+    """Run `forward` over each sequence in order and `backward` over its valid steps in
+    reverse, and merge the outputs (both aligned with the input positions).
+
+    The one core of bidirectional RNNs: `jrnn.unroll` runs `jrnn.bidirectional(...)`
+    pairs with it, and the layer `jrnn.layers.Bidirectional` calls it.
+
+    Args:
+      forward, backward: cells.
+      params: {"forward": forward params, "backward": backward params}.
+      xs: (B, T, I) as for `unroll`, or a pair (xs_forward, xs_backward) when the two
+        directions read different inputs (e.g. each with its own dropout mask).
+      carry: (forward carry, backward carry); default zeros.
+      lengths, mask, time_major, unroll, remat, fast: as for `unroll`, for both.
+      merge_mode: "concat", "sum", "mul", "ave", or None for the pair (y_fw, y_bw).
+      reverse: swap the directions: `forward` runs reversed and `backward` in order.
+
+    Returns:
+      ((forward carry, backward carry), ys): ys (B, T, merged width) (time-major if
+      asked), zero at masked steps. The backward carry is its state after each
+      sequence's first valid step.
+    """
+    xs_fw, xs_bw = xs if isinstance(xs, (tuple, list)) else (xs, xs)
+    c_fw, c_bw = (None, None) if carry is None else carry
+    shared = dict(
+        lengths=lengths, mask=mask, time_major=time_major, unroll=unroll, remat=remat, fast=fast
+    )
+    c_fw, y_fw = _unroll_checked(forward, params["forward"], xs_fw, c_fw, reverse=reverse, **shared)
+    c_bw, y_bw = _unroll_checked(
+        backward, params["backward"], xs_bw, c_bw, reverse=not reverse, **shared
+    )
+    return (c_fw, c_bw), merge(merge_mode, y_fw, y_bw)
+
+
+def _unroll_checked(
+    cell, params, xs, carry, *, lengths, mask, reverse, time_major, unroll, remat, fast
+):
+    """`unroll` itself, callable from functions whose `unroll=` keyword hides it."""
     xs = jnp.asarray(xs)
     if xs.ndim not in (2, 3):
         layout = "(T, B, I)" if time_major else "(B, T, I)"
@@ -74,10 +154,9 @@ def unroll(
     batch_major = xs.ndim == 3 and not time_major
     xs_tm = jnp.swapaxes(xs, 0, 1) if batch_major else xs
     steps, batch_shape = xs_tm.shape[0], xs_tm.shape[1:-1]
+    unroll = check_int("unroll", unroll, minimum=1, allow_none=True)
     if unroll is None:
         unroll = default_unroll(jax.default_backend())
-    if isinstance(unroll, bool) or not isinstance(unroll, (int, np.integer)) or unroll < 1:
-        raise ValueError(f"unroll: got {unroll!r}, expected None or a positive integer")
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
     _check_input_size(cell, params, xs_tm.shape[-1])
@@ -87,7 +166,9 @@ def unroll(
         _check_carry(cell, carry, batch_shape)
 
     carry, ys = _run(cell, params, xs_tm, carry, mask_tm, reverse, int(unroll), remat, fast)
-    return carry, (jnp.swapaxes(ys, 0, 1) if batch_major else ys)
+    if batch_major:
+        ys = jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), ys)  # a pair with merge_mode None
+    return carry, ys
 
 
 def default_unroll(backend: str) -> int:
@@ -96,7 +177,8 @@ def default_unroll(backend: str) -> int:
 
 
 def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
-    """Dispatch on the cell: stacks layer by layer, fused cells fast, others by scan."""
+    """Dispatch on the cell: stacks layer by layer, bidirectional pairs through
+    `bidirectional_unroll`, fused cells fast, others by scan."""
     if isinstance(cell, StackedCell):
         # Layer k+1 at step t needs only layer k's output at t, so running whole layers
         # in turn is the same computation and lets every layer use its fast path.
@@ -105,7 +187,29 @@ def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
             k, xs = _run(c, p, xs, k, mask, reverse, unroll, remat, fast)
             new.append(k)
         return tuple(new), xs
-    if fast and getattr(cell, "fusable", False):
+    if isinstance(cell, StackedBidirectional):
+        new = []
+        for layer, p, k in zip(cell.layers, params, carry):
+            k, xs = _run(layer, p, xs, k, mask, reverse, unroll, remat, fast)
+            new.append(k)
+        return tuple(new), xs
+    if isinstance(cell, BidirectionalCells):
+        # Already validated and time-major: the core re-checks cheaply.
+        return bidirectional_unroll(
+            cell.forward,
+            cell.backward,
+            params,
+            xs,
+            carry=carry,
+            mask=mask,
+            merge_mode=cell.merge_mode,
+            reverse=reverse,
+            time_major=True,
+            unroll=unroll,
+            remat=remat,
+            fast=fast,
+        )
+    if fast and is_fusable(cell):
         return fused_unroll(
             cell, params, xs, carry, mask, reverse=reverse, unroll=unroll, remat=remat
         )
@@ -152,10 +256,7 @@ def _time_major_mask(lengths, mask, steps, batch_shape, batch_major):
 
 
 def _check_input_size(cell, params, size):
-    expected_fn = getattr(cell, "expected_input_size", None)
-    if expected_fn is None:
-        return
-    expected = expected_fn(params)
+    expected = expected_input_size(cell, params)
     if expected is not None and expected != size:
         raise ValueError(
             f"xs: got input size {size} (last axis), expected {expected} to match the "

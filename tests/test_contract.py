@@ -256,7 +256,7 @@ def test_bf16_compute(name):
 
 
 def _with_dtype(cell, dtype):
-    if isinstance(cell, jrnn.StackedCell):
+    if isinstance(cell, jrnn.cells.StackedCell):
         return jrnn.stack([_with_dtype(c, dtype) for c in cell.cells])
     return type(cell).from_config({**cell.get_config(), "dtype": dtype})
 
@@ -277,3 +277,36 @@ def test_fast_path_large_buffer_layout(name, mode, monkeypatch):
 
     monkeypatch.setattr(_fused, "CPU_HOIST_MAX_BYTES", 0)
     test_fast_path_equals_autodiff(name, mode)
+
+
+@pytest.mark.parametrize("name", ids)
+def test_cell_protocol(name):
+    """Every cell follows `RecurrentCell`; the engine's questions are answered by the
+    cells package (fast path: built-in cells but GRU reset_before; input size: the
+    kernel rows, unknown for a user cell)."""
+    cell, params, xs, _ = setup(name)
+    assert isinstance(cell, jrnn.cells.RecurrentCell) and jrnn.cells.is_cell(cell)
+    builtin = isinstance(cell, (jrnn.cells.FusedCell, jrnn.cells.StackedCell))
+    fusable = isinstance(cell, jrnn.cells.FusedCell) and not (
+        isinstance(cell, jrnn.GRUCell) and not cell.reset_after
+    )
+    assert jrnn.cells.is_fusable(cell) == fusable
+    assert jrnn.cells.expected_input_size(cell, params) == (I if builtin else None)
+    y0 = jrnn.cells.output_of_carry(cell, cell.initial_carry(B))
+    assert y0.shape == (B, osize(cell))
+
+
+def test_fused_cell_contract_is_abstract():
+    """A FusedCell subclass must implement the fused-cell methods; a plain object with
+    only some of the three cell methods is not a cell."""
+
+    class Half(jrnn.cells.FusedCell):
+        num_gates = 1
+
+        def init(self, key, input_size):
+            return {}
+
+    with pytest.raises(TypeError, match="abstract"):
+        Half()
+    assert not jrnn.cells.is_cell(object())
+    assert not jrnn.cells.is_cell(jrnn.bidirectional(jrnn.LSTMCell(2), jrnn.LSTMCell(2)))

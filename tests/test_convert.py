@@ -49,7 +49,7 @@ def _unroll(cell, params, xs, carry=None, lengths=None, reverse=False):
 
 @functools.partial(jax.jit, static_argnums=0)
 def _bi(bi, params, xs, carry=None, lengths=None):
-    return bi(params, xs, carry, lengths=lengths)
+    return jrnn.unroll(bi, params, xs, carry=carry, lengths=lengths)
 
 
 def _close(got, want, atol=ATOL):
@@ -322,11 +322,11 @@ def test_forget_bias_from_keras_weights():
 # ------------------------------------------------------------------ Keras round trip --
 def _keras_weights(cell, params):
     """The `get_weights()` list a Keras layer of this structure would have."""
-    if isinstance(cell, jrnn.StackedCell):
+    if isinstance(cell, jrnn.cells.StackedCell):
         return [w for c, p in zip(cell.cells, params) for w in _keras_weights(c, p)]
-    if isinstance(cell, jrnn.StackedBidirectional):
+    if isinstance(cell, jrnn.cells.StackedBidirectional):
         return [w for c, p in zip(cell.layers, params) for w in _keras_weights(c, p)]
-    if isinstance(cell, jrnn.Bidirectional):
+    if isinstance(cell, jrnn.cells.BidirectionalCells):
         return _keras_weights(cell.forward, params["forward"]) + _keras_weights(
             cell.backward, params["backward"]
         )

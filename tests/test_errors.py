@@ -70,6 +70,14 @@ def test_bad_carry():
 def test_bad_unroll_and_step_input():
     with pytest.raises(ValueError, match="unroll: got 0, expected None or a positive integer"):
         jrnn.unroll(CELL, PARAMS, XS, unroll=0)
+    with pytest.raises(TypeError, match="unroll: got 1.5 of type float"):
+        jrnn.unroll(CELL, PARAMS, XS, unroll=1.5)
+    with pytest.raises(ValueError, match="unroll: got 0, expected None or a positive integer"):
+        jrnn.layers.LSTM(4, unroll=0)
+    with pytest.raises(ValueError, match="merge_mode: got 'sum' with output sizes 4 and 5"):
+        jrnn.layers.Bidirectional(
+            jrnn.layers.LSTM(4), "sum", backward_layer=jrnn.layers.LSTM(5, go_backwards=True)
+        )
     with pytest.raises(ValueError, match=r"x_t: got shape \(2, 7\)"):
         CELL(PARAMS, CELL.initial_carry(2), jnp.zeros((2, 7)))
 

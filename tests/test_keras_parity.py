@@ -92,7 +92,7 @@ def _unroll(cell, params, xs, carry=None, mask=None, reverse=False, time_major=F
 
 @functools.partial(jax.jit, static_argnums=0)
 def _bi(bi, params, xs, carry=None, mask=None, lengths=None):
-    return bi(params, xs, carry, mask=mask, lengths=lengths)
+    return jrnn.unroll(bi, params, xs, carry=carry, mask=mask, lengths=lengths)
 
 
 def _close(got, want, atol=ATOL):

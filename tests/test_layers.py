@@ -589,11 +589,11 @@ def test_recurrent_dropout_errors():
         L.GRU(H, reset_after=False, recurrent_dropout=0.1)
     L.GRU(H, reset_after=False, dropout=0.1)  # input dropout alone is fine
     for bad in (1.0, -0.1, 1.5, "0.1"):
-        with pytest.raises(ValueError, match="rate"):
+        with pytest.raises(ValueError, match="^rate: got"):
             L.Dropout(bad)
-        with pytest.raises(ValueError, match="rate"):
+        with pytest.raises(ValueError, match="^dropout: got"):
             L.LSTM(H, dropout=bad)
-        with pytest.raises(ValueError, match="rate"):
+        with pytest.raises(ValueError, match="^recurrent_dropout: got"):
             L.LSTM(H, recurrent_dropout=bad)
 
 

@@ -1,6 +1,27 @@
-"""Recurrent cells: pure step functions with Keras names and weight layouts."""
+"""Recurrent cells: pure step functions with Keras names and weight layouts.
 
+Every cell follows `RecurrentCell` (init, initial_carry, __call__); `FusedCell` is the
+optional contract of the engine's fast path. A stack of cells is a cell (`stack`);
+`BidirectionalCells` and `StackedBidirectional` pair cells for `jrnn.unroll`.
+"""
+
+from jrnn.cells._protocol import (
+    RecurrentCell,
+    expected_input_size,
+    is_cell,
+    is_fusable,
+    output_of_carry,
+)
 from jrnn.cells.base import Cell, FusedCell
+from jrnn.cells.bidirectional import (
+    MERGE_MODES,
+    BidirectionalCells,
+    StackedBidirectional,
+    bidirectional,
+    check_merge_mode,
+    merge,
+    stack_bidirectional,
+)
 from jrnn.cells.gru import GRUCell
 from jrnn.cells.lstm import LSTMCell
 from jrnn.cells.simple_rnn import SimpleRNNCell
@@ -15,11 +36,23 @@ CELLS = {
 
 __all__ = [
     "CELLS",
+    "MERGE_MODES",
+    "BidirectionalCells",
     "Cell",
     "FusedCell",
     "GRUCell",
     "LSTMCell",
+    "RecurrentCell",
     "SimpleRNNCell",
+    "StackedBidirectional",
     "StackedCell",
+    "bidirectional",
+    "check_merge_mode",
+    "expected_input_size",
+    "is_cell",
+    "is_fusable",
+    "merge",
+    "output_of_carry",
     "stack",
+    "stack_bidirectional",
 ]

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from jrnn import activations, initializers
-from jrnn.cells.base import FusedCell, add_bias, matmul, split_gates
+from jrnn._ops import add_bias, matmul, split_gates
+from jrnn.cells.base import FusedCell
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from jrnn.cells.base import Cell
+
 
 @dataclass(frozen=True)
 class StackedCell:
@@ -56,9 +58,11 @@ class StackedCell:
         return tuple(new_carry), x_t
 
     def expected_input_size(self, params) -> int | None:
+        """Input width of the first cell's params, or None when it does not say."""
         first = self.cells[0]
-        f = getattr(first, "expected_input_size", None)
-        return f(params[0]) if f else None
+        if isinstance(first, (Cell, StackedCell)):
+            return first.expected_input_size(params[0])
+        return None
 
     def get_config(self) -> dict:
         return {

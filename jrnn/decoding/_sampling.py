@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn._checks import check_int, check_positive_int, shape_error
-from jrnn._fused import tree_where
+from jrnn._ops import tree_where
 from jrnn.decoding._stepfn import as_step, check_number, check_step, check_tokens
 
 

@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jrnn._checks import check_int
+
 
 class Layer:
     """Base class: hyperparameters plus pure `init`, `call` and `compute_mask`.
@@ -231,8 +233,7 @@ def Input(shape, dtype: Any = "float32", *, name: str | None = None, batch_size=
         ) from None
     if any(d is not None and d < 0 for d in shape):
         raise ValueError(f"shape: got {shape}, expected sizes >= 0 or None")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size: got {batch_size!r}, expected None or a positive int")
+    batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
     return Node(None, 0, InputSpec(shape, jnp.dtype(dtype), name, batch_size))
 
 

@@ -9,7 +9,7 @@ from jax import lax
 
 from jrnn import activations, initializers
 from jrnn._checks import check_choice, check_positive_int
-from jrnn.cells.base import add_bias
+from jrnn._ops import add_bias
 from jrnn.layers.base import Layer, shape_dtype
 
 

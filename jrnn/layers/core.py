@@ -8,15 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn import activations, initializers
-from jrnn._checks import check_positive_int, is_concrete
-from jrnn.cells.base import add_bias
+from jrnn._checks import check_positive_int, check_rate, is_concrete
+from jrnn._ops import add_bias
 from jrnn.layers.base import Layer, require_key, shape_dtype
-
-
-def _check_rate(rate) -> float:
-    if not (isinstance(rate, (int, float)) and 0.0 <= rate < 1.0):
-        raise ValueError(f"rate: got {rate!r}, expected a number in [0, 1)")
-    return float(rate)
 
 
 def dropout(key, x, rate: float, noise_shape=None):
@@ -90,7 +84,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape=None, *, name=None):
         super().__init__(name=name)
-        self.rate = _check_rate(rate)
+        self.rate = check_rate("rate", rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):

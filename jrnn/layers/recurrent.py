@@ -27,13 +27,21 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jrnn._checks import check_choice, shape_error
-from jrnn.bidirectional import MERGE_MODES, merge
-from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, stack
-from jrnn.cells.base import add_bias, matmul
+from jrnn import recurrence
+from jrnn._checks import check_int, check_rate, shape_error
+from jrnn._ops import add_bias, matmul
+from jrnn.cells import (
+    GRUCell,
+    LSTMCell,
+    SimpleRNNCell,
+    check_merge_mode,
+    is_cell,
+    is_fusable,
+    merge,
+    output_of_carry,
+    stack,
+)
 from jrnn.layers.base import Layer, require_key, shape_dtype
-from jrnn.layers.core import _check_rate
-from jrnn.recurrence import unroll as unroll_engine
 
 
 class RNN(Layer):
@@ -73,7 +81,7 @@ class RNN(Layer):
         super().__init__(name=name)
         if isinstance(cell, (list, tuple)):
             cell = cell[0] if len(cell) == 1 else stack(cell)
-        if not (hasattr(cell, "init") and hasattr(cell, "initial_carry") and callable(cell)):
+        if not is_cell(cell):
             raise TypeError(
                 f"cell: got {type(cell).__name__}, expected a jrnn cell (init, "
                 f"initial_carry, __call__) or a list of cells"
@@ -83,12 +91,12 @@ class RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
-        if not (unroll is None or isinstance(unroll, bool) or isinstance(unroll, int)):
-            raise ValueError(f"unroll: got {unroll!r}, expected None, a bool or an int")
+        if not isinstance(unroll, bool):  # True: the whole sequence; False: None
+            unroll = check_int("unroll", unroll, minimum=1, allow_none=True)
         self.unroll = unroll
-        self.dropout = _check_rate(dropout)
-        self.recurrent_dropout = _check_rate(recurrent_dropout)
-        if self.recurrent_dropout and not getattr(cell, "fusable", False):
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        if self.recurrent_dropout and not is_fusable(cell):
             raise ValueError(
                 f"recurrent_dropout: got {recurrent_dropout} for {type(cell).__name__}, "
                 f"which does not follow the fused-cell contract; supported for the "
@@ -124,6 +132,15 @@ class RNN(Layer):
 
     def run(self, params, x, carry, mask, *, training, key, reverse):
         """Core: (final carry, outputs aligned with x, zero at masked steps)."""
+        cell, params, x, options = self.engine_inputs(params, x, training=training, key=key)
+        return recurrence.unroll(
+            cell, params, x, carry=carry, mask=mask, reverse=reverse, **options
+        )
+
+    def engine_inputs(self, params, x, *, training, key):
+        """What `run` hands the engine: (cell, params, x, options) with this layer's
+        dropout applied (input dropout on x; recurrent dropout as a gate-masking cell)
+        and options the engine's `unroll` and `remat` keywords."""
         if x.ndim != 3:
             raise shape_error("x", x.shape, "(batch, time, features)")
         need_key = training and (self.dropout > 0 or self.recurrent_dropout > 0)
@@ -133,23 +150,23 @@ class RNN(Layer):
             unroll = max(x.shape[1], 1)
         elif unroll is False:
             unroll = None
-        kw = dict(carry=carry, mask=mask, reverse=reverse, unroll=unroll, remat=self.remat)
+        options = dict(unroll=unroll, remat=self.remat)
         if not need_key:
-            return unroll_engine(self.cell, params, x, **kw)
+            return self.cell, params, x, options
         kx, kh = jax.random.split(key)
         if not self.recurrent_dropout:
             # One input mask for all steps; the whole sequence is masked before the
             # engine, which keeps the fused fast path.
             keep = jax.random.bernoulli(kx, 1.0 - self.dropout, (x.shape[0], 1, x.shape[2]))
             x = jnp.where(keep, x / (1.0 - self.dropout), 0.0).astype(x.dtype)
-            return unroll_engine(self.cell, params, x, **kw)
+            return self.cell, params, x, options
         g, b, h = self.cell.num_gates, x.shape[0], self.cell.units
         masks = {
             "x": _keep_mask(kx, self.dropout, (g, b, x.shape[2])),
             "h": _keep_mask(kh, self.recurrent_dropout, (g, b, h)),
         }
-        cell = GateDropoutCell(self.cell)
-        return unroll_engine(cell, {"cell": params, "masks": masks}, x, fast=False, **kw)
+        # Not a FusedCell: the engine runs it on the plain scan path.
+        return GateDropoutCell(self.cell), {"cell": params, "masks": masks}, x, options
 
     def call(
         self, params, x, *, state=None, mask=None, training=False, key=None, initial_state=None
@@ -284,11 +301,7 @@ class GateDropoutCell:
 
 def initial_output(cell, carry):
     """Keras's output before the first step (`states[0]`): h0 for the built-in cells."""
-    if hasattr(cell, "cells"):  # a stack: the last cell's output
-        return initial_output(cell.cells[-1], carry[-1])
-    if hasattr(cell, "output"):
-        return cell.output(carry)
-    return jax.tree.leaves(carry)[0]
+    return output_of_carry(cell, carry)
 
 
 def keras_outputs(cell, ys, mask, carry0, reverse, zero_output_for_mask):
@@ -365,6 +378,10 @@ class Bidirectional(Layer):
     """Keras `Bidirectional(layer, merge_mode="concat")`: a forward copy of the RNN layer
     and a backward one (go_backwards flipped, or `backward_layer`), outputs merged.
 
+    Runs through `jrnn.recurrence.bidirectional_unroll`, the core `jrnn.bidirectional`
+    pairs of cells share; both directions take the forward layer's `unroll` and `remat`
+    (neither changes results).
+
     With `return_sequences` the backward outputs are aligned with the input positions
     and zero at masked steps (Keras forces `zero_output_for_mask` here). With
     `return_state` the outputs are `(merged, *forward_state, *backward_state)`, and
@@ -378,7 +395,6 @@ class Bidirectional(Layer):
         super().__init__(name=name)
         if not isinstance(layer, RNN):
             raise TypeError(f"layer: got {type(layer).__name__}, expected a jrnn RNN layer")
-        check_choice("merge_mode", merge_mode, MERGE_MODES)
         self.forward = layer
         self.backward = backward_layer or layer.with_options(go_backwards=not layer.go_backwards)
         if not isinstance(self.backward, RNN):
@@ -394,6 +410,7 @@ class Bidirectional(Layer):
                 f"backward_layer: got go_backwards={self.backward.go_backwards}, the same as "
                 f"the forward layer's; expected the opposite direction"
             )
+        check_merge_mode(merge_mode, self.forward.units, self.backward.units)
         self.merge_mode = merge_mode
 
     @property
@@ -435,22 +452,30 @@ class Bidirectional(Layer):
         kf = kb = None
         if key is not None:
             kf, kb = jax.random.split(key)
-        outs = []
-        finals = []
-        for layer, p, c, k in (
-            (self.forward, params["forward"], c_fw, kf),
-            (self.backward, params["backward"], c_bw, kb),
-        ):
-            final, ys = layer.run(
-                p, x, c, mask, training=training, key=k, reverse=layer.go_backwards
-            )
-            finals.append(final)
-            if layer.return_sequences:
-                outs.append(ys)  # aligned, zero at masked steps
-            else:
-                outs.append(keras_outputs(layer.cell, ys, mask, c, layer.go_backwards, True)[1])
-        merged = merge(self.merge_mode, *outs)
-        out = merged if self.merge_mode is not None else tuple(merged)
+        fw, bw = self.forward, self.backward
+        cell_fw, p_fw, x_fw, options = fw.engine_inputs(
+            params["forward"], x, training=training, key=kf
+        )
+        cell_bw, p_bw, x_bw, _ = bw.engine_inputs(params["backward"], x, training=training, key=kb)
+        # Sequences come out aligned and zero at masked steps (Keras forces
+        # zero_output_for_mask here), so they merge in the core; last outputs are picked
+        # per direction first.
+        finals, ys = recurrence.bidirectional_unroll(
+            cell_fw,
+            cell_bw,
+            {"forward": p_fw, "backward": p_bw},
+            (x_fw, x_bw),
+            carry=(c_fw, c_bw),
+            mask=mask,
+            merge_mode=self.merge_mode if self.return_sequences else None,
+            reverse=fw.go_backwards,
+            **options,
+        )
+        if not self.return_sequences:
+            y_fw = keras_outputs(fw.cell, ys[0], mask, c_fw, fw.go_backwards, True)[1]
+            y_bw = keras_outputs(bw.cell, ys[1], mask, c_bw, bw.go_backwards, True)[1]
+            ys = merge(self.merge_mode, y_fw, y_bw)
+        out = ys if self.merge_mode is not None else tuple(ys)
         new_state = tuple(finals) if self.forward.stateful else None
         if self.forward.return_state:
             out = (out,) if self.merge_mode is not None else out

@@ -1,4 +1,15 @@
-"""Bidirectional RNNs: a forward and a backward cell over the same padded batch."""
+"""Bidirectional RNNs from cells: a forward and a backward cell over the same sequences.
+
+These hold hyperparameters and make parameters and carries; `jrnn.unroll` runs them
+(the engine, above this package, owns every loop over time):
+
+    bi = jrnn.bidirectional(jrnn.LSTMCell(32), jrnn.LSTMCell(32))
+    params = bi.init(key, 16)
+    (c_fw, c_bw), ys = jrnn.unroll(bi, params, xs, lengths=lengths)   # ys (B, T, 64)
+
+The Keras-style layer a model uses is `jrnn.layers.Bidirectional`; both run through the
+one core, `jrnn.recurrence.bidirectional_unroll`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +20,14 @@ import jax
 import jax.numpy as jnp
 
 from jrnn._checks import check_choice
-from jrnn.recurrence import unroll
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def merge(merge_mode, y_fw, y_bw):
-    """Combine the two directions' outputs as Keras `Bidirectional(merge_mode=...)`."""
+    """Combine the two directions' outputs as Keras `Bidirectional(merge_mode=...)`:
+    y_fw (..., H_fw), y_bw (..., H_bw) -> (..., H_fw + H_bw) for "concat", (..., H) for
+    "sum"/"mul"/"ave", the pair (y_fw, y_bw) for None."""
     if merge_mode == "concat":
         return jnp.concatenate([y_fw, y_bw], axis=-1)
     if merge_mode == "sum":
@@ -27,19 +39,30 @@ def merge(merge_mode, y_fw, y_bw):
     return y_fw, y_bw
 
 
+def check_merge_mode(merge_mode, forward_size: int, backward_size: int) -> None:
+    """A known merge mode, and equal output widths for the elementwise ones."""
+    check_choice("merge_mode", merge_mode, MERGE_MODES)
+    if merge_mode in ("sum", "mul", "ave") and forward_size != backward_size:
+        raise ValueError(
+            f"merge_mode: got {merge_mode!r} with output sizes {forward_size} and "
+            f"{backward_size}, expected equal sizes (or 'concat')"
+        )
+
+
 @dataclass(frozen=True)
-class Bidirectional:
-    """Run `forward` over each sequence in order and `backward` over its valid steps in
-    reverse, then merge the outputs, which stay aligned with the input positions.
+class BidirectionalCells:
+    """A forward and a backward cell: `jrnn.unroll` runs `forward` over each sequence in
+    order and `backward` over its valid steps in reverse, then merges the outputs, which
+    stay aligned with the input positions.
 
     With `lengths` or `mask` the backward cell starts at each sequence's last valid step
     (not at the padding), so padded batches give the same result as unpadded sequences.
 
     params = {"forward": ..., "backward": ...}; carry = (forward_carry, backward_carry).
 
-    Call: `carry, ys = bi(params, xs, carry=None, lengths=None, mask=None, ...)` with the
-    same arguments as `jrnn.unroll`; ys (B, T, merged width), or a (fw, bw) pair of
-    (B, T, H) when `merge_mode=None`. The backward carry is its state after position 0.
+    Run: `carry, ys = jrnn.unroll(bi, params, xs, carry=None, lengths=None, mask=None,
+    ...)`; ys (B, T, merged width), or a (fw, bw) pair of (B, T, H) when
+    `merge_mode=None`. The backward carry is its state after position 0.
     """
 
     forward: Any
@@ -47,15 +70,7 @@ class Bidirectional:
     merge_mode: str | None = "concat"
 
     def __post_init__(self):
-        check_choice("merge_mode", self.merge_mode, MERGE_MODES)
-        if self.merge_mode in ("sum", "mul", "ave") and (
-            self.forward.output_size != self.backward.output_size
-        ):
-            raise ValueError(
-                f"merge_mode: got {self.merge_mode!r} with output sizes "
-                f"{self.forward.output_size} and {self.backward.output_size}, expected equal "
-                f"sizes (or 'concat')"
-            )
+        check_merge_mode(self.merge_mode, self.forward.output_size, self.backward.output_size)
 
     @property
     def output_size(self) -> int:
@@ -64,6 +79,7 @@ class Bidirectional:
         return self.forward.output_size
 
     def init(self, key, input_size: int) -> dict:
+        """{"forward": params, "backward": params} for inputs of width `input_size`."""
         kf, kb = jax.random.split(key)
         return {
             "forward": self.forward.init(kf, input_size),
@@ -71,37 +87,18 @@ class Bidirectional:
         }
 
     def initial_carry(self, batch_size=None, dtype=jnp.float32):
+        """(forward carry, backward carry), zeros."""
         return (
             self.forward.initial_carry(batch_size, dtype),
             self.backward.initial_carry(batch_size, dtype),
         )
 
-    def __call__(
-        self,
-        params,
-        xs,
-        carry=None,
-        *,
-        lengths=None,
-        mask=None,
-        time_major=False,
-        unroll=None,
-        remat=False,
-    ):
-        c_fw, c_bw = (None, None) if carry is None else carry
-        kw = dict(lengths=lengths, mask=mask, time_major=time_major, unroll=unroll, remat=remat)
-        c_fw, y_fw = _unroll(self.forward, params["forward"], xs, carry=c_fw, **kw)
-        c_bw, y_bw = _unroll(self.backward, params["backward"], xs, carry=c_bw, reverse=True, **kw)
-        return (c_fw, c_bw), merge(self.merge_mode, y_fw, y_bw)
-
-
-_unroll = unroll  # `__call__` takes an argument named `unroll`.
-
 
 @dataclass(frozen=True)
 class StackedBidirectional:
     """Bidirectional layers where each layer's merged outputs feed the next (TF
-    `stack_bidirectional_dynamic_rnn`). params and carry are tuples, one per layer."""
+    `stack_bidirectional_dynamic_rnn`); run with `jrnn.unroll`. params and carry are
+    tuples, one per layer."""
 
     layers: tuple
 
@@ -130,22 +127,16 @@ class StackedBidirectional:
     def initial_carry(self, batch_size=None, dtype=jnp.float32):
         return tuple(layer.initial_carry(batch_size, dtype) for layer in self.layers)
 
-    def __call__(self, params, xs, carry=None, **kw):
-        carry = (None,) * len(self.layers) if carry is None else carry
-        out = []
-        for layer, p, c in zip(self.layers, params, carry):
-            c, xs = layer(p, xs, c, **kw)
-            out.append(c)
-        return tuple(out), xs
 
-
-def bidirectional(forward, backward, merge_mode="concat") -> Bidirectional:
-    """A bidirectional RNN from two cells (see `Bidirectional`)."""
-    return Bidirectional(forward, backward, merge_mode)
+def bidirectional(forward, backward, merge_mode="concat") -> BidirectionalCells:
+    """A bidirectional RNN from two cells, run with `jrnn.unroll` (see
+    `BidirectionalCells`)."""
+    return BidirectionalCells(forward, backward, merge_mode)
 
 
 def stack_bidirectional(forward_cells, backward_cells, merge_mode="concat"):
-    """Stacked bidirectional RNN: layer k runs forward_cells[k] and backward_cells[k]."""
+    """Stacked bidirectional RNN: layer k runs forward_cells[k] and backward_cells[k]
+    (see `StackedBidirectional`)."""
     forward_cells, backward_cells = list(forward_cells), list(backward_cells)
     if len(forward_cells) != len(backward_cells) or not forward_cells:
         raise ValueError(
@@ -153,5 +144,5 @@ def stack_bidirectional(forward_cells, backward_cells, merge_mode="concat"):
             f"forward cells, expected the same non-zero number"
         )
     return StackedBidirectional(
-        tuple(Bidirectional(f, b, merge_mode) for f, b in zip(forward_cells, backward_cells))
+        tuple(BidirectionalCells(f, b, merge_mode) for f, b in zip(forward_cells, backward_cells))
     )
