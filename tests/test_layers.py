@@ -19,18 +19,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from peers import keras, needs_keras  # noqa: E402
 
 import jrnn  # noqa: E402
 from jrnn import layers as L  # noqa: E402
 from jrnn.models import Sequential  # noqa: E402
 
-try:
-    import keras
-except ImportError:  # only the comparisons with Keras are skipped
-    keras = None
-needs_keras = pytest.mark.skipif(
-    keras is None or keras.backend.backend() != "jax", reason="compares with Keras 3 (JAX backend)"
-)
 KL = None if keras is None else keras.layers
 
 pytestmark = [

@@ -11,6 +11,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from peers import keras, needs_keras  # noqa: E402
 
 import jrnn  # noqa: E402
 from jrnn.layers import (  # noqa: E402
@@ -28,13 +29,6 @@ from jrnn.layers import (  # noqa: E402
 )
 from jrnn.models import Model, Sequential  # noqa: E402
 
-try:
-    import keras
-except ImportError:  # only the comparisons with Keras are skipped
-    keras = None
-needs_keras = pytest.mark.skipif(
-    keras is None or keras.backend.backend() != "jax", reason="compares with Keras 3 (JAX backend)"
-)
 KL = None if keras is None else keras.layers
 
 pytestmark = [

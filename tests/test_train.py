@@ -17,6 +17,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import pytest  # noqa: E402
+from peers import bitwise_equal, np_leaves  # noqa: E402
 
 import jrnn  # noqa: E402
 from jrnn import callbacks as cbs  # noqa: E402
@@ -85,25 +86,9 @@ def _fit(model, variables, data, **kw):
     return jrnn.fit(model, variables, data, **kw)
 
 
-def _np_leaves(tree):
-    out = []
-    for leaf in jax.tree.leaves(tree):
-        if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            leaf = jax.random.key_data(leaf)
-        out.append(np.asarray(leaf))
-    return out
-
-
-def _bitwise_equal(a, b):
-    la, lb = _np_leaves(a), _np_leaves(b)
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    assert len(la) == len(lb)
-    return all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(la, lb))
-
-
 def _assert_state_bitwise(s1, s2):
     for field in ("params", "opt_state", "model_state", "step", "key"):
-        assert _bitwise_equal(getattr(s1, field), getattr(s2, field)), field
+        assert bitwise_equal(getattr(s1, field), getattr(s2, field)), field
 
 
 # -- 1. one compilation ----------------------------------------------------------------------
@@ -143,7 +128,7 @@ def test_same_seed_same_run_and_other_seed_differs():
     assert h1.history == h2.history
     _assert_state_bitwise(s1, s2)
     assert h1.history["loss"] != h3.history["loss"]
-    assert not _bitwise_equal(s1.params, s3.params)
+    assert not bitwise_equal(s1.params, s3.params)
 
 
 # -- 3./4. checkpoints and resume -------------------------------------------------------------
@@ -225,8 +210,8 @@ def test_nonfinite_loss_stops_with_state_before_the_bad_step(tmp_path, bad_row):
         state, hist = _fit(model, v, (bad_x, y), epochs=3, **kw)
     assert "non-finite" in str(rec[0].message)
     assert int(state.step) == 4 + bad_batch  # 4 steps per epoch, then the good ones
-    assert all(np.isfinite(a).all() for a in _np_leaves(state.params))
-    assert all(np.isfinite(a).all() for a in _np_leaves(state.opt_state))
+    assert all(np.isfinite(a).all() for a in np_leaves(state.params))
+    assert all(np.isfinite(a).all() for a in np_leaves(state.opt_state))
     assert checkpoint.all_steps(tmp_path) == [1]  # nothing saved for the bad epoch
     assert len(hist.history["loss"]) == 1  # only the resumed, clean epoch
 
@@ -244,7 +229,7 @@ def test_nonfinite_loss_stops_with_state_before_the_bad_step(tmp_path, bad_row):
         if bad_batch
         else (s1, None)
     )
-    assert _bitwise_equal(state.params, ref.params)
+    assert bitwise_equal(state.params, ref.params)
 
     with pytest.raises(FloatingPointError, match=rf"epoch 1, batch {bad_batch}\b"):
         _fit(
@@ -272,7 +257,7 @@ def test_nonfinite_gradient_with_finite_loss_stops_before_the_step(tmp_path):
     with pytest.warns(RuntimeWarning, match=r"non-finite.*epoch 1, batch 0\b"):
         state, hist = _fit(model, v, (x, y), loss=loss, devices=ONE, checkpoint_dir=tmp_path)
     assert int(state.step) == 0
-    assert _bitwise_equal(state.params, v["params"])
+    assert bitwise_equal(state.params, v["params"])
     assert checkpoint.all_steps(tmp_path) == []
     assert hist.history == {}
 
@@ -296,7 +281,7 @@ def test_four_devices_match_one_device():
     assert h4.history.keys() == h1.history.keys()
     for k in h1.history:
         np.testing.assert_allclose(h4.history[k], h1.history[k], rtol=1e-5, err_msg=k)
-    for a, b in zip(_np_leaves(s4.params), _np_leaves(s1.params)):
+    for a, b in zip(np_leaves(s4.params), np_leaves(s1.params)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     assert int(s4.step) == int(s1.step) == 2 * 10
     # The state really is spread over the four devices.
@@ -365,7 +350,7 @@ def test_sequence_loss_skips_masked_steps():
     s_a, h_a = _fit(model, v, (x, y), epochs=1, batch_size=16, shuffle=False, devices=ONE)
     s_b, h_b = _fit(model, v, (x, y2), epochs=1, batch_size=16, shuffle=False, devices=ONE)
     assert h_a.history == h_b.history
-    assert _bitwise_equal(s_a.params, s_b.params)
+    assert bitwise_equal(s_a.params, s_b.params)
 
 
 # -- 8. Keras parity ------------------------------------------------------------------------------
@@ -473,14 +458,14 @@ def test_callbacks(tmp_path):
     # Keras's rule: stop once `patience` epochs in a row did not improve on the best.
     best = int(np.argmin(val))
     assert n - 1 - best == 1 and all(v_ > val[best] for v_ in val[best + 1 :])
-    assert _bitwise_equal(state.params, params_at[best])
-    assert not _bitwise_equal(state.params, params_at[-1])
+    assert bitwise_equal(state.params, params_at[best])
+    assert not bitwise_equal(state.params, params_at[-1])
 
     # ModelCheckpoint(save_best_only): saved at exactly the improving epochs.
     improving = [e + 1 for e in range(n) if val[e] < min(val[:e], default=np.inf)]
     assert checkpoint.all_steps(tmp_path / "best") == improving
     saved, meta = checkpoint.restore(tmp_path / "best", state, step=best + 1)
-    assert _bitwise_equal(saved.params, params_at[best])
+    assert bitwise_equal(saved.params, params_at[best])
     assert meta["logs"]["val_loss"] == val[best]
 
     # learning_rate logged: the rate of each epoch's last step (4 steps per epoch).
@@ -700,7 +685,7 @@ def test_stateful_fit_and_predict(compiles):
     y = rng.standard_normal((2 * B, 1)).astype(np.float32)
     seen = []
     lam = cbs.LambdaCallback(
-        on_epoch_begin=lambda e, logs: seen.append(_np_leaves(lam.loop.state.model_state))
+        on_epoch_begin=lambda e, logs: seen.append(np_leaves(lam.loop.state.model_state))
     )
     compiles.clear()  # (predict compiled its own step above)
     state, hist = _fit(
@@ -722,7 +707,7 @@ def test_stateful_fit_and_predict(compiles):
     want_loss = np.mean((np.concatenate([np.asarray(first), np.asarray(want)]) - y) ** 2)
     np.testing.assert_allclose(hist.history["loss"][0], want_loss, rtol=1e-5)
     assert all(not a.any() for a in seen[1])  # zeros at the start of epoch 2
-    assert any(a.any() for a in _np_leaves(state.model_state))  # the final carry is kept
+    assert any(a.any() for a in np_leaves(state.model_state))  # the final carry is kept
 
     # Batches must match the carries' rows, also after padding for the devices.
     with pytest.raises(ValueError, match=r"batch_size: got 4.*carries hold 8 rows"):
@@ -810,7 +795,7 @@ def test_iterable_of_batches_and_validation_split():
     )
     np.testing.assert_allclose(h_it.history["loss"], h_ar.history["loss"], rtol=1e-6)
     np.testing.assert_allclose(h_it.history["val_loss"], h_ar.history["val_loss"], rtol=1e-6)
-    assert _bitwise_equal(s_it.params, s_ar.params)
+    assert bitwise_equal(s_it.params, s_ar.params)
 
     # Two or three batches in a list are batches, not (x, y[, sample_weight]); nested
     # Python lists are arrays.

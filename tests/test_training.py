@@ -13,6 +13,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import pytest  # noqa: E402
+from peers import bitwise_equal  # noqa: E402
 
 import jrnn  # noqa: E402
 from jrnn import callbacks as cbs  # noqa: E402
@@ -28,22 +29,6 @@ def _tokens(n, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(1, V, (n, T)).astype(np.int32)
     return x, (x[:, -1] > V // 2).astype(np.int32)
-
-
-def _leaves(tree):
-    out = []
-    for leaf in jax.tree.leaves(tree):
-        if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            leaf = jax.random.key_data(leaf)
-        out.append(np.asarray(leaf))
-    return out
-
-
-def _bitwise(a, b):
-    la, lb = _leaves(a), _leaves(b)
-    return len(la) == len(lb) and all(
-        x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(la, lb)
-    )
 
 
 @pytest.fixture
@@ -81,7 +66,7 @@ def test_continued_fit_equals_one_run_and_compiles_nothing(lowerings):
     state, h = jrnn.fit(model, state, (x, y), epochs=1, **kw)
     assert lowerings == []  # the second call traces, lowers and compiles nothing
     assert h.epoch == [1] and int(state.epoch) == 2 and int(state.step) == 10
-    assert _bitwise(state, straight)  # shuffle of epoch 1, dropout keys, Adam's moments
+    assert bitwise_equal(state, straight)  # shuffle of epoch 1, dropout keys, Adam's moments
     assert h.history["loss"] == h2.history["loss"][1:]
     assert h.history["val_accuracy"] == h2.history["val_accuracy"][1:]
 
@@ -96,11 +81,11 @@ def test_continued_fit_with_a_checkpoint_counts_epochs_from_the_state(tmp_path):
     s1, _ = jrnn.fit(model, v, (x, y), epochs=1, checkpoint_dir=tmp_path, **kw)
     s2, _ = jrnn.fit(model, s1, (x, y), epochs=2, checkpoint_dir=tmp_path, **kw)
     assert jrnn.checkpoint.all_steps(tmp_path) == [2, 3]
-    assert _bitwise(s2, straight)
+    assert bitwise_equal(s2, straight)
     # Interrupted after epoch 2 and called again with the same arguments: resumes at 2.
     (tmp_path / "ckpt_00000003.npz").unlink()
     s3, h3 = jrnn.fit(model, s1, (x, y), epochs=2, checkpoint_dir=tmp_path, **kw)
-    assert _bitwise(s3, straight) and h3.epoch == [0, 1, 2]  # the checkpointed history
+    assert bitwise_equal(s3, straight) and h3.epoch == [0, 1, 2]  # the checkpointed history
 
 
 # -- optimizers -------------------------------------------------------------------------------
