@@ -179,17 +179,12 @@ def default_unroll(backend: str) -> int:
 def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
     """Dispatch on the cell: stacks layer by layer, bidirectional pairs through
     `bidirectional_unroll`, fused cells fast, others by scan."""
-    if isinstance(cell, StackedCell):
+    if isinstance(cell, (StackedCell, StackedBidirectional)):
         # Layer k+1 at step t needs only layer k's output at t, so running whole layers
         # in turn is the same computation and lets every layer use its fast path.
+        layers = cell.cells if isinstance(cell, StackedCell) else cell.layers
         new = []
-        for c, p, k in zip(cell.cells, params, carry):
-            k, xs = _run(c, p, xs, k, mask, reverse, unroll, remat, fast)
-            new.append(k)
-        return tuple(new), xs
-    if isinstance(cell, StackedBidirectional):
-        new = []
-        for layer, p, k in zip(cell.layers, params, carry):
+        for layer, p, k in zip(layers, params, carry):
             k, xs = _run(layer, p, xs, k, mask, reverse, unroll, remat, fast)
             new.append(k)
         return tuple(new), xs
