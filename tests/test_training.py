@@ -374,3 +374,34 @@ def test_resume_pieces(tmp_path):
     with pytest.warns(UserWarning, match="seed: got 2"):
         _resume.restore(tmp_path, template, seed=2, batching=batching)
     assert _resume.restore(tmp_path / "none", template, seed=1, batching=batching) is None
+
+
+# -- host checks of the data --------------------------------------------------------------------
+def test_class_labels_are_checked_on_the_host():
+    x, _ = _tokens(16)
+    model = jrnn.Sequential([Embedding(V, 4), LSTM(4), Dense(3)])
+    v = model.init(jax.random.key(0), x[:2])
+    kw = dict(loss=CE, verbose=0, devices=ONE)
+    for y, msg in (
+        (np.full(16, -1), r"y: got the label -1, expected class ids in \[0, 3\)"),
+        (np.full(16, 3), r"y: got the label 3, expected class ids in \[0, 3\)"),
+        (np.full(16, 1.5), r"y: got the label 1.5, expected integer class ids"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            jrnn.fit(model, v, (x, y), **kw)
+        with pytest.raises(ValueError, match=msg):
+            jrnn.evaluate(model, v, (x, y), loss=CE, devices=ONE)
+    ok = np.zeros(16, np.int32)
+    with pytest.raises(ValueError, match=r"validation_data: batch 1: y: got the label 7"):
+        jrnn.fit(model, v, (x, ok), validation_data=[(x, ok), (x, ok + 7)], **kw)
+    with pytest.raises(ValueError, match=r"validation_data: got arrays of shapes .*\(15,\)"):
+        jrnn.fit(model, v, (x, ok), validation_data=(x, ok[:15]), **kw)
+    # Several outputs: the output is named.
+    inp, cls, reg = _two_heads()
+    two = jrnn.Model(inp, {"a": cls, "b": reg})
+    v2 = two.init(jax.random.key(0), x[:2])
+    y = {"a": np.full(16, 5), "b": np.zeros((16, 1), np.float32)}
+    with pytest.raises(
+        ValueError, match=r"y\['a'\]: got the label 5, expected class ids in \[0, 3\)"
+    ):
+        jrnn.fit(two, v2, (x, y), loss={"a": CE, "b": "mse"}, verbose=0, devices=ONE)

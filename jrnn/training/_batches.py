@@ -19,8 +19,8 @@ import numpy as np
 
 class Batches:
     """(x, y[, sample_weight]) arrays, or an iterable of such batches, with `name` (the
-    argument it came from) for errors. `check` runs host-side input checks
-    (`model.check_inputs`): once on arrays, on every batch of an iterable."""
+    argument it came from) for errors. `check(x, y)` runs host-side checks (the model's
+    input checks, the class labels): once on arrays, on every batch of an iterable."""
 
     def __init__(self, data, name: str, check=None):
         self.name = name
@@ -33,10 +33,10 @@ class Batches:
             if sw:
                 arrays["sample_weight"] = as_arrays(sw[0], f"{name} (sample_weight)")
             self.arrays = arrays
-            if num_rows(self.arrays) == 0:
+            if num_rows(self.arrays, name) == 0:
                 raise ValueError(f"{name}: got arrays with 0 rows, expected at least one row")
             if check is not None:
-                check(arrays["x"])
+                check(arrays["x"], arrays["y"])
             return
         if (
             data is None
@@ -115,7 +115,7 @@ class Batches:
             batch["sample_weight"] = as_arrays(item[2], f"{self.name} (sample_weight)")
         if self.check is not None:
             try:
-                self.check(batch["x"])
+                self.check(batch["x"], batch["y"])
             except (TypeError, ValueError) as e:
                 raise type(e)(f"{self.name}: batch {i}: {e}") from None
         return batch
@@ -235,15 +235,16 @@ def _with_valid(batch, n: int) -> dict:
 
 
 # -- arrays -> fixed-size batches ----------------------------------------------------------
-def num_rows(tree) -> int:
-    """The shared length of the first axis of every leaf; a ValueError when they differ."""
+def num_rows(tree, name: str = "data") -> int:
+    """The shared length of the first axis of every leaf; a ValueError naming `name`
+    when they differ."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
-        raise ValueError("data: got no arrays, expected (x, y) arrays with a row axis")
+        raise ValueError(f"{name}: got no arrays, expected (x, y) arrays with a row axis")
     sizes = {np.shape(v)[0] if np.ndim(v) else None for v in leaves}
     if None in sizes or len(sizes) != 1:
         shapes = [np.shape(v) for v in leaves]
-        raise ValueError(f"data: got arrays of shapes {shapes}, expected one shared first axis")
+        raise ValueError(f"{name}: got arrays of shapes {shapes}, expected one shared first axis")
     return sizes.pop()
 
 

@@ -23,7 +23,7 @@ from jrnn.training._batches import (
     num_rows,
 )
 from jrnn.training._callbacks import CallbackList, History, ProgressBar, nonfinite_message
-from jrnn.training._objective import build_objective
+from jrnn.training._objective import build_objective, host_checks
 from jrnn.training._optimizers import get_optimizer
 from jrnn.training._sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
 from jrnn.training._state import TrainState, as_variables, create_train_state
@@ -105,8 +105,12 @@ def fit(
     validation_steps = check_int("validation_steps", validation_steps, minimum=1, allow_none=True)
     seed = _check_seed(seed)
     objective = build_objective(model, loss, metrics, loss_weights, class_weight)
+    params = (
+        variables.params if isinstance(variables, TrainState) else as_variables(variables)["params"]
+    )
+    check = host_checks(model, params, objective)
     train, val = _fit_data(
-        model, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
+        check, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
     )
     rows = len(train) if train.arrays is not None else None
     batching = _resume.batching_signature(batch_size, steps_per_epoch, shuffle, rows)
@@ -190,16 +194,16 @@ def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbos
 
 
 def _fit_data(
-    model, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
+    check, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
 ):
     """The training and validation Batches; refuses a one-shot iterator that more than
     one epoch would read again."""
-    train = Batches(data, "data", model.check_inputs)
+    train = Batches(data, "data", check)
     if validation_split and validation_data is None:  # Keras: validation_data wins
         validation_data = train.split(validation_split)
     val = None
     if validation_data is not None:
-        val = Batches(validation_data, "validation_data", model.check_inputs)
+        val = Batches(validation_data, "validation_data", check)
     for d, reads_on in ((train, steps_per_epoch), (val, validation_steps)):
         if d is not None and reads_on is None and d.one_shot and epochs > 1:
             raise ValueError(
@@ -337,7 +341,7 @@ def evaluate(
     several outputs. Stateful carries start at zero and run through the batches in order."""
     batch_size = _batch_size(batch_size)
     objective = build_objective(model, loss, metrics, loss_weights)
-    d = Batches(data, "data", model.check_inputs)
+    d = Batches(data, "data", host_checks(model, as_variables(variables)["params"], objective))
     mesh = data_mesh(devices)
     v = as_variables(variables)
     if d.arrays is not None:
@@ -355,10 +359,10 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     `variables["state"]` and run through the batches in order."""
     batch_size = _batch_size(batch_size)
     x = as_arrays(x, "x")
-    rows = num_rows(x)
+    rows = num_rows(x, "x")
     if rows == 0:
         raise ValueError("x: got 0 rows, expected at least one row")
-    d = Batches((x, np.zeros((rows,), np.float32)), "x", model.check_inputs)
+    d = Batches((x, np.zeros((rows,), np.float32)), "x", lambda x, y: model.check_inputs(x))
     mesh = data_mesh(devices)
     v = as_variables(variables)
     check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))

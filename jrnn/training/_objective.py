@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jrnn import losses as losses_lib
 from jrnn import metrics as metrics_lib
@@ -65,9 +66,9 @@ class Objective:
         {log key: (total, count)} whose ratio over batches is the epoch's value.
         """
         preds = jax.tree.leaves(y_pred)
-        trues = self._per_output(y_true, "y")
+        trues = self.per_output(y_true, "y")
         masks = jax.tree.leaves(out_masks, is_leaf=lambda m: m is None)
-        weights = self._per_output(sample_weight, "sample_weight", broadcast=True)
+        weights = self.per_output(sample_weight, "sample_weight", broadcast=True)
         n = jnp.sum(valid, dtype=jnp.float32)
         total, sums = jnp.float32(0.0), {}
         for k, name in enumerate(self.names):
@@ -86,7 +87,7 @@ class Objective:
             sums["loss"] = (total * n, n)
         return total, sums
 
-    def _per_output(self, tree, what: str, broadcast: bool = False) -> list:
+    def per_output(self, tree, what: str, broadcast: bool = False) -> list:
         """`tree` (one array, a list, or a dict by output name) as a list in output order."""
         if tree is None or (broadcast and not isinstance(tree, (list, tuple, dict))):
             return [tree] * len(self.names)
@@ -259,3 +260,48 @@ def _class_weight(value, single):
             raise ValueError(f"class_weight[{c!r}]: got {w!r}, expected a finite number >= 0")
         pairs.append((int(c), float(w)))
     return tuple(sorted(pairs))
+
+
+# -- host-side checks of the data ----------------------------------------------------------
+def host_checks(model, params, objective: Objective):
+    """`check(x, y)` for fit and evaluate's data: the model's input checks (token ids in
+    range) and the class labels of every output trained with sparse categorical
+    cross-entropy: integers in [0, number of classes), which JAX would otherwise clamp or
+    wrap silently. The class counts come from the model's output shapes, found once
+    (`jax.eval_shape`) from the first x checked."""
+    sparse = [isinstance(fn, losses_lib.SparseCategoricalCrossentropy) for fn in objective.losses]
+    classes = []
+
+    def check(x, y):
+        model.check_inputs(x)
+        if not any(sparse):
+            return
+        if not classes:
+            head = jax.tree.map(lambda a: a[:1], x)
+            out = jax.eval_shape(lambda p, v: model.apply({"params": p, "state": {}}, v)[0],
+                                 params, head)  # fmt: skip
+            classes.extend(o.shape[-1] for o in jax.tree.leaves(out))
+        labels = objective.per_output(y, "y")
+        for k, name in enumerate(objective.names):
+            if sparse[k]:
+                what = "y" if objective.single else f"y[{name!r}]"
+                check_class_ids(what, labels[k], classes[k])
+
+    return check
+
+
+def check_class_ids(name: str, labels, num_classes: int) -> None:
+    """Integer class ids (floats only if whole numbers) in [0, num_classes)."""
+    y = np.asarray(labels)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: got labels of dtype {y.dtype}, expected integer class ids")
+    if y.dtype.kind == "f" and y.size:
+        bad = y[~np.isfinite(y) | (y != np.round(y))]
+        if bad.size:
+            raise ValueError(f"{name}: got the label {bad.flat[0]}, expected integer class ids")
+    out = y[(y < 0) | (y >= num_classes)]
+    if out.size:
+        raise ValueError(
+            f"{name}: got the label {out.flat[0].item()!r}, expected class ids in "
+            f"[0, {num_classes}) (the model's output has {num_classes} classes)"
+        )
