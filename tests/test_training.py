@@ -362,7 +362,7 @@ def test_resume_pieces(tmp_path):
                  batching=batching, max_to_keep=None)  # fmt: skip
     assert jrnn.checkpoint.all_steps(tmp_path) == [4]
     with pytest.raises(ValueError, match="resume=False"):
-        _resume.check_fresh(tmp_path, resume=False)
+        _resume.check_directory(tmp_path, resume=False)
     template = jrnn.training.create_train_state({"params": {"w": jnp.zeros(2)}}, optax.sgd(0.1))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -405,3 +405,20 @@ def test_class_labels_are_checked_on_the_host():
         ValueError, match=r"y\['a'\]: got the label 5, expected class ids in \[0, 3\)"
     ):
         jrnn.fit(two, v2, (x, y), loss={"a": CE, "b": "mse"}, verbose=0, devices=ONE)
+
+
+def test_an_unwritable_checkpoint_dir_is_refused_before_training(tmp_path):
+    x, y = _tokens(16)
+    model = jrnn.Sequential([Embedding(V, 4), LSTM(4), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    file = tmp_path / "a_file"
+    file.write_text("")
+    seen = []
+    spy = cbs.LambdaCallback(on_train_begin=lambda logs: seen.append("trained"))
+    for bad, msg in ((file, "a file; expected a directory"), (file / "sub", "cannot be written")):
+        with pytest.raises(ValueError, match=f"checkpoint_dir: got '{bad}'.*{msg}"):
+            jrnn.fit(model, v, (x, y), loss=CE, verbose=0, checkpoint_dir=bad, callbacks=[spy])
+    assert seen == []  # refused before any training
+    new = tmp_path / "new" / "dir"
+    jrnn.fit(model, v, (x, y), loss=CE, verbose=0, checkpoint_dir=new, devices=ONE)
+    assert [p.name for p in new.iterdir()] == ["ckpt_00000001.npz"]  # no probe left

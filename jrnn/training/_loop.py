@@ -153,7 +153,7 @@ def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching)
     """The state to train from, the history so far and the epoch to end at: a new
     TrainState from variables, or the one given, then the latest checkpoint of
     `checkpoint_dir` if any (the run still ends `epochs` after the state given)."""
-    _resume.check_fresh(checkpoint_dir, resume)
+    _resume.check_directory(checkpoint_dir, resume)
     state = _as_train_state(variables, optimizer, seed)
     end = int(state.epoch) + epochs
     restored = (

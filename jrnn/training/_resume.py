@@ -9,6 +9,8 @@ A fit checkpoint is the whole `TrainState` (`jrnn.checkpoint`) with metadata
 from __future__ import annotations
 
 import math
+import pathlib
+import tempfile
 import warnings
 
 from jrnn import checkpoint
@@ -24,10 +26,26 @@ def batching_signature(batch_size, steps_per_epoch, shuffle, rows) -> dict:
     }
 
 
-def check_fresh(directory, resume: bool) -> None:
-    """A fresh run saving among an older run's checkpoints would mix the two (and a later
-    resume could pick up the older run's newest epoch): refuse it before training."""
-    if directory is not None and not resume and checkpoint.all_steps(directory):
+def check_directory(directory, resume: bool) -> None:
+    """Before training, so no epoch's work is lost at the first save: `directory` must be
+    a directory we can write (created if missing), and a fresh run must not save among an
+    older run's checkpoints (it would mix the two, and a later resume could pick up the
+    older run's newest epoch)."""
+    if directory is None:
+        return
+    path = pathlib.Path(directory)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"checkpoint_dir: got {str(path)!r}, a file; expected a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # A probe named like a stale temporary file: readers ignore it, saves delete it.
+        tempfile.NamedTemporaryFile(dir=path, prefix="ckpt_probe_", suffix=".tmp").close()
+    except OSError as e:
+        raise ValueError(
+            f"checkpoint_dir: got {str(path)!r}, which cannot be written ({e}); expected a "
+            f"writable directory"
+        ) from None
+    if not resume and checkpoint.all_steps(directory):
         raise ValueError(
             f"checkpoint_dir: {directory} holds checkpoints of an earlier run (epochs "
             f"{checkpoint.all_steps(directory)}) and resume=False; use resume=True to "
