@@ -13,6 +13,7 @@ from jrnn.training._callbacks import (
     LambdaCallback,
     ModelCheckpoint,
     ProgressBar,
+    ReduceLROnPlateau,
     TerminateOnNaN,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "LambdaCallback",
     "ModelCheckpoint",
     "ProgressBar",
+    "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]

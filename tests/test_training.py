@@ -18,7 +18,7 @@ from peers import bitwise_equal  # noqa: E402
 import jrnn  # noqa: E402
 from jrnn import callbacks as cbs  # noqa: E402
 from jrnn.layers import LSTM, Dense, Dropout, Embedding  # noqa: E402
-from jrnn.training import _batches, _objective, _optimizers, _resume  # noqa: E402
+from jrnn.training import _batches, _callbacks, _objective, _optimizers, _resume  # noqa: E402
 
 V, T, H = 20, 5, 8
 CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -33,21 +33,17 @@ def _tokens(n, seed=0):
 
 @pytest.fixture
 def lowerings():
-    """Every jit lowering and XLA compilation, by function name. Lowerings count too
-    because the test session's persistent compilation cache can serve a program that
-    a fresh trace lowered again without an XLA compile."""
-    events = []
-    names = (
-        "/jax/core/compile/jaxpr_to_mlir_module_duration",
-        "/jax/core/compile/backend_compile_duration",
-    )
+    """The names of the functions jit lowers to XLA. Every jit cache miss lowers, so this
+    counts compilations even where the test session's persistent compilation cache
+    spares XLA's own compile."""
+    names = []
 
     def listen(event, duration, **kw):
-        if event in names:
-            events.append(kw.get("fun_name", "?"))
+        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+            names.append(kw.get("fun_name", "?"))
 
     jax.monitoring.register_event_duration_secs_listener(listen)
-    yield events
+    yield names
     jax.monitoring.unregister_event_duration_listener(listen)
 
 
@@ -422,3 +418,59 @@ def test_an_unwritable_checkpoint_dir_is_refused_before_training(tmp_path):
     new = tmp_path / "new" / "dir"
     jrnn.fit(model, v, (x, y), loss=CE, verbose=0, checkpoint_dir=new, devices=ONE)
     assert [p.name for p in new.iterdir()] == ["ckpt_00000001.npz"]  # no probe left
+
+
+def test_reduce_lr_on_plateau(lowerings):
+    """Keras's rule by hand, then in a real fit: the rate drops from the next epoch on,
+    and the changed hyperparameter keeps the compiled step."""
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)
+    params = {"w": jnp.zeros(2)}
+    state = jrnn.training.create_train_state({"params": params}, opt)
+    loop = cbs.CallbackList([], model=None, history=jrnn.History(), epochs=9, state=state)
+    cb = cbs.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, cooldown=1, min_lr=0.2)
+    loop.append(cb)
+    loop.on_train_begin()
+    rates = []
+    for epoch, value in enumerate([5.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0]):
+        loop.on_epoch_end(epoch, {"loss": value})
+        rates.append(_callbacks.learning_rate(loop.state.opt_state))
+    # 2 epochs without improvement: halve, then 1 epoch of cooldown; never below min_lr.
+    want = [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]
+    np.testing.assert_allclose(rates, want, rtol=1e-6)
+    with pytest.raises(ValueError, match="inject_hyperparams"):
+        bad = cbs.CallbackList([cbs.ReduceLROnPlateau()], model=None, history=jrnn.History(),
+                               epochs=1, state=jrnn.training.create_train_state(
+                                   {"params": params}, optax.sgd(0.1)))  # fmt: skip
+        bad.on_train_begin()
+
+    x, y = _tokens(32)
+    model = jrnn.Sequential([Embedding(V, 4), LSTM(4), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    opt = optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)
+    cb = cbs.ReduceLROnPlateau(monitor="loss", factor=0.1, patience=0, min_delta=10.0)
+    lowerings.clear()
+    _, h = jrnn.fit(model, v, (x, y), loss=CE, optimizer=opt, epochs=3, batch_size=16,
+                    callbacks=[cb], verbose=0, devices=ONE)  # fmt: skip
+    # The first epoch sets the best; each later one misses it by min_delta and cuts the
+    # rate for the epoch after it.
+    np.testing.assert_allclose(h.history["learning_rate"], [1e-2, 1e-2, 1e-3], rtol=1e-6)
+    assert lowerings.count("jit(train_step)") == 1
+
+
+def test_resume_says_what_it_restored_and_stateful_shuffle_warns(tmp_path, capsys):
+    x, y = _tokens(16)
+    model = jrnn.Sequential([Embedding(V, 4), LSTM(4), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    kw = dict(loss=CE, devices=ONE, checkpoint_dir=tmp_path)
+    jrnn.fit(model, v, (x, y), epochs=1, verbose=0, **kw)
+    jrnn.fit(model, v, (x, y), epochs=2, verbose=2, **kw)
+    assert f"fit: resumed from epoch 1 of {tmp_path}" in capsys.readouterr().out
+
+    stateful = jrnn.Sequential([Embedding(V, 4), LSTM(4, stateful=True), Dense(2)])
+    vs = stateful.init(jax.random.key(0), x[:8])
+    with pytest.warns(UserWarning, match="shuffle: got True for a model with stateful layers"):
+        jrnn.fit(stateful, vs, (x, y), loss=CE, batch_size=8, verbose=0, devices=ONE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jrnn.fit(stateful, vs, (x, y), loss=CE, batch_size=8, shuffle=False, verbose=0,
+                 devices=ONE)  # fmt: skip

@@ -22,6 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jrnn import checkpoint
@@ -269,6 +270,82 @@ class EarlyStopping(Callback):
             )
             return
         self.loop.state = self.loop.state._replace(params=self.best_params)
+
+
+class ReduceLROnPlateau(Callback):
+    """Keras's ReduceLROnPlateau: multiply the learning rate by `factor` when `monitor`
+    has not improved by `min_delta` for `patience` epochs, then wait `cooldown` epochs;
+    never below `min_lr`.
+
+    The optimizer must expose its learning rate as a hyperparameter:
+    `optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)` (Optax schedules are the
+    other way to change it, and cannot be combined with this callback). The new rate is
+    logged as "learning_rate".
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):  # fmt: skip
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor: got {factor!r}, expected a number in (0, 1)")
+        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
+        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), min_lr
+        self._improved, self.mode = _better(mode, monitor)
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cooldown_left = None, 0, 0
+        if learning_rate(self.loop.state.opt_state) is None:
+            raise ValueError(
+                "ReduceLROnPlateau: the optimizer has no learning_rate hyperparameter; wrap "
+                "it as optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)"
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        sign = 1 if self.mode == "max" else -1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if self.best is None or self._improved(value - sign * self.min_delta, self.best):
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_left > 0:
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        old = learning_rate(self.loop.state.opt_state)
+        new = max(old * self.factor, self.min_lr)
+        if old - new > 1e-12:
+            state = self.loop.state
+            # From the next epoch on; this epoch's logs keep the rate it trained with.
+            self.loop.state = state._replace(opt_state=set_learning_rate(state.opt_state, new))
+        self.cooldown_left, self.wait = self.cooldown, 0
+
+
+def learning_rate(opt_state):
+    """The current learning rate when the optimizer exposes it (`inject_hyperparams`)."""
+    for node in jax.tree.leaves(opt_state, is_leaf=_has_hyperparams):
+        if _has_hyperparams(node) and "learning_rate" in node.hyperparams:
+            return float(jax.device_get(node.hyperparams["learning_rate"]))
+    return None
+
+
+def set_learning_rate(opt_state, value: float):
+    """`opt_state` with every injected learning rate set to `value` (same dtype and
+    placement, so the compiled step is reused)."""
+
+    def visit(node):
+        if not (_has_hyperparams(node) and "learning_rate" in node.hyperparams):
+            return node
+        old = node.hyperparams["learning_rate"]
+        new = jax.device_put(np.asarray(value, np.asarray(old).dtype), old.sharding)
+        return node._replace(hyperparams={**node.hyperparams, "learning_rate": new})
+
+    return jax.tree.map(visit, opt_state, is_leaf=_has_hyperparams)
+
+
+def _has_hyperparams(node) -> bool:
+    return hasattr(node, "hyperparams") and isinstance(node.hyperparams, dict)
 
 
 class ModelCheckpoint(Callback):

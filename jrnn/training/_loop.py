@@ -22,7 +22,13 @@ from jrnn.training._batches import (
     check_state_rows,
     num_rows,
 )
-from jrnn.training._callbacks import CallbackList, History, ProgressBar, nonfinite_message
+from jrnn.training._callbacks import (
+    CallbackList,
+    History,
+    ProgressBar,
+    learning_rate,
+    nonfinite_message,
+)
 from jrnn.training._objective import build_objective, host_checks
 from jrnn.training._optimizers import get_optimizer
 from jrnn.training._sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
@@ -115,10 +121,9 @@ def fit(
     rows = len(train) if train.arrays is not None else None
     batching = _resume.batching_signature(batch_size, steps_per_epoch, shuffle, rows)
     state, history, end = _start(variables, optimizer, epochs, seed, checkpoint_dir, resume,
-                                 batching)  # fmt: skip
+                                 batching, verbose)  # fmt: skip
     mesh = data_mesh(devices)
-    if any(d is not None and d.arrays is not None for d in (train, val)):
-        check_state_rows(state.model_state, batch_size, batch_multiple(mesh))
+    _check_stateful(state.model_state, train, val, batch_size, batch_multiple(mesh), shuffle)
     start = int(state.epoch)
     batches = EpochIterator(train, batch_size, batch_multiple(mesh), shuffle=shuffle, seed=seed,
                             steps_per_epoch=steps_per_epoch, start_epoch=start)  # fmt: skip
@@ -149,7 +154,21 @@ def fit(
     return loop.state, history
 
 
-def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching):
+def _check_stateful(model_state, train, val, batch_size, multiple, shuffle):
+    """Stateful carries need batches of their row count, and rows that follow each other
+    from batch to batch (Keras: `shuffle=False`)."""
+    if any(d is not None and d.arrays is not None for d in (train, val)):
+        check_state_rows(model_state, batch_size, multiple)
+    if shuffle and train.arrays is not None and jax.tree.leaves(model_state):
+        warnings.warn(
+            "shuffle: got True for a model with stateful layers; each batch's rows then "
+            "continue the carries of other rows. Pass shuffle=False so row i of every batch "
+            "continues row i of the batch before",
+            stacklevel=3,
+        )
+
+
+def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching, verbose):
     """The state to train from, the history so far and the epoch to end at: a new
     TrainState from variables, or the one given, then the latest checkpoint of
     `checkpoint_dir` if any (the run still ends `epochs` after the state given)."""
@@ -161,6 +180,8 @@ def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching)
     )
     if restored is None:
         return state, History(), end
+    if verbose:
+        print(f"fit: resumed from epoch {int(restored[0].epoch)} of {checkpoint_dir}")
     return restored[0], History.from_dict(restored[1]), end
 
 
@@ -182,7 +203,7 @@ def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbos
     logs = _means(sums)
     if validate is not None:
         logs.update(validate(variables=loop.state.variables))
-    lr = _learning_rate(loop.state.opt_state)
+    lr = learning_rate(loop.state.opt_state)
     if lr is not None:
         logs["learning_rate"] = lr
     if batches.ended:  # Keras's "Your input ran out of data": no more epochs
@@ -289,14 +310,6 @@ def _means(acc, prefix="") -> dict:
         prefix + k: float(values[k][0] / values[k][1]) if values[k][1] > 0 else 0.0
         for k in sorted(values)
     }
-
-
-def _learning_rate(opt_state):
-    """The current learning rate when the optimizer exposes it (`inject_hyperparams`)."""
-    for node in jax.tree.leaves(opt_state, is_leaf=lambda n: hasattr(n, "hyperparams")):
-        if hasattr(node, "hyperparams") and "learning_rate" in node.hyperparams:
-            return float(jax.device_get(node.hyperparams["learning_rate"]))
-    return None
 
 
 def _batch_size(value) -> int:
