@@ -21,7 +21,7 @@ from jrnn import (
 )
 from jrnn.callbacks import History
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, bidirectional, stack, stack_bidirectional
-from jrnn.convert import from_keras, from_torch
+from jrnn.convert import from_keras, from_keras_model, from_torch
 from jrnn.data import (
     Dataset,
     Tokenizer,
@@ -77,6 +77,7 @@ __all__ = [
     "Tokenizer",
     "bidirectional",
     "from_keras",
+    "from_keras_model",
     "from_torch",
     "stack",
     "stack_bidirectional",
