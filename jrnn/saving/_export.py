@@ -216,15 +216,23 @@ def _export(fn, args, concrete, platforms, batch, time) -> jax_export.Exported:
     try:
         return jax_export.export(jax.jit(fn), platforms=platforms)(*args)
     except Exception as e:
-        raise ValueError(
-            f"export: the model traces at the example shapes but not with symbolic "
-            f"dimensions (batch={batch!r}, time={time!r}); some layer needs a concrete "
-            f"size there. Pass time=None (or batch=None) to export fixed sizes; for "
-            f"inputs whose lengths must be equal, one time name per input with the same "
-            f"name repeated (time=['t', 't']); for a layer that needs a minimum length "
-            f"(Conv1D with 'valid' padding), constraints=('t >= 3',). The error: "
-            f"{type(e).__name__}: {e}"
-        ) from e
+        error = e
+    try:  # not about the symbols if the example's fixed sizes fail as well
+        jax_export.export(jax.jit(fn), platforms=platforms)(*concrete)
+        symbols = True
+    except Exception:
+        symbols = False
+    if not symbols:
+        raise error
+    raise ValueError(
+        f"export: the model traces at the example shapes but not with symbolic "
+        f"dimensions (batch={batch!r}, time={time!r}); some layer needs a concrete "
+        f"size there. Pass time=None (or batch=None) to export fixed sizes; for "
+        f"inputs whose lengths must be equal, one time name per input with the same "
+        f"name repeated (time=['t', 't']); for a layer that needs a minimum length "
+        f"(Conv1D with 'valid' padding), constraints=('t >= 3',). The error: "
+        f"{type(error).__name__}: {error}"
+    ) from error
 
 
 def _check_model(model) -> None:
