@@ -61,7 +61,8 @@ def choose_hoist(backend: str, gate_bytes: int) -> bool:
       B=64 T=64 H=512 (32 MB):   fwd 129 vs 115,   train 355 vs 325
     so on CPU we hoist while the buffer stays under CPU_HOIST_MAX_BYTES. The same bound
     decides whether the backward pass writes one (T, B, G*H) gradient buffer or G
-    per-gate ones (FusedConfig.small_buffers).
+    per-gate ones (FusedConfig.small_buffers). Sizes that are symbolic at trace time
+    (`jrnn.export`) are not asked here: see `fused_unroll`.
     """
     return backend != "cpu" or gate_bytes < CPU_HOIST_MAX_BYTES
 
