@@ -335,3 +335,29 @@ def test_errors_name_the_argument():
 
     with pytest.raises(ValueError, match="no layer with a carry"):
         jrnn.export_step(jrnn.Sequential([L.Embedding(5, 3), L.Dense(5)]), {"params": {}})
+
+
+def test_engine_with_symbolic_sizes():
+    """`jrnn.unroll` itself under symbolic batch and time: fused and plain-scan paths,
+    `lengths`, and a given carry (checked against `initial_carry` of a symbolic batch)."""
+    cell = jrnn.GRUCell(6)
+    params = cell.init(jax.random.key(0), 4)
+
+    def run(xs, lengths, h0):
+        fused = jrnn.unroll(cell, params, xs, lengths=lengths, carry=h0)
+        plain = jrnn.unroll(cell, params, xs, lengths=lengths, carry=h0, fast=False)
+        return fused, plain
+
+    b, t = jax.export.symbolic_shape("b, t")
+    exported = jax.export.export(jax.jit(run))(
+        jax.ShapeDtypeStruct((b, t, 4), np.float32),
+        jax.ShapeDtypeStruct((b,), np.int32),
+        jax.ShapeDtypeStruct((b, 6), np.float32),
+    )
+    rng = np.random.default_rng(0)
+    for n, steps in [(2, 3), (5, 8)]:
+        xs, h0 = _floats(rng, n, steps, 4), rng.normal(size=(n, 6)).astype(np.float32)
+        lengths = rng.integers(0, steps + 1, n).astype(np.int32)
+        got = exported.call(xs, lengths, h0)
+        _close(got, run(xs, lengths, h0))
+        _close(got[0], got[1])
