@@ -361,3 +361,18 @@ def test_engine_with_symbolic_sizes():
         got = exported.call(xs, lengths, h0)
         _close(got, run(xs, lengths, h0))
         _close(got[0], got[1])
+
+
+def test_inputs_of_equal_length_share_a_symbol():
+    """Inputs joined step by step need one time symbol: the default (one per input) is
+    refused with the hint, and time=["t", "t"] exports."""
+    a, b = L.Input((None, 3)), L.Input((None, 2))
+    model = jrnn.Model([a, b], L.LSTM(4)(L.Concatenate()([a, b])))
+    rng = np.random.default_rng(0)
+    x = [_floats(rng, 2, 5, 3), _floats(rng, 2, 5, 2)]
+    variables = model.init(jax.random.key(0), x)
+    with pytest.raises(ValueError, match=r"time=\['t', 't'\]"):
+        jrnn.export(model, variables, x)
+    exported = jrnn.export(model, variables, x, time=["t", "t"])
+    x = [_floats(rng, 3, 7, 3), _floats(rng, 3, 7, 2)]
+    _close(exported.call(x), model.apply(variables, x)[0])
