@@ -16,11 +16,12 @@ from jrnn import (
     losses,
     metrics,
     recurrence,
+    saving,
     training,
 )
 from jrnn.callbacks import History
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, bidirectional, stack, stack_bidirectional
-from jrnn.convert import from_keras, from_torch
+from jrnn.convert import from_keras, from_keras_model, from_torch
 from jrnn.data import (
     Dataset,
     Tokenizer,
@@ -35,6 +36,7 @@ from jrnn.decoding import lm_step
 from jrnn.layers import Input
 from jrnn.models import Model, Sequential
 from jrnn.recurrence import unroll
+from jrnn.saving import export, export_chunk_step, export_step
 from jrnn.training import TrainState, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -54,6 +56,9 @@ __all__ = [
     "decode",
     "decoding",
     "evaluate",
+    "export",
+    "export_chunk_step",
+    "export_step",
     "fit",
     "layers",
     "lm_step",
@@ -64,6 +69,7 @@ __all__ = [
     "pad_sequences",
     "predict",
     "recurrence",
+    "saving",
     "skipgrams",
     "GRUCell",
     "LSTMCell",
@@ -71,6 +77,7 @@ __all__ = [
     "Tokenizer",
     "bidirectional",
     "from_keras",
+    "from_keras_model",
     "from_torch",
     "stack",
     "stack_bidirectional",

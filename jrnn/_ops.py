@@ -6,6 +6,7 @@ import operator
 
 import jax
 import jax.numpy as jnp
+from jax.export import is_symbolic_dim
 
 
 def dtype_name(dtype) -> str | None:
@@ -14,11 +15,17 @@ def dtype_name(dtype) -> str | None:
 
 
 def batch_shape_of(batch_size) -> tuple[int, ...]:
-    """`None` or `()` -> unbatched, an int -> (B,), a tuple -> itself."""
+    """`None` or `()` -> unbatched, an int -> (B,), a tuple -> itself.
+
+    A symbolic size (`jax.export` with a symbolic batch dimension) is kept as it is: it is
+    not an int, but jnp.zeros and every shape computation take it.
+    """
     if batch_size is None:
         return ()
     if isinstance(batch_size, tuple):
         return batch_size
+    if is_symbolic_dim(batch_size):
+        return (batch_size,)
     return (operator.index(batch_size),)
 
 

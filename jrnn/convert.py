@@ -4,13 +4,18 @@
 NumPy arrays (or anything `np.asarray` reads) and return params for `cell`: a built-in
 cell, a `stack` of them, a `bidirectional` pair (`jrnn.cells.BidirectionalCells`) or a
 `stack_bidirectional` (`jrnn.cells.StackedBidirectional`).
+
+`from_keras_model(keras_sequential)` converts a whole Keras `Sequential` of the layers jrnn
+has (embedding, recurrent, dense, convolution, pooling) into a jrnn model and variables.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jrnn import layers as L
 from jrnn.cells import (
     BidirectionalCells,
     GRUCell,
@@ -19,6 +24,7 @@ from jrnn.cells import (
     StackedBidirectional,
     StackedCell,
 )
+from jrnn.models import Sequential
 
 
 def _arr(x, dtype):
@@ -196,3 +202,174 @@ def _torch_one(cell, sd, layer, suffix, used):
         else:  # only the sum of the two biases matters for LSTM and SimpleRNN
             params["bias"] = _arr(b_ih + b_hh, dt)
     return _undo_forget_bias(cell, params)
+
+
+# ------------------------------------------------------------------ Keras models -------
+def from_keras_model(keras_model, *, key=None):
+    """A jrnn model and its variables from a built Keras `Sequential` whose outputs they
+    reproduce: `model, variables = jrnn.from_keras_model(keras_model)`.
+
+    Supported layers: Embedding, SimpleRNN / LSTM / GRU (their arguments that change
+    results: units, activations, use_bias, reset_after, return_sequences, go_backwards,
+    stateful), Bidirectional of them, Dense, TimeDistributed(Dense), Conv1D
+    (channels_last, groups=1), MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
+    Dropout and Masking. Layers keep their Keras names. Keras is not imported: the
+    layers are read through `get_config()` and `get_weights()`.
+
+    The jrnn model starts with a `jrnn.Input` of the Keras input's dtype and feature
+    sizes, its length free (None) on a time axis ((B, T) ids, (B, T, F) features).
+    Stateful layers start from zero carries (`reset_states`), for the Keras input's
+    batch size.
+
+    Args:
+      keras_model: a `keras.Sequential`, built (with `keras.Input`, or called once).
+      key: PRNG key for the structure check (unused values); default key 0.
+
+    Returns:
+      (model, variables): a `jrnn.Sequential` and `{"params": ..., "state": ...}`.
+    """
+    if type(keras_model).__name__ != "Sequential" or not hasattr(keras_model, "layers"):
+        raise TypeError(
+            f"keras_model: got {type(keras_model).__name__}, expected a keras.Sequential "
+            f"(functional Keras models are not converted)"
+        )
+    inputs = getattr(keras_model, "inputs", None)
+    if not inputs:
+        raise ValueError(
+            "keras_model: is not built (no inputs); expected a model started with "
+            "keras.Input(shape) or called once on data"
+        )
+    if len(inputs) != 1:
+        raise ValueError(f"keras_model: got {len(inputs)} inputs, expected 1")
+    shape, dtype = tuple(inputs[0].shape), np.dtype(str(inputs[0].dtype))
+    time_axis = len(shape) >= (3 if np.issubdtype(dtype, np.floating) else 2)
+    feature_shape = tuple(None if (i == 1 and time_axis) else d for i, d in enumerate(shape))[1:]
+    stateful = any(
+        getattr(lyr, "stateful", False)
+        or getattr(getattr(lyr, "forward_layer", None), "stateful", False)
+        for lyr in keras_model.layers
+    )
+    batch_size = shape[0] if stateful else None
+    if stateful and batch_size is None:
+        raise ValueError(
+            "keras_model: has stateful layers but no fixed batch size; expected "
+            "keras.Input(shape, batch_size=B)"
+        )
+    converted, params = [], {}
+    for i, layer in enumerate(keras_model.layers):
+        jl, p = _keras_layer(layer, f"keras_model.layers[{i}] ({layer.name})")
+        converted.append(jl)
+        if p:
+            params[layer.name] = p
+    model = Sequential(
+        [L.Input(feature_shape, dtype, batch_size=batch_size), *converted],
+        name=keras_model.name,
+    )
+    example = jax.ShapeDtypeStruct(
+        (batch_size or 2, *(4 if d is None else d for d in feature_shape)), dtype
+    )
+    template = jax.eval_shape(model.init, jax.random.key(0) if key is None else key, example)
+    for name, want in template["params"].items():
+        got = params.get(name)
+        got_shapes = jax.tree.map(np.shape, got)
+        want_shapes = jax.tree.map(lambda a: a.shape, want)
+        if got_shapes != want_shapes:
+            raise ValueError(
+                f"keras_model: layer {name}'s weights have shapes {got_shapes}, expected "
+                f"{want_shapes} for the converted layer"
+            )
+    state = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), template["state"])
+    return model, {"params": params, "state": state}
+
+
+def _activation(cfg, key, where):
+    value = cfg.get(key, "linear")
+    if not isinstance(value, str):
+        raise ValueError(
+            f"{where}: got {key}={value!r}, expected a built-in activation given by name"
+        )
+    return value
+
+
+def _keras_rnn(layer, where):
+    kind = type(layer).__name__
+    cfg = layer.get_config()
+    if cfg.get("return_state"):
+        raise ValueError(f"{where}: got return_state=True, which a Sequential cannot pass on")
+    cell_args = {"activation": _activation(cfg, "activation", where)}
+    cell_args["use_bias"] = cfg.get("use_bias", True)
+    if kind != "SimpleRNN":
+        cell_args["recurrent_activation"] = _activation(cfg, "recurrent_activation", where)
+    if kind == "GRU":
+        cell_args["reset_after"] = cfg.get("reset_after", True)
+    layer_args = {
+        k: cfg[k]
+        for k in ("return_sequences", "go_backwards", "stateful", "zero_output_for_mask")
+        if k in cfg
+    }
+    cls = {"SimpleRNN": L.SimpleRNN, "LSTM": L.LSTM, "GRU": L.GRU}[kind]
+    jl = cls(cfg["units"], name=layer.name, **cell_args, **layer_args)
+    return jl, from_keras(jl.cell, layer.get_weights())
+
+
+def _keras_layer(layer, where):
+    """(jrnn layer, params) for one Keras layer."""
+    kind = type(layer).__name__
+    cfg = layer.get_config()
+    w = [np.asarray(a, np.float32) for a in layer.get_weights()]
+    name = layer.name
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        raise ValueError(f"{where}: got data_format={cfg['data_format']!r}, expected channels_last")
+    if kind in ("SimpleRNN", "LSTM", "GRU"):
+        return _keras_rnn(layer, where)
+    if kind == "Bidirectional":
+        fw, p_fw = _keras_rnn(layer.forward_layer, where + ".forward_layer")
+        bw, p_bw = _keras_rnn(layer.backward_layer, where + ".backward_layer")
+        merge_mode = cfg.get("merge_mode", "concat")
+        jl = L.Bidirectional(fw, merge_mode, backward_layer=bw, name=name)
+        return jl, {"forward": p_fw, "backward": p_bw}
+    if kind == "Embedding":
+        jl = L.Embedding(cfg["input_dim"], cfg["output_dim"], mask_zero=cfg["mask_zero"], name=name)
+        return jl, {"embeddings": jnp.asarray(w[0])}
+    if kind == "Dense":
+        jl = L.Dense(
+            cfg["units"], _activation(cfg, "activation", where), use_bias=cfg["use_bias"], name=name
+        )
+        return jl, _kernel_bias(w, cfg["use_bias"])
+    if kind == "TimeDistributed":
+        inner, p = _keras_layer(layer.layer, where + ".layer")
+        return L.TimeDistributed(inner, name=name), p
+    if kind == "Conv1D":
+        if cfg.get("groups", 1) != 1:
+            raise ValueError(f"{where}: got groups={cfg['groups']}, expected 1")
+        jl = L.Conv1D(
+            cfg["filters"],
+            cfg["kernel_size"],
+            cfg["strides"],
+            cfg["padding"],
+            dilation_rate=cfg["dilation_rate"],
+            activation=_activation(cfg, "activation", where),
+            use_bias=cfg["use_bias"],
+            name=name,
+        )
+        return jl, _kernel_bias(w, cfg["use_bias"])
+    if kind == "MaxPooling1D":
+        return L.MaxPooling1D(cfg["pool_size"], cfg["strides"], cfg["padding"], name=name), {}
+    if kind in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        return getattr(L, kind)(keepdims=cfg.get("keepdims", False), name=name), {}
+    if kind == "Dropout":
+        return L.Dropout(cfg["rate"], cfg.get("noise_shape"), name=name), {}
+    if kind == "Masking":
+        return L.Masking(cfg["mask_value"], name=name), {}
+    raise ValueError(
+        f"{where}: got a Keras {kind} layer, expected one of Embedding, SimpleRNN, LSTM, GRU, "
+        f"Bidirectional, Dense, TimeDistributed, Conv1D, MaxPooling1D, "
+        f"GlobalAveragePooling1D, GlobalMaxPooling1D, Dropout, Masking"
+    )
+
+
+def _kernel_bias(w, use_bias):
+    params = {"kernel": jnp.asarray(w[0])}
+    if use_bias:
+        params["bias"] = jnp.asarray(w[1])
+    return params

@@ -7,6 +7,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.export import is_symbolic_dim
 
 from jrnn._checks import check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
@@ -60,7 +61,7 @@ def unroll(
         by backend: 1 on CPU, where XLA:CPU runs loop bodies op by op and a longer body
         only costs more; 8 on GPU/TPU, where it halves the per-step loop overhead
         (H100, LSTM train step: B=16 T=1024 H=64 25.0 -> 10.9 ms; B=64 T=128 H=256
-        4.0 -> 2.3 ms).
+        4.0 -> 2.3 ms). A symbolic number of steps (`jrnn.export`) runs with 1.
       remat: save less for the backward pass and recompute it (long sequences).
       fast: use the fused fast path for built-in cells (a `jax.custom_vjp`). Set False
         for forward-mode autodiff (`jax.jvp`, `jacfwd`, Hessians), which custom VJPs do
@@ -157,6 +158,10 @@ def _unroll_checked(
     unroll = check_int("unroll", unroll, minimum=1, allow_none=True)
     if unroll is None:
         unroll = default_unroll(jax.default_backend())
+    if is_symbolic_dim(steps):
+        # A symbolic length (jax.export's time axis): lax.scan cannot split a loop of
+        # unknown length into unrolled blocks; one step per iteration is the same result.
+        unroll = 1
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
     _check_input_size(cell, params, xs_tm.shape[-1])

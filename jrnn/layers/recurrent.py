@@ -26,6 +26,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.export import is_symbolic_dim
 
 from jrnn import recurrence
 from jrnn._checks import check_int, check_rate, shape_error
@@ -147,7 +148,9 @@ class RNN(Layer):
         require_key(key, training, need_key, self.type_name)
         unroll = self.unroll
         if unroll is True:
-            unroll = max(x.shape[1], 1)
+            # The whole sequence; a symbolic length (jax.export) cannot be unrolled at
+            # trace time, so the backend default runs it (the same results).
+            unroll = None if is_symbolic_dim(x.shape[1]) else max(x.shape[1], 1)
         elif unroll is False:
             unroll = None
         options = dict(unroll=unroll, remat=self.remat)
