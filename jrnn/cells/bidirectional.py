@@ -104,8 +104,11 @@ class BidirectionalCells:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(deserialize(config["forward"]), deserialize(config["backward"]),
-                   config.get("merge_mode", "concat"))
+        return cls(
+            deserialize(config["forward"]),
+            deserialize(config["backward"]),
+            config.get("merge_mode", "concat"),
+        )
 
 
 @dataclass(frozen=True)
