@@ -29,6 +29,7 @@ from jrnn._model_config import (
     named_layer_config,
     spec_config,
 )
+from jrnn._serialize import register_builtin
 from jrnn.layers.base import CallNode, InputSpec, Layer, Node, shape_dtype
 
 
@@ -538,6 +539,9 @@ class Sequential(Model):
             layers.insert(0, input_from_config(config["input"]))
         model = cls(layers, name=config.get("name", "sequential"))
         return model._restore_build_shape(config)
+
+
+register_builtin(Model, Sequential)
 
 
 def _topological_calls(out_nodes) -> list[CallNode]:

@@ -172,7 +172,11 @@ class Layer:
         return deserialize, (serialize(self),)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        try:
+            config = self.get_config()
+        except TypeError:  # an unregistered user cell: repr must still work
+            config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{self.type_name}({args})"
 
     # -- functional API -----------------------------------------------------------------
