@@ -28,9 +28,10 @@ def load_variables(path, *, step: int | None = None) -> dict:
     file = resolve(path, step)
     manifest, data = read_file(file, (CHECKPOINT_FORMAT, MODEL_FORMAT))
     tree = tree_from_paths(leaf_values(manifest, data))
-    for params, state in (("params", "model_state"), ("params", "state")):
-        if params in tree and isinstance(tree[params], dict):
-            return {"params": tree[params], "state": tree.get(state, {})}
+    if isinstance(tree, dict) and isinstance(tree.get("params"), dict):
+        # a TrainState's state field is `model_state`; weights-only and model files: `state`
+        state = tree.get("model_state", tree.get("state", {}))
+        return {"params": tree["params"], "state": state}
     raise ValueError(
         f"checkpoint {file} holds no model variables: expected a TrainState (fit's "
         f"checkpoints, ModelCheckpoint) or {{'params', 'state'}} (save_weights_only); its "
