@@ -194,6 +194,21 @@ def test_pickle_and_deepcopy_predict_the_same(name):
     assert layer.get_config() == model.layers[1].get_config()
 
 
+def test_cell_pairs_and_stacks_round_trip():
+    cells = [
+        jrnn.stack([jrnn.LSTMCell(3), IndRNNCell(2)]),
+        jrnn.bidirectional(jrnn.GRUCell(3), jrnn.SimpleRNNCell(3, activation="relu"), "sum"),
+        jrnn.stack_bidirectional([jrnn.LSTMCell(2)] * 2, [jrnn.GRUCell(2)] * 2),
+    ]
+    for cell in cells:
+        spec = jrnn.saving.serialize(cell)
+        again = jrnn.saving.deserialize(json.loads(json.dumps(spec)))
+        assert again == cell and hash(again) == hash(cell)
+    assert jrnn.saving.registered_name(IndRNNCell) == "jrnn_tests>IndRNNCell"
+    with pytest.raises(ValueError, match="config: missing .layers."):
+        jrnn.Model.from_config({"name": "m", "inputs": []})
+
+
 def test_functions_in_configs():
     assert L.Dense(3, jax.nn.relu).get_config()["activation"] == "relu"
     assert (
