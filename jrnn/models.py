@@ -181,7 +181,7 @@ class Model:
                     i = next(j for j, n in enumerate(self.inputs) if n is node)
                     call.layer.check_inputs(inputs[i])
 
-    def check_variables(self, variables, x=None) -> None:
+    def check_variables(self, variables, x=None, *, exact: bool = False) -> None:
         """Raise a ValueError naming the layer and the array when `variables` do not fit
         this model: a layer's entry or an array missing or extra, or a shape that differs
         from what `init` makes for inputs like `x` (arrays, ShapeDtypeStructs, or None for
@@ -189,7 +189,9 @@ class Model:
         time under `jit`, where shapes are static) and only once per layout: layouts that
         passed are remembered by tree structure and shapes. Without known input shapes
         only the layer names are checked. The state (stateful carries) may be left out;
-        its batch axis is not checked here (the layers check it)."""
+        its batch axis is not checked here (the layers check it). Entries for layers not
+        in this model are allowed (a sub-model, such as the encoder of an encoder-decoder,
+        runs on the whole model's variables) unless `exact`."""
         if not isinstance(variables, dict) or not isinstance(variables.get("params", {}), dict):
             raise TypeError(
                 f"variables: got {type(variables).__name__}, expected model.init's "
@@ -206,10 +208,10 @@ class Model:
                 jax.ShapeDtypeStruct((1, *s.shape[1:]) if s.shape else (), s.dtype) for s in specs
             ]
         leaves, treedef = jax.tree.flatten(variables)
-        layout = (treedef, tuple(np.shape(v) for v in leaves), _spec_key(specs))
+        layout = (treedef, tuple(np.shape(v) for v in leaves), _spec_key(specs), exact)
         if layout in self._checked:
             return
-        self._check_layer_names(variables)
+        self._check_layer_names(variables, exact)
         if specs is not None:
             try:
                 want = jax.eval_shape(lambda: self._init_variables(jax.random.key(0), specs))
@@ -222,7 +224,7 @@ class Model:
             self._checked.clear()
         self._checked.add(layout)
 
-    def _check_layer_names(self, variables) -> None:
+    def _check_layer_names(self, variables, exact: bool) -> None:
         names = [self.name_of(layer) for layer in self.layers]
         for collection in ("params", "state"):
             got = variables.get(collection, {})
@@ -232,7 +234,7 @@ class Model:
                     f"keyed by layer name"
                 )
             extra = [k for k in got if k not in names]
-            if extra:
+            if extra and exact:
                 raise ValueError(
                     f"variables[{collection!r}]: has entries for {extra}, which are not layers "
                     f"of this model (its layers: {names}); are these another model's variables?"
@@ -656,17 +658,20 @@ def _spec_key(specs):
 
 
 def _compare(collection: str, got, want, model, *, batch: bool) -> None:
-    """Raise a ValueError for the first layer whose arrays differ from `want`'s."""
-    for name in want:
-        if name not in got:
-            if collection == "state":
-                continue  # no carry given: the layer starts from zeros
+    """Raise a ValueError for the first layer (in the model's order) whose arrays differ
+    from `want`'s; a missing layer is reported before any shape."""
+    order = [model.name_of(layer) for layer in model.layers if model.name_of(layer) in want]
+    for name in order:
+        if name not in got and collection == "params":  # no carry: the layer starts at zeros
             layer = model.get_layer(name)
             raise ValueError(
                 f"variables['params']: no entry for layer {name!r} ({layer.type_name}), "
-                f"expected arrays {_join(_path_shapes(want[name]))}; got entries for {sorted(got)} "
-                f"(are these another model's, or an older version's, variables?)"
+                f"expected arrays {_join(_path_shapes(want[name]))}; got entries for "
+                f"{sorted(got)} (are these another model's, or an older version's, variables?)"
             )
+    for name in order:
+        if name not in got:
+            continue
         have, need = _path_shapes(got[name]), _path_shapes(want[name])
         where = f"variables[{collection!r}][{name!r}]"
         layer = f"layer {name!r} ({model.get_layer(name).type_name})"

@@ -268,7 +268,9 @@ def test_unregistered_classes_are_named():
 def test_variables_that_do_not_fit_are_named():
     model, x, variables = build("sequential_guide")
     other, _, other_vars = build("bidirectional")
-    with pytest.raises(ValueError, match=r"has entries for \['bidirectional'.*not layers of this"):
+    with pytest.raises(
+        ValueError, match=r"no entry for layer 'emb' \(Embedding\).*got entries for"
+    ):
         model.apply(other_vars, x)
     stale = jax.tree.map(lambda a: a, variables)
     stale["params"]["lstm"]["kernel"] = jnp.zeros((3, 20))
@@ -383,6 +385,17 @@ def test_save_and_load_the_training_state(tmp_path):
         jrnn.save_model(tmp_path / "q.npz", model, variables, include_optimizer=True)
 
 
+def test_a_sub_model_runs_and_saves_with_the_whole_models_variables(tmp_path):
+    model, (src, tgt), variables = build("encoder_decoder")
+    encoder = jrnn.Model(model.inputs[0], model.outputs[1])  # the encoder's final h
+    h = encoder.apply(variables, src)[0]
+    np.testing.assert_array_equal(h, model.apply(variables, [src, tgt])[0][1])
+    path = jrnn.save_model(tmp_path / "encoder.npz", encoder, variables)
+    encoder2, variables2 = jrnn.load_model(path)
+    assert sorted(variables2["params"]) == ["embedding", "encoder"]
+    np.testing.assert_array_equal(encoder2.apply(variables2, src)[0], h)
+
+
 def test_crash_during_save_keeps_the_previous_file(tmp_path, monkeypatch):
     model, x, variables = build("bidirectional")
     path = jrnn.save_model(tmp_path / "m.npz", model, variables)
@@ -464,6 +477,14 @@ def test_bad_files_fail_with_clear_errors(tmp_path):
     ):
         jrnn.load_model(_rewrite(good, tmp_path / "extra.npz", extra))
 
+    def extra_layer(manifest, arrays):
+        n = len(manifest["leaves"])
+        manifest["leaves"].append({**manifest["leaves"][0], "path": "['params']['ghost']['w']"})
+        arrays[f"leaf_{n}"] = arrays["leaf_0"]
+
+    with pytest.raises(ValueError, match=r"has entries for \['ghost'\], which are not layers"):
+        jrnn.load_model(_rewrite(good, tmp_path / "ghost.npz", extra_layer))
+
     def unregistered(manifest, arrays):
         manifest["config"]["config"]["layers"][1]["class_name"] = "mine>LSTM"
 
@@ -474,7 +495,7 @@ def test_bad_files_fail_with_clear_errors(tmp_path):
 def test_save_model_checks_before_writing(tmp_path):
     model, x, variables = build("sequential_guide")
     other = build("conv1d")[2]
-    with pytest.raises(ValueError, match="not layers of this model"):
+    with pytest.raises(ValueError, match="no entry for layer 'emb'"):
         jrnn.save_model(tmp_path / "m.npz", model, other)
     with pytest.raises(TypeError, match="variables: got list"):
         jrnn.save_model(tmp_path / "m.npz", model, [variables])

@@ -57,7 +57,8 @@ def save_model(path, model, variables, *, include_optimizer: bool = False, metad
     A crash mid-save leaves the previous file at `path` intact. Every layer and cell
     must be built in or registered (`jrnn.saving.register_serializable`), and the
     variables must fit the model (`model.check_variables`): both are checked before
-    anything is written.
+    anything is written. Entries for layers the model does not have are left out (a
+    sub-model such as an encoder, saved with the whole model's variables).
     """
     if not isinstance(model, Model):
         raise TypeError(f"model: got {type(model).__name__}, expected a jrnn.Model or Sequential")
@@ -67,12 +68,16 @@ def save_model(path, model, variables, *, include_optimizer: bool = False, metad
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata: got {type(metadata).__name__}, expected a dict or None")
     tree, contents = _variables_tree(variables, include_optimizer)
+    model.check_variables(tree)
+    # A sub-model (an encoder built from the whole model's layers) saves its own entries.
+    names = {model.name_of(layer) for layer in model.layers}
+    for collection in ("params", "state"):
+        tree[collection] = {k: v for k, v in tree[collection].items() if k in names}
     config = serialize(model)
     try:
         json.dumps(config)
     except TypeError as e:
         raise TypeError(f"model: its config is not plain JSON data ({e})") from None
-    model.check_variables(tree)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -157,7 +162,7 @@ def load_model(path):
         raise ValueError(f"saved model {file}: unexpected arrays under {unknown}")
     variables = {"params": tree.get("params", {}), "state": tree.get("state", {})}
     try:
-        model.check_variables(variables)
+        model.check_variables(variables, exact=True)
     except (ValueError, TypeError) as e:
         raise ValueError(f"saved model {file} does not match its config: {e}") from e
     return model, variables
