@@ -19,6 +19,7 @@ from jrnn import (
     saving,
     training,
 )
+from jrnn._version import __version__
 from jrnn.callbacks import History
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, bidirectional, stack, stack_bidirectional
 from jrnn.convert import from_keras, from_keras_model, from_torch
@@ -36,12 +37,18 @@ from jrnn.decoding import lm_step
 from jrnn.layers import Input
 from jrnn.models import Model, Sequential
 from jrnn.recurrence import unroll
-from jrnn.saving import export, export_chunk_step, export_step
-from jrnn.training import TrainState, evaluate, fit, predict
-
-__version__ = "0.1.0"
+from jrnn.saving import (
+    export,
+    export_chunk_step,
+    export_step,
+    load_model,
+    load_variables,
+    save_model,
+)
+from jrnn.training import TrainState, evaluate, fit, load_train_state, predict
 
 __all__ = [
+    "__version__",
     "Dataset",
     "History",
     "Input",
@@ -62,6 +69,9 @@ __all__ = [
     "fit",
     "layers",
     "lm_step",
+    "load_model",
+    "load_train_state",
+    "load_variables",
     "losses",
     "make_sampling_table",
     "metrics",
@@ -69,6 +79,7 @@ __all__ = [
     "pad_sequences",
     "predict",
     "recurrence",
+    "save_model",
     "saving",
     "skipgrams",
     "GRUCell",

@@ -21,6 +21,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_positive_int
+from jrnn._model_config import (
+    graph_config,
+    graph_from_config,
+    input_from_config,
+    layer_from_config,
+    named_layer_config,
+    spec_config,
+)
+from jrnn._serialize import register_builtin
 from jrnn.layers.base import CallNode, InputSpec, Layer, Node, shape_dtype
 
 
@@ -70,12 +79,18 @@ class Model:
             for i, n in enumerate(self.inputs)
         ]
         self._built_specs: list[jax.ShapeDtypeStruct] | None = None
+        self._checked: set = set()  # variable layouts check_variables has accepted
 
     # -- pure functions -------------------------------------------------------------------
     def init(self, key, x=None) -> dict:
         """Variables for inputs like `x` (arrays or ShapeDtypeStructs; a list for several
         inputs). Without `x`, the `Input` shapes with 1 for unknown sizes."""
         specs = self._input_specs(x)
+        variables = self._init_variables(key, specs)
+        self._built_specs = specs
+        return variables
+
+    def _init_variables(self, key, specs) -> dict:
         params, state = {}, {}
         keys = jax.random.split(key, max(len(self.layers), 1))
         env = {id(n): (s, None) for n, s in zip(self.inputs, specs)}
@@ -96,7 +111,6 @@ class Model:
 
             y, m = jax.eval_shape(out_spec, params.get(name, {}), state.get(name), xv, mask, kwargs)
             _store(env, call, y, m)
-        self._built_specs = specs
         return {"params": params, "state": state}
 
     def apply(self, variables, x, *, training: bool = False, key=None):
@@ -108,7 +122,9 @@ class Model:
         final carries in `new_state`.
         """
         inputs = self._as_input_list(x)
-        self._check_shapes([shape_dtype(v) for v in inputs], batch=False)
+        specs = [shape_dtype(v) for v in inputs]
+        self._check_shapes(specs, batch=False)
+        self.check_variables(variables, specs)
         self.check_inputs(inputs)
         y, _, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, new_state
@@ -118,7 +134,9 @@ class Model:
         A mask is (B, T) bool for sequence outputs of masked inputs, else None; the
         training loop uses it so sequence losses skip padding."""
         inputs = self._as_input_list(x)
-        self._check_shapes([shape_dtype(v) for v in inputs], batch=False)
+        specs = [shape_dtype(v) for v in inputs]
+        self._check_shapes(specs, batch=False)
+        self.check_variables(variables, specs)
         self.check_inputs(inputs)
         y, masks, new_state, _ = self._run(variables, inputs, training=training, key=key)
         return y, masks, new_state
@@ -163,6 +181,77 @@ class Model:
                     i = next(j for j, n in enumerate(self.inputs) if n is node)
                     call.layer.check_inputs(inputs[i])
 
+    def check_variables(self, variables, x=None, *, exact: bool = False) -> None:
+        """Raise a ValueError naming the layer and the array when `variables` do not fit
+        this model: a layer's entry or an array missing or extra, or a shape that differs
+        from what `init` makes for inputs like `x` (arrays, ShapeDtypeStructs, or None for
+        the model's known input shapes). `apply` calls it; it runs on the host (at trace
+        time under `jit`, where shapes are static) and only once per layout: layouts that
+        passed are remembered by tree structure and shapes. Without known input shapes
+        only the layer names are checked. The state (stateful carries) may be left out;
+        its batch axis is not checked here (the layers check it). Entries for layers not
+        in this model are allowed (a sub-model, such as the encoder of an encoder-decoder,
+        runs on the whole model's variables) unless `exact`."""
+        if not isinstance(variables, dict) or not isinstance(variables.get("params", {}), dict):
+            raise TypeError(
+                f"variables: got {type(variables).__name__}, expected model.init's "
+                f"{{'params', 'state'}} dict (a TrainState's is `state.variables`)"
+            )
+        specs = None
+        if x is not None:
+            specs = x if isinstance(x, list) else self._as_input_list(x)
+            specs = [shape_dtype(v) for v in specs]
+        elif self._known_specs() is not None:
+            specs = self._known_specs()
+        if specs is not None:  # the batch size never changes parameter shapes
+            specs = [
+                jax.ShapeDtypeStruct((1, *s.shape[1:]) if s.shape else (), s.dtype) for s in specs
+            ]
+        leaves, treedef = jax.tree.flatten(variables)
+        layout = (treedef, tuple(np.shape(v) for v in leaves), _spec_key(specs), exact)
+        if layout in self._checked:
+            return
+        self._check_layer_names(variables, exact)
+        if specs is not None:
+            try:
+                want = jax.eval_shape(lambda: self._init_variables(jax.random.key(0), specs))
+            except Exception:  # bad inputs: apply's own checks report them
+                want = None
+            if want is not None:
+                _compare("params", variables.get("params", {}), want["params"], self, batch=True)
+                _compare("state", variables.get("state", {}), want["state"], self, batch=False)
+        if len(self._checked) > 64:  # bounded: one entry per layout and input shape
+            self._checked.clear()
+        self._checked.add(layout)
+
+    def _check_layer_names(self, variables, exact: bool) -> None:
+        names = [self.name_of(layer) for layer in self.layers]
+        for collection in ("params", "state"):
+            got = variables.get(collection, {})
+            if not isinstance(got, dict):
+                raise TypeError(
+                    f"variables[{collection!r}]: got {type(got).__name__}, expected a dict "
+                    f"keyed by layer name"
+                )
+            extra = [k for k in got if k not in names]
+            if extra and exact:
+                raise ValueError(
+                    f"variables[{collection!r}]: has entries for {extra}, which are not layers "
+                    f"of this model (its layers: {names}); are these another model's variables?"
+                )
+
+    def _known_specs(self):
+        """The input shapes from `Input` (1 for unknown sizes) or from `init`'s example."""
+        out = []
+        for i, node in enumerate(self.inputs):
+            if node.spec is not None and node.spec.shape is not None:
+                out.append(node.spec.example(1))
+            elif self._built_specs is not None:
+                out.append(self._built_specs[i])
+            else:
+                return None
+        return out
+
     def reset_states(self, variables, batch_size: int | None = None) -> dict:
         """Variables with every stateful layer's carry set to zeros.
 
@@ -179,6 +268,49 @@ class Model:
                 lambda a: jnp.zeros((batch_size, *jnp.shape(a)[1:]), jnp.result_type(a)), state
             )
         return {**variables, "state": state}
+
+    # -- config -----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The model as plain JSON data (`json.dumps` works): its layers' configs (with the
+        names the model gives them, which key `variables`), its inputs and the graph of
+        calls; `Model.from_config(model.get_config())` rebuilds an equal model that gives
+        the same outputs with the same variables. User layers and cells must be registered
+        (`jrnn.saving.register_serializable`)."""
+        config = {"name": self.name}
+        config.update(graph_config(self.inputs, self._calls, self.outputs, self.name_of))
+        return self._with_build_shape(config)
+
+    def _with_build_shape(self, config):
+        if self._built_specs is not None:
+            config["build_input_shape"] = [
+                {"shape": list(s.shape), "dtype": jnp.dtype(s.dtype).name}
+                for s in self._built_specs
+            ]
+        return config
+
+    def _restore_build_shape(self, config) -> Model:
+        built = config.get("build_input_shape")
+        if built is not None:
+            self._built_specs = [
+                jax.ShapeDtypeStruct(tuple(b["shape"]), jnp.dtype(b["dtype"])) for b in built
+            ]
+        return self
+
+    @classmethod
+    def from_config(cls, config: dict) -> Model:
+        """The model `get_config` described (a Sequential's config gives a Sequential)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config: got {type(config).__name__}, expected a dict")
+        if "calls" not in config and "layers" in config:
+            return Sequential.from_config(config)
+        inputs, outputs = graph_from_config(config)
+        model = Model(inputs, outputs, name=config.get("name", "functional"))
+        return model._restore_build_shape(config)
+
+    def __reduce__(self):
+        # pickle and deepcopy go through the config: the graph's maps are keyed by the
+        # identity of its layer and node objects, which a copy would not share.
+        return type(self).from_config, (self.get_config(),)
 
     # -- description ------------------------------------------------------------------------
     def name_of(self, layer: Layer) -> str:
@@ -387,6 +519,32 @@ class Sequential(Model):
             node = layer(node)
         super().__init__(inp, node, name=name)
 
+    def get_config(self) -> dict:
+        """{"name", "input" (the `Input` or None), "layers": [{"name", "class_name",
+        "config"}, ...]} as plain JSON (see `Model.get_config`)."""
+        config = {
+            "name": self.name,
+            "input": spec_config(self.inputs[0].spec),
+            "layers": [named_layer_config(layer, self.name_of(layer)) for layer in self.layers],
+        }
+        return self._with_build_shape(config)
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        if not isinstance(config, dict) or "layers" not in config or "calls" in config:
+            raise ValueError(
+                "config: expected a Sequential's config (with 'layers' and no 'calls'); "
+                "use jrnn.Model.from_config for a functional model"
+            )
+        layers = [layer_from_config(entry) for entry in config["layers"]]
+        if config.get("input") is not None:
+            layers.insert(0, input_from_config(config["input"]))
+        model = cls(layers, name=config.get("name", "sequential"))
+        return model._restore_build_shape(config)
+
+
+register_builtin(Model, Sequential)
+
 
 def _topological_calls(out_nodes) -> list[CallNode]:
     """The calls the outputs depend on, in creation order."""
@@ -493,3 +651,50 @@ def _render(name, rows, functional, trainable, frozen) -> str:
         f" Non-trainable params: {frozen:,} ({_memory(frozen)})",
     ]
     return "\n".join(lines)
+
+
+def _spec_key(specs):
+    return None if specs is None else tuple((tuple(s.shape), str(s.dtype)) for s in specs)
+
+
+def _compare(collection: str, got, want, model, *, batch: bool) -> None:
+    """Raise a ValueError for the first layer (in the model's order) whose arrays differ
+    from `want`'s; a missing layer is reported before any shape."""
+    order = [model.name_of(layer) for layer in model.layers if model.name_of(layer) in want]
+    for name in order:
+        if name not in got and collection == "params":  # no carry: the layer starts at zeros
+            layer = model.get_layer(name)
+            raise ValueError(
+                f"variables['params']: no entry for layer {name!r} ({layer.type_name}), "
+                f"expected arrays {_join(_path_shapes(want[name]))}; got entries for "
+                f"{sorted(got)} (are these another model's, or an older version's, variables?)"
+            )
+    for name in order:
+        if name not in got:
+            continue
+        have, need = _path_shapes(got[name]), _path_shapes(want[name])
+        where = f"variables[{collection!r}][{name!r}]"
+        layer = f"layer {name!r} ({model.get_layer(name).type_name})"
+        missing = [p for p in need if p not in have]
+        extra = [p for p in have if p not in need]
+        if missing or extra:
+            raise ValueError(
+                f"{where}: the arrays do not match {layer}: missing {_join(missing)}; "
+                f"unexpected {_join(extra)}; expected {_join(need)}"
+            )
+        for p, shape in need.items():
+            ok = have[p] == shape if batch else have[p][1:] == shape[1:]
+            if not ok:
+                raise ValueError(
+                    f"{where}{p}: got shape {have[p]}, expected {shape} for {layer} with "
+                    f"these inputs"
+                )
+
+
+def _path_shapes(tree) -> dict:
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(p): tuple(np.shape(v)) for p, v in flat}
+
+
+def _join(paths) -> str:
+    return ", ".join(paths) or "none"

@@ -8,12 +8,14 @@ import jax.numpy as jnp
 import jrnn
 
 
+@jrnn.saving.register_serializable(package="jrnn_tests")
 @dataclass(frozen=True)
 class IndRNNCell:
     """A user cell (not built in): h_t = relu(x_t @ W + u * h_{t-1} + b).
 
     It has only the three methods of the cell protocol, so `unroll` must take the
-    generic scan path with plain autodiff.
+    generic scan path with plain autodiff. Registered (without get_config: its dataclass
+    fields are its config), so layers and models that use it can be saved.
     """
 
     units: int

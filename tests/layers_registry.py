@@ -10,9 +10,6 @@ Each `Case` says:
     of x for layers that create one (Embedding(mask_zero), Masking).
   uses_mask: the layer reads the mask: with right padding a row's valid steps give the
     same outputs as the row cut to its length.
-  config: `type(layer)(**layer.get_config())` rebuilds the layer (same config and, from
-    the same key, the same params). False where get_config lists attributes that are
-    not constructor arguments (noted per case).
   stochastic: the output depends on a PRNG key with training=True (dropout).
 """
 
@@ -58,7 +55,6 @@ class Case:
     out_shape: tuple = (B, T, F)
     mask_out: Callable = THROUGH
     uses_mask: bool = False
-    config: bool = True
     stochastic: bool = False
 
 
@@ -107,28 +103,23 @@ LAYERS = {
         mask_out=NONE,
         uses_mask=True,
     ),
-    "simple_rnn": Case(
-        lambda: L.SimpleRNN(4), out_shape=(B, 4), mask_out=NONE, uses_mask=True, config=False
-    ),
+    "simple_rnn": Case(lambda: L.SimpleRNN(4), out_shape=(B, 4), mask_out=NONE, uses_mask=True),
     "lstm_sequences": Case(
         lambda: L.LSTM(4, return_sequences=True, zero_output_for_mask=True),
         out_shape=(B, T, 4),
         uses_mask=True,
-        config=False,  # get_config lists `cell` (an LSTMCell), not LSTM's arguments
     ),
     "lstm_state": Case(
         lambda: L.LSTM(4, return_sequences=True, return_state=True),
         out_shape=((B, T, 4), (B, 4), (B, 4)),
         mask_out=lambda x, mask: (mask, None, None),
         uses_mask=True,
-        config=False,
     ),
     "gru_dropout": Case(
         lambda: L.GRU(4, dropout=0.2, recurrent_dropout=0.3),
         out_shape=(B, 4),
         mask_out=NONE,
         uses_mask=True,
-        config=False,
         stochastic=True,
     ),
     "rnn_stack": Case(
@@ -140,26 +131,22 @@ LAYERS = {
     "rnn_user_cell": Case(
         lambda: L.RNN(IndRNNCell(4), return_sequences=True, go_backwards=True),
         out_shape=(B, T, 4),
-        config=True,
     ),
     "bidirectional_sequences": Case(
         lambda: L.Bidirectional(L.LSTM(4, return_sequences=True)),
         out_shape=(B, T, 8),
         uses_mask=True,
-        config=False,  # get_config lists `forward`/`backward`, not `layer`/`backward_layer`
     ),
     "bidirectional_last_sum": Case(
         lambda: L.Bidirectional(L.GRU(4), "sum", backward_layer=L.GRU(4, go_backwards=True)),
         out_shape=(B, 4),
         mask_out=NONE,
         uses_mask=True,
-        config=False,
     ),
     "bidirectional_state_pair": Case(
         lambda: L.Bidirectional(L.SimpleRNN(3, return_state=True), None),
         out_shape=((B, 3), (B, 3), (B, 3), (B, 3)),
         mask_out=lambda x, mask: (None, None, None, None),
         uses_mask=True,
-        config=False,
     ),
 }

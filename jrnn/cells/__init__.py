@@ -5,6 +5,7 @@ optional contract of the engine's fast path. A stack of cells is a cell (`stack`
 `BidirectionalCells` and `StackedBidirectional` pair cells for `jrnn.unroll`.
 """
 
+from jrnn._serialize import register_builtin
 from jrnn.cells._protocol import (
     RecurrentCell,
     expected_input_size,
@@ -33,6 +34,8 @@ CELLS = {
     "SimpleRNNCell": SimpleRNNCell,
     "StackedCell": StackedCell,
 }
+
+register_builtin(*CELLS.values(), BidirectionalCells, StackedBidirectional)
 
 __all__ = [
     "CELLS",

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 
 from jrnn._checks import check_positive_int, shape_error
 from jrnn._ops import add_bias, batch_shape_of, dtype_name, matmul, split_gates
+from jrnn._serialize import json_value, resolve_functions
 
 
 class Cell:
@@ -53,16 +54,18 @@ class Cell:
 
     # -- config -------------------------------------------------------------------
     def get_config(self) -> dict:
-        """Hyperparameters as a plain dict; `type(cell).from_config(cfg) == cell`."""
+        """Hyperparameters as plain JSON data; `type(cell).from_config(cfg) == cell` (a
+        callable activation or initializer is saved by its name, so it comes back as
+        that name, or as the registered function for `register_serializable` ones)."""
         cfg = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         for k in ("dtype", "param_dtype"):
             if k in cfg:
                 cfg[k] = dtype_name(cfg[k])
-        return cfg
+        return {k: json_value(v, k) for k, v in cfg.items()}
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**resolve_functions(config))
 
     # -- shapes -------------------------------------------------------------------
     @property

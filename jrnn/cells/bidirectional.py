@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jrnn._checks import check_choice
+from jrnn._serialize import deserialize, serialize
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -93,6 +94,22 @@ class BidirectionalCells:
             self.backward.initial_carry(batch_size, dtype),
         )
 
+    def get_config(self) -> dict:
+        """Plain JSON: both cells as {"class_name", "config"} and the merge mode."""
+        return {
+            "forward": serialize(self.forward),
+            "backward": serialize(self.backward),
+            "merge_mode": self.merge_mode,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(
+            deserialize(config["forward"]),
+            deserialize(config["backward"]),
+            config.get("merge_mode", "concat"),
+        )
+
 
 @dataclass(frozen=True)
 class StackedBidirectional:
@@ -126,6 +143,14 @@ class StackedBidirectional:
 
     def initial_carry(self, batch_size=None, dtype=jnp.float32):
         return tuple(layer.initial_carry(batch_size, dtype) for layer in self.layers)
+
+    def get_config(self) -> dict:
+        """Plain JSON: {"layers": [BidirectionalCells configs]}."""
+        return {"layers": [serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(tuple(deserialize(layer) for layer in config["layers"]))
 
 
 def bidirectional(forward, backward, merge_mode="concat") -> BidirectionalCells:

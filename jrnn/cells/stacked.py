@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from jrnn._serialize import deserialize, serialize
 from jrnn.cells.base import Cell
 
 
@@ -65,15 +66,13 @@ class StackedCell:
         return None
 
     def get_config(self) -> dict:
-        return {
-            "cells": [{"class": type(c).__name__, "config": c.get_config()} for c in self.cells]
-        }
+        """{"cells": [{"class_name", "config"}, ...]}: plain JSON; user cells in the stack
+        must be registered (`jrnn.saving.register_serializable`)."""
+        return {"cells": [serialize(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict):
-        from jrnn.cells import CELLS
-
-        return cls(tuple(CELLS[c["class"]].from_config(c["config"]) for c in config["cells"]))
+        return cls(tuple(deserialize(c) for c in config["cells"]))
 
 
 def stack(cells) -> StackedCell:

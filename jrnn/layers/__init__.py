@@ -1,6 +1,7 @@
 """Keras-style layers as pure functions: `params = layer.init(key, x)`,
 `y = layer.apply(params, x, ...)`; compose them with `jrnn.Sequential` or `jrnn.Model`."""
 
+from jrnn._serialize import register_builtin
 from jrnn.layers.base import Input, Layer
 from jrnn.layers.conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from jrnn.layers.core import (
@@ -13,6 +14,25 @@ from jrnn.layers.core import (
     TimeDistributed,
 )
 from jrnn.layers.recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+
+register_builtin(
+    Conv1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Masking,
+    RepeatVector,
+    TimeDistributed,
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    SimpleRNN,
+)
 
 __all__ = [
     "GRU",

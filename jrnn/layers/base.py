@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_int
+from jrnn._serialize import deserialize, json_value, resolve_functions, serialize
 
 
 class Layer:
@@ -152,10 +153,30 @@ class Layer:
         return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", self.type_name).lower()
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The constructor's arguments as plain JSON data (`json.dumps` works), so that
+        `type(layer).from_config(layer.get_config())` rebuilds an equal layer. Functions
+        (activations, initializers) are saved by name; nested layers and cells as
+        `{"class_name", "config"}`. The default lists the public attributes, which is
+        right for layers that store each argument under its own name."""
+        config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {k: json_value(v, k) for k, v in config.items()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """The layer `get_config` described."""
+        return cls(**resolve_functions(config))
+
+    def __reduce__(self):
+        # pickle and deepcopy rebuild the layer from its config: derived attributes
+        # (resolved activation functions, tree definitions) are recomputed, not copied.
+        return deserialize, (serialize(self),)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        try:
+            config = self.get_config()
+        except TypeError:  # an unregistered user cell: repr must still work
+            config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{self.type_name}({args})"
 
     # -- functional API -----------------------------------------------------------------

@@ -10,6 +10,7 @@ import numpy as np
 from jrnn import activations, initializers
 from jrnn._checks import check_positive_int, check_rate, is_concrete
 from jrnn._ops import add_bias
+from jrnn._serialize import deserialize, serialize
 from jrnn.layers.base import Layer, require_key, shape_dtype
 
 
@@ -198,6 +199,13 @@ class TimeDistributed(Layer):
         if len(s.shape) < 3:
             raise ValueError(f"x: got shape {s.shape}, expected (batch, time, ...)")
         return jax.ShapeDtypeStruct((s.shape[0] * s.shape[1], *s.shape[2:]), s.dtype)
+
+    def get_config(self) -> dict:
+        return {"layer": serialize(self.layer), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(deserialize(config["layer"]), name=config.get("name"))
 
     def init(self, key, x):
         return self.layer.init(key, self._fold(x))

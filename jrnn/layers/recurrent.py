@@ -31,6 +31,7 @@ from jax.export import is_symbolic_dim
 from jrnn import recurrence
 from jrnn._checks import check_int, check_rate, shape_error
 from jrnn._ops import add_bias, matmul
+from jrnn._serialize import deserialize, json_value, serialize
 from jrnn.cells import (
     GRUCell,
     LSTMCell,
@@ -110,6 +111,18 @@ class RNN(Layer):
     @property
     def num_outputs(self) -> int:
         return 1 + self._carry_def.num_leaves if self.return_state else 1
+
+    def get_config(self) -> dict:
+        """The layer arguments and the cell as {"class_name", "config"} (a user cell must
+        be registered with `jrnn.saving.register_serializable`)."""
+        args = {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "cell"}
+        return {"cell": serialize(self.cell), **{k: json_value(v, k) for k, v in args.items()}}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        if "cell" not in config:  # SimpleRNN, LSTM, GRU: flat Keras arguments
+            return super().from_config(config)
+        return cls(**{**config, "cell": deserialize(config["cell"])})
 
     @property
     def units(self) -> int:
@@ -348,7 +361,17 @@ def _split_kwargs(kwargs: dict):
     return layer_args, kwargs
 
 
-class SimpleRNN(RNN):
+class _CellLayer(RNN):
+    """A recurrent layer named after its cell (SimpleRNN, LSTM, GRU): its config is
+    Keras's flat list of the cell's and the layer's arguments."""
+
+    def get_config(self) -> dict:
+        layer = super().get_config()
+        del layer["cell"]
+        return {**self.cell.get_config(), **layer}
+
+
+class SimpleRNN(_CellLayer):
     """Keras `SimpleRNN(units, activation="tanh", ...)`: RNN(SimpleRNNCell(units, ...)).
     Cell arguments (activation, use_bias, initializers, dtype) and layer arguments (see
     `RNN`) are accepted by keyword."""
@@ -358,7 +381,7 @@ class SimpleRNN(RNN):
         super().__init__(SimpleRNNCell(units, **cell_args), **layer_args)
 
 
-class LSTM(RNN):
+class LSTM(_CellLayer):
     """Keras `LSTM(units, ...)`: RNN(LSTMCell(units, ...)); carry/state (h, c).
     Cell arguments (activation, recurrent_activation, use_bias, unit_forget_bias,
     initializers, dtype, ...) and layer arguments (see `RNN`) by keyword."""
@@ -368,7 +391,7 @@ class LSTM(RNN):
         super().__init__(LSTMCell(units, **cell_args), **layer_args)
 
 
-class GRU(RNN):
+class GRU(_CellLayer):
     """Keras `GRU(units, reset_after=True, ...)`: RNN(GRUCell(units, ...)); state h.
     Cell arguments and layer arguments (see `RNN`) by keyword."""
 
@@ -419,6 +442,24 @@ class Bidirectional(Layer):
     @property
     def return_sequences(self) -> bool:
         return self.forward.return_sequences
+
+    def get_config(self) -> dict:
+        return {
+            "layer": serialize(self.forward),
+            "merge_mode": self.merge_mode,
+            "backward_layer": serialize(self.backward),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        backward = config.pop("backward_layer", None)
+        return cls(
+            deserialize(config.pop("layer")),
+            backward_layer=None if backward is None else deserialize(backward),
+            **config,
+        )
 
     @property
     def num_outputs(self) -> int:

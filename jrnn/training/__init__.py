@@ -16,6 +16,14 @@ metrics per output, the batch sums), `_steps` (the compiled train/eval/predict s
 
 from jrnn.training._callbacks import CallbackList
 from jrnn.training._loop import evaluate, fit, predict
-from jrnn.training._state import TrainState, create_train_state
+from jrnn.training._state import TrainState, create_train_state, load_train_state
 
-__all__ = ["CallbackList", "TrainState", "create_train_state", "evaluate", "fit", "predict"]
+__all__ = [
+    "CallbackList",
+    "TrainState",
+    "create_train_state",
+    "evaluate",
+    "fit",
+    "load_train_state",
+    "predict",
+]

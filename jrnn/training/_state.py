@@ -7,6 +7,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jrnn.saving import load_model, load_optimizer_state
+from jrnn.training._optimizers import get_optimizer
+
 
 class TrainState(NamedTuple):
     """Everything a training run needs to continue: a pytree, checkpointed as a whole.
@@ -56,3 +59,21 @@ def as_variables(v) -> dict:
         f"variables: got {type(v).__name__}, expected model.init's {{'params', 'state'}} "
         f"dict or a TrainState"
     )
+
+
+def load_train_state(path, optimizer):
+    """`(model, TrainState)` from a file `jrnn.save_model(..., include_optimizer=True)`
+    wrote, to continue training with `fit(model, state, ...)`. `optimizer` must be the
+    run's optimizer (an Optax GradientTransformation or a name such as "adam"): its
+    `init` gives the structure the saved optimizer state is read into."""
+    model, variables = load_model(path)
+    parts = load_optimizer_state(path, get_optimizer(optimizer), variables["params"])
+    state = TrainState(
+        params=variables["params"],
+        opt_state=parts["opt_state"],
+        model_state=variables["state"],
+        step=parts["step"],
+        key=parts["key"],
+        epoch=parts["epoch"],
+    )
+    return model, state
