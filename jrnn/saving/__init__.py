@@ -10,10 +10,10 @@ the registry that lets configs name user classes, and `jax.export` for serving.
 
     exported = jrnn.export(model, variables, x_example)  # symbolic batch and time
 
-Modules: `_export` (export, export_step, export_chunk_step), `_model_file` (save_model, load_model), `_variables` (load_variables),
-`_checkpoint` (the atomic npz format; public as `jrnn.checkpoint`), `_paths` (trees from
-leaf paths). The class registry lives in `jrnn/_serialize.py`, below cells and layers,
-which serialize nested objects through it.
+Modules: `_export` (export, export_step, export_chunk_step), `_model_file` (save_model,
+load_model), `_variables` (load_variables), `_checkpoint` (the atomic npz format; public
+as `jrnn.checkpoint`), `_paths` (trees from leaf paths). The class registry lives in
+`jrnn/_serialize.py`, below cells and layers, which serialize nested objects through it.
 """
 
 from jrnn._serialize import deserialize, register_serializable, registered_name, serialize
