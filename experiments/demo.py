@@ -13,6 +13,7 @@ plots the curves and samples text from a prompt with temperature (and optional t
     make demo                                  # ~4 min on 2 CPU cores; writes runs/demo/
     make demo DEMO_ARGS="--epochs 20"          # resume the run above for 5 more epochs
     make demo DEMO_ARGS="--fresh --epochs 2"   # discard the checkpoints, start again
+    make demo DEMO_ARGS="--sample-only"        # sample from the saved model, no training
 
 Resuming: the run in `--out` continues from its latest checkpoint unless `--fresh` is
 given. `--epochs` is the total, as Keras's `epochs` with `initial_epoch`: a finished run
@@ -23,7 +24,9 @@ the final rate. The model and data settings (`--max-chars`, `--embed`, `--units`
 match the checkpointed run.
 
 Writes to `--out` (default runs/demo/): checkpoints/ (jrnn.checkpoint files),
+model.npz (`jrnn.save_model`: config and weights, loadable without this code),
 tokenizer.json, config.json, history.csv, curves.png, samples.txt and metrics.json.
+`--sample-only` loads model.npz and tokenizer.json and samples without training.
 """
 
 from __future__ import annotations
@@ -107,6 +110,11 @@ def parse_args(argv):
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--fresh", action="store_true", help="discard checkpoints in --out")
+    ap.add_argument(
+        "--sample-only",
+        action="store_true",
+        help="load --out's model.npz (jrnn.save_model) and sample, without training",
+    )
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
     ap.add_argument("--out", type=Path, default=RUN_DIR)
     args = ap.parse_args(argv)
@@ -115,11 +123,50 @@ def parse_args(argv):
     return args
 
 
+def sample_text(model, variables, tok, args, seed: int) -> list[str]:
+    """`--num-samples` continuations of `--prompt`, one token at a time, every layer's
+    carry explicit; written to samples.txt and printed."""
+    step_fn, initial_carry = jrnn.lm_step(model, variables)
+    prompt = np.asarray(tok.texts_to_sequences([args.prompt])[0], np.int32)
+    if len(prompt) != len(args.prompt) or not len(prompt):
+        unknown = sorted(set(args.prompt) - set(tok.word_index))
+        raise ValueError(
+            f"--prompt: got {args.prompt!r}, expected a non-empty text of characters in the "
+            f"vocabulary (unknown: {unknown})"
+        )
+    tokens = jrnn.decode.sample(
+        step_fn,
+        initial_carry(args.num_samples),
+        np.tile(prompt, (args.num_samples, 1)),
+        args.sample_chars,
+        jax.random.key(seed),
+        temperature=args.temperature,
+        top_k=args.top_k,
+    )
+    samples = [args.prompt + s for s in tok.sequences_to_texts(np.asarray(tokens).tolist())]
+    (args.out / "samples.txt").write_text("\n\n---\n\n".join(samples) + "\n")
+    for s in samples:
+        print(f"\nsample (temperature {args.temperature}, top-k {args.top_k}):\n{s}")
+    return samples
+
+
+def sample_only(args) -> dict:
+    """Sample from the model a finished run saved, without its checkpoints or training."""
+    path = args.out / "model.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"--sample-only: {path} does not exist; run `make demo` first")
+    model, variables = jrnn.load_model(path)
+    tok = jrnn.Tokenizer.load(args.out / "tokenizer.json")
+    return {"samples": sample_text(model, variables, tok, args, args.seed), "model": str(path)}
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.sample_only:
+        return sample_only(args)
     out, ckpt_dir = args.out, args.out / "checkpoints"
     if args.fresh:
-        clear_run(out, files=("history.csv", "config.json", "tokenizer.json"))
+        clear_run(out, files=("history.csv", "config.json", "tokenizer.json", "model.npz"))
 
     # -- data: characters -> ids -> (x, y) windows of next characters
     text = load_text(args.max_chars)
@@ -187,26 +234,9 @@ def main(argv=None) -> dict:
     )
     curves.plot(out / "curves.png", title="char-LSTM on pydoc_data.topics")
 
-    # -- sampling: one token at a time, every layer's carry explicit
-    step_fn, initial_carry = jrnn.lm_step(model, state.variables)
-    prompt = np.asarray(tok.texts_to_sequences([args.prompt])[0], np.int32)
-    if len(prompt) != len(args.prompt) or not len(prompt):
-        unknown = sorted(set(args.prompt) - set(tok.word_index))
-        raise ValueError(
-            f"--prompt: got {args.prompt!r}, expected a non-empty text of characters in the "
-            f"vocabulary (unknown: {unknown})"
-        )
-    tokens = jrnn.decode.sample(
-        step_fn,
-        initial_carry(args.num_samples),
-        np.tile(prompt, (args.num_samples, 1)),
-        args.sample_chars,
-        jax.random.key(config["seed"]),
-        temperature=args.temperature,
-        top_k=args.top_k,
-    )
-    samples = [args.prompt + s for s in tok.sequences_to_texts(np.asarray(tokens).tolist())]
-    (out / "samples.txt").write_text("\n\n---\n\n".join(samples) + "\n")
+    # The trained model, loadable without this code: `--sample-only` samples from it.
+    jrnn.save_model(out / "model.npz", model, state)
+    samples = sample_text(model, state.variables, tok, args, config["seed"])
 
     epochs_done = len(history.epoch)
     val_bpc = h["val_loss"][-1] / math.log(2)
@@ -236,8 +266,6 @@ def main(argv=None) -> dict:
         f"({metrics['steps']} steps; {train_seconds:.0f} s of training in this run); "
         f"wrote {out}/"
     )
-    for s in samples:
-        print(f"\nsample (temperature {args.temperature}, top-k {args.top_k}):\n{s}")
     return metrics
 
 

@@ -72,6 +72,8 @@ def test_demo_runs(tmp_path):
     m2b = demo.main(["--epochs", "2", *tiny])
     assert (m2b["epochs"], m2b["epochs_this_run"]) == (2, 0)
     assert read_csv(tmp_path / "history.csv") == rows2
+    # --sample-only: the saved model (jrnn.save_model) samples what the run sampled.
+    assert demo.main(["--sample-only", *tiny])["samples"] == m2b["samples"]
 
     # --fresh starts again from epoch 0 (the same seed: the same first epoch).
     m3 = demo.main(["--epochs", "1", "--fresh", *tiny])
