@@ -170,3 +170,10 @@ def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, fail
     _assert_same(ckpt.restore(tmp_path, first)[0], first)
     ckpt.save(tmp_path, 2, {**first, "step": 2})
     assert sorted(os.listdir(tmp_path)) == ["ckpt_00000001.npz", "ckpt_00000002.npz"]
+
+
+def test_save_names_a_bad_step(tmp_path):
+    for bad, err in ((1.5, TypeError), ("3", TypeError), (True, TypeError), (-1, ValueError)):
+        with pytest.raises(err, match=r"step: got .*expected an integer >= 0"):
+            ckpt.save(tmp_path, bad, {"w": np.zeros(2)})
+    assert not list(tmp_path.iterdir())

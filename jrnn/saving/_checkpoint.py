@@ -18,7 +18,6 @@ and the next successful save deletes. Assumes one writing process per directory.
 from __future__ import annotations
 
 import json
-import operator
 import pathlib
 import re
 import zipfile
@@ -28,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._atomic import atomic_write
+from jrnn._checks import check_int
 
 FORMAT = "jrnn-checkpoint-v1"
 _FINAL = re.compile(r"ckpt_(\d+)\.npz")
@@ -91,9 +91,7 @@ def save(directory, step: int, tree, *, metadata=None, max_to_keep=None) -> path
     checkpoints other than the newest N steps; the file just written is never deleted.
     On any error the exception propagates and earlier checkpoints are untouched.
     """
-    step = operator.index(step)  # 1.5 or '3' is a bug, not step 1 or 3
-    if step < 0:
-        raise ValueError(f"step: got {step}, expected an int >= 0")
+    step = check_int("step", step, minimum=0)  # 1.5 or '3' is a bug, not step 1 or 3
     if max_to_keep is not None and (not isinstance(max_to_keep, int) or max_to_keep < 1):
         raise ValueError(f"max_to_keep: got {max_to_keep!r}, expected None or an int >= 1")
     if metadata is not None and not isinstance(metadata, dict):
