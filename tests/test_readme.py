@@ -6,11 +6,14 @@ import pathlib
 import re
 
 import jax
+import pytest
 
 README = pathlib.Path(__file__).parent.parent / "README.md"
 PEERS = {"keras", "torch"}  # optional: a block importing one runs only where it is installed
 
 
+# Keras's Variable.__array__ under NumPy 2 (in get_weights); not ours.
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")
 def test_readme_blocks_run_in_order(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     assert len(blocks) >= 10
