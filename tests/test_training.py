@@ -474,3 +474,19 @@ def test_resume_says_what_it_restored_and_stateful_shuffle_warns(tmp_path, capsy
         warnings.simplefilter("error")
         jrnn.fit(stateful, vs, (x, y), loss=CE, batch_size=8, shuffle=False, verbose=0,
                  devices=ONE)  # fmt: skip
+
+
+def test_train_end_gets_the_last_finished_epochs_logs_after_a_nonfinite_stop():
+    x = np.random.default_rng(0).standard_normal((8, T, 2)).astype(np.float32)
+    y = x[:, :, 0].mean(axis=1, keepdims=True)
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan
+    batches = [(x, y), (x, y), (bad, y)]  # epoch 2 (batches 2, 0) meets the NaN first
+    model = jrnn.Sequential([LSTM(4), Dense(1)])
+    v = model.init(jax.random.key(0), x[:2])
+    ends = []
+    spy = cbs.LambdaCallback(on_train_end=lambda logs: ends.append(logs))
+    with pytest.warns(RuntimeWarning, match="non-finite loss"):
+        _, h = jrnn.fit(model, v, batches, loss="mse", epochs=3, steps_per_epoch=2,
+                        callbacks=[spy], verbose=0, devices=ONE)  # fmt: skip
+    assert h.epoch == [0] and ends == [{"loss": h.history["loss"][0]}]

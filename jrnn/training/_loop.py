@@ -111,10 +111,7 @@ def fit(
     validation_steps = check_int("validation_steps", validation_steps, minimum=1, allow_none=True)
     seed = _check_seed(seed)
     objective = build_objective(model, loss, metrics, loss_weights, class_weight)
-    params = (
-        variables.params if isinstance(variables, TrainState) else as_variables(variables)["params"]
-    )
-    check = host_checks(model, params, objective)
+    check = host_checks(model, as_variables(variables)["params"], objective)
     train, val = _fit_data(
         check, data, validation_data, validation_split, epochs, steps_per_epoch, validation_steps
     )
@@ -144,13 +141,14 @@ def fit(
     for epoch in range(start, end):
         if loop.stop_training:  # e.g. a resumed run whose EarlyStopping had already stopped
             break
-        logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose)
-        if logs is None:
+        epoch_logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose)
+        if epoch_logs is None:  # on_train_end gets the last finished epoch's logs
             break
+        logs = epoch_logs
         if checkpoint_dir is not None:
             _resume.save(checkpoint_dir, loop.state, history, seed=seed, batching=batching,
                          max_to_keep=max_to_keep)  # fmt: skip
-    loop.on_train_end(dict(logs or {}))
+    loop.on_train_end(dict(logs))
     return loop.state, history
 
 

@@ -42,15 +42,6 @@ class Objective:
     def has_loss(self) -> bool:
         return any(fn is not None for fn in self.losses)
 
-    def keys(self) -> list[str]:
-        """The log keys of one pass, without the "val_" prefix."""
-        keys = ["loss"] if self.has_loss else []
-        for name, fn, ms in zip(self.names, self.losses, self.metrics):
-            if not self.single and fn is not None:
-                keys.append(f"{name}_loss")
-            keys += [m.name if self.single else f"{name}_{m.name}" for m in ms]
-        return keys
-
     def for_evaluation(self) -> Objective:
         """The same objective without class weights (Keras applies them in training only)."""
         return Objective(self.names, self.single, self.losses, self.weights, self.metrics)

@@ -31,7 +31,6 @@ def cached(builder):
             return builder(*args)
         return memo(*args)
 
-    build.cache_clear = memo.cache_clear
     return build
 
 
