@@ -25,8 +25,20 @@ def batch_multiple(mesh: Mesh) -> int:
 
 
 def replicate(tree, mesh: Mesh):
-    """Put every leaf on every device of the mesh (parameters, optimizer state)."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    """Put every leaf on every device of the mesh (parameters, optimizer state).
+
+    Works across processes when every process holds the same values (JAX's
+    `device_put` then places each process's own copies); PRNG keys go through their raw
+    data, which `device_put` does not do for a mesh that spans processes."""
+    whole = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda a: _put(a, whole), tree)
+
+
+def _put(a, sharding):
+    if isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        data = jax.device_put(jax.random.key_data(a), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+    return jax.device_put(a, sharding)
 
 
 def shard_rows(tree, mesh: Mesh):
@@ -35,23 +47,40 @@ def shard_rows(tree, mesh: Mesh):
     on arrays already on the devices (a carry returned by the previous step)."""
     rows = NamedSharding(mesh, PartitionSpec("data"))
     whole = NamedSharding(mesh, PartitionSpec())
-    return jax.tree.map(lambda a: jax.device_put(a, rows if np.ndim(a) else whole), tree)
+    return jax.tree.map(lambda a: _put(a, rows if np.ndim(a) else whole), tree)
 
 
-def shard_batch(batch, mesh: Mesh):
+def shard_batch(batch, mesh: Mesh, *, local: bool = False):
     """Split the rows of a host batch (NumPy) over the "data" axis.
 
-    With several processes every process holds the same global batch (same data, same
-    seed) and contributes the rows of its own devices.
+    By default the batch is the global one, the same on every process (arrays given to
+    `fit` on each process); each device takes its rows of it. With `local=True` each
+    process holds only its own rows (a per-process `Dataset.shard`), in process order,
+    and the global batch is their concatenation.
     """
     sharding = NamedSharding(mesh, PartitionSpec("data"))
-    if jax.process_count() == 1:
+    if not local or jax.process_count() == 1:
         return jax.device_put(batch, sharding)
 
-    def local(v):
+    def from_local(v):
         v = np.asarray(v)
-        per = v.shape[0] // jax.process_count()
-        rows = v[jax.process_index() * per : (jax.process_index() + 1) * per]
-        return jax.make_array_from_process_local_data(sharding, rows, v.shape)
+        shape = (v.shape[0] * jax.process_count(), *v.shape[1:])
+        return jax.make_array_from_process_local_data(sharding, v, shape)
 
-    return jax.tree.map(local, batch)
+    return jax.tree.map(from_local, batch)
+
+
+def to_host(tree):
+    """NumPy copies of device arrays, whole on every process (arrays split over
+    processes are gathered: every process must call this at the same point)."""
+
+    def fetch(a):
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:
+            if not a.is_fully_replicated:
+                from jax.experimental import multihost_utils
+
+                return multihost_utils.process_allgather(a, tiled=True)
+            return np.asarray(a.addressable_data(0))
+        return jax.device_get(a)
+
+    return jax.tree.map(fetch, tree)
