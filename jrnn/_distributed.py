@@ -21,6 +21,7 @@ import sys
 import traceback
 
 import jax
+import numpy as np
 
 from jrnn._checks import check_int
 
@@ -162,3 +163,23 @@ def barrier(name: str) -> None:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(name)
+
+
+def host_copy(tree):
+    """NumPy copies of the leaves, whole on every process. Arrays split over processes
+    (stateful carries, predictions) are gathered, a collective: on several processes
+    every process must call this at the same point."""
+
+    def fetch(a):
+        if not isinstance(a, jax.Array):
+            return a
+        if not a.is_fully_addressable:
+            if not a.is_fully_replicated:
+                from jax.experimental import multihost_utils
+
+                return multihost_utils.process_allgather(a, tiled=True)
+            a = a.addressable_data(0)  # every process already holds all of it
+        # Typed PRNG keys stay JAX arrays: NumPy has no dtype for them.
+        return a if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else np.asarray(a)
+
+    return jax.tree.map(fetch, tree)

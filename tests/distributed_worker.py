@@ -12,6 +12,7 @@ import sys
 import jax
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 
 import jrnn
 from jrnn.layers import LSTM, Dense, Embedding
@@ -29,7 +30,7 @@ def data(n=48, seed=0):
     return x, y
 
 
-def classifier(ckpt=None, epochs=2, devices=None):
+def classifier(ckpt=None, epochs=2, devices=None, verbose=0):
     """Masking (mask_zero) and dropout, shuffled batches, a validation set: fit, then
     evaluate and predict. Returns a dict of NumPy results."""
     model = jrnn.Sequential(
@@ -48,7 +49,7 @@ def classifier(ckpt=None, epochs=2, devices=None):
         batch_size=8,
         epochs=epochs,
         validation_data=data(16, seed=1),
-        verbose=0,
+        verbose=verbose,
         checkpoint_dir=ckpt,
         devices=devices,
     )
@@ -72,7 +73,9 @@ def stateful(devices=None):
         reset_state=False, verbose=0, devices=devices,
     )  # fmt: skip
     pred = jrnn.predict(model, state, chunks, batch_size=B, devices=devices)
-    return _flat(state.params, history=hist.history, predict=pred, carry=state.model_state)
+    # The carries stay split over the processes (each keeps its rows): gather them.
+    carry = multihost_utils.process_allgather(state.model_state, tiled=True)
+    return _flat(state.params, history=hist.history, predict=pred, carry=carry)
 
 
 def _flat(params, **extra):
@@ -107,7 +110,7 @@ def die(after_epochs):
 def main(scenario, out_dir, epochs="2"):
     jrnn.distributed.initialize()
     if scenario == "classifier":
-        result = classifier(ckpt=os.path.join(out_dir, "ckpt"), epochs=int(epochs))
+        result = classifier(ckpt=os.path.join(out_dir, "ckpt"), epochs=int(epochs), verbose=2)
     elif scenario == "stateful":
         result = stateful()
     elif scenario == "die":

@@ -9,7 +9,8 @@ step, each leaf's `keystr` path, dtype and shape, the key impl, and the user's m
 Saving follows Orbax's protocol on a local filesystem: write a unique `*.tmp` in the same
 directory, flush + fsync, `os.replace` it onto the final name, fsync the directory. A crash
 leaves the previous checkpoint intact plus at most a stale `*.tmp`, which readers ignore
-and the next successful save deletes. Assumes one writing process per directory.
+and the next successful save deletes. On several processes every process calls `save`;
+process 0 alone writes, and all return once the file is in place.
 
     save("ckpts", 100, state, metadata={"history": {"loss": [0.7, 0.5]}}, max_to_keep=3)
     state, meta = restore("ckpts", state)  # latest step; `state` gives structure and dtypes
@@ -28,6 +29,7 @@ import numpy as np
 
 from jrnn._atomic import atomic_write
 from jrnn._checks import check_int
+from jrnn._distributed import barrier, host_copy, is_primary
 
 FORMAT = "jrnn-checkpoint-v1"
 _FINAL = re.compile(r"ckpt_(\d+)\.npz")
@@ -98,6 +100,16 @@ def save(directory, step: int, tree, *, metadata=None, max_to_keep=None) -> path
         raise TypeError(f"metadata: got {type(metadata).__name__}, expected a dict or None")
     directory = pathlib.Path(directory)
     final = directory / f"ckpt_{step:08d}.npz"
+    # Several processes: all gather (a collective), process 0 alone writes, and none goes
+    # on before the file is there (a peer that restores next must find it).
+    tree = host_copy(tree)
+    if is_primary():
+        _write_and_prune(directory, final, step, tree, metadata, max_to_keep)
+    barrier(f"jrnn.checkpoint.save {final}")
+    return final
+
+
+def _write_and_prune(directory, final, step, tree, metadata, max_to_keep):
     write_file(final, tree, {"format": FORMAT, "step": step, "metadata": metadata or {}})
 
     for stale in directory.glob("ckpt_*.tmp"):
@@ -106,7 +118,6 @@ def save(directory, step: int, tree, *, metadata=None, max_to_keep=None) -> path
         for s in all_steps(directory)[:-max_to_keep]:
             if s != step:
                 (directory / f"ckpt_{s:08d}.npz").unlink(missing_ok=True)
-    return final
 
 
 def all_steps(directory) -> list[int]:

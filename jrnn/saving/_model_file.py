@@ -33,6 +33,7 @@ import pathlib
 import jax
 import jax.numpy as jnp
 
+from jrnn._distributed import host_copy, is_primary
 from jrnn._serialize import deserialize, serialize
 from jrnn._version import __version__
 from jrnn.models import Model
@@ -54,6 +55,7 @@ def save_model(path, model, variables, *, include_optimizer: bool = False, metad
     metadata: a JSON-serialisable dict stored alongside (e.g. a tokenizer's config),
       returned by `jrnn.saving.load_metadata`.
 
+    On several processes every process calls it and process 0 alone writes.
     A crash mid-save leaves the previous file at `path` intact. Every layer and cell
     must be built in or registered (`jrnn.saving.register_serializable`), and the
     variables must fit the model (`model.check_variables`): both are checked before
@@ -86,6 +88,11 @@ def save_model(path, model, variables, *, include_optimizer: bool = False, metad
         "contents": contents,
         "metadata": metadata or {},
     }
+    # Several processes: each calls save_model; carries split over processes are gathered
+    # (a collective) and process 0 alone writes.
+    tree = host_copy(tree)
+    if not is_primary():
+        return pathlib.Path(path)
     return write_file(path, tree, header)
 
 

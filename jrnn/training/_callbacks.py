@@ -27,6 +27,7 @@ import numpy as np
 
 from jrnn import checkpoint
 from jrnn._atomic import atomic_write, atomic_write_text
+from jrnn._distributed import is_primary
 from jrnn.training._resume import past_values
 
 
@@ -409,11 +410,15 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         resumed = self.loop is not None and getattr(self.loop, "initial_epoch", 0) > 0
+        if not is_primary():  # one file for a multi-process run
+            return
         if not self.append and not resumed and self.filename.exists():
             self.filename.unlink()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if not is_primary():
+            return
         new_file = not self.filename.exists() or self.filename.stat().st_size == 0
         if self._keys is None:
             self._keys = sorted(logs)

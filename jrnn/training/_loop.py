@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_int, check_positive_int
+from jrnn._distributed import host_copy, is_primary
 from jrnn.training import _resume
 from jrnn.training._batches import (
     Batches,
@@ -31,7 +32,13 @@ from jrnn.training._callbacks import (
 )
 from jrnn.training._objective import build_objective, host_checks
 from jrnn.training._optimizers import get_optimizer
-from jrnn.training._sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
+from jrnn.training._sharding import (
+    batch_multiple,
+    data_mesh,
+    replicate,
+    shard_batch,
+    shard_rows,
+)
 from jrnn.training._state import TrainState, as_variables, create_train_state
 from jrnn.training._steps import make_eval_step, make_predict_step, make_train_step
 
@@ -126,7 +133,7 @@ def fit(
                             steps_per_epoch=steps_per_epoch, start_epoch=start)  # fmt: skip
     loop = CallbackList(callbacks, model=model, state=_placed(state, mesh), history=history,
                         epochs=end, initial_epoch=start)  # fmt: skip
-    if verbose:
+    if verbose and is_primary():  # one progress bar for a multi-process run
         loop.append(ProgressBar(batches.steps, verbose))
     train_step = make_train_step(model, objective, optimizer)
     validate = None
@@ -178,7 +185,7 @@ def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching,
     )
     if restored is None:
         return state, History(), end
-    if verbose:
+    if verbose and is_primary():
         print(f"fit: resumed from epoch {int(restored[0].epoch)} of {checkpoint_dir}")
     return restored[0], History.from_dict(restored[1]), end
 
@@ -384,5 +391,5 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
         new_state, y = step(v, shard_batch(batch["x"], mesh))
         v = {**v, "state": new_state}
         n = int(batch["valid"].sum())
-        outs.append(jax.tree.map(lambda a, n=n: np.asarray(a)[:n], y))
+        outs.append(jax.tree.map(lambda a, n=n: a[:n], host_copy(y)))
     return jax.tree.map(lambda *a: np.concatenate(a), *outs)

@@ -27,18 +27,22 @@ def batch_multiple(mesh: Mesh) -> int:
 def replicate(tree, mesh: Mesh):
     """Put every leaf on every device of the mesh (parameters, optimizer state).
 
-    Works across processes when every process holds the same values (JAX's
-    `device_put` then places each process's own copies); PRNG keys go through their raw
-    data, which `device_put` does not do for a mesh that spans processes."""
+    Across processes every process must hold the same values."""
     whole = NamedSharding(mesh, PartitionSpec())
     return jax.tree.map(lambda a: _put(a, whole), tree)
 
 
 def _put(a, sharding):
+    """`a` as a global array laid out by `sharding`. On several processes each process
+    fills only its own devices from its copy of the whole value (no collective: JAX's
+    `device_put` would first check with every process that the values agree)."""
+    if jax.process_count() == 1 or (isinstance(a, jax.Array) and not a.is_fully_addressable):
+        return jax.device_put(a, sharding)
     if isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-        data = jax.device_put(jax.random.key_data(a), sharding)
+        data = _put(jax.random.key_data(a), sharding)
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
-    return jax.device_put(a, sharding)
+    host = np.asarray(a)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
 def shard_rows(tree, mesh: Mesh):
@@ -60,7 +64,7 @@ def shard_batch(batch, mesh: Mesh, *, local: bool = False):
     """
     sharding = NamedSharding(mesh, PartitionSpec("data"))
     if not local or jax.process_count() == 1:
-        return jax.device_put(batch, sharding)
+        return jax.tree.map(lambda v: _put(v, sharding), batch)
 
     def from_local(v):
         v = np.asarray(v)
@@ -68,19 +72,3 @@ def shard_batch(batch, mesh: Mesh, *, local: bool = False):
         return jax.make_array_from_process_local_data(sharding, v, shape)
 
     return jax.tree.map(from_local, batch)
-
-
-def to_host(tree):
-    """NumPy copies of device arrays, whole on every process (arrays split over
-    processes are gathered: every process must call this at the same point)."""
-
-    def fetch(a):
-        if isinstance(a, jax.Array) and not a.is_fully_addressable:
-            if not a.is_fully_replicated:
-                from jax.experimental import multihost_utils
-
-                return multihost_utils.process_allgather(a, tiled=True)
-            return np.asarray(a.addressable_data(0))
-        return jax.device_get(a)
-
-    return jax.tree.map(fetch, tree)
