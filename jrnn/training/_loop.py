@@ -29,7 +29,7 @@ from jrnn.training._callbacks import (
     learning_rate,
     nonfinite_message,
 )
-from jrnn.training._objective import build_objective, host_checks
+from jrnn.training._objective import build_objective, host_checks, warn_if_logits
 from jrnn.training._optimizers import get_optimizer
 from jrnn.training._sharding import batch_multiple, data_mesh, replicate, shard_batch, shard_rows
 from jrnn.training._state import TrainState, as_variables, create_train_state
@@ -141,7 +141,9 @@ def fit(
     for epoch in range(start, end):
         if loop.stop_training:  # e.g. a resumed run whose EarlyStopping had already stopped
             break
-        epoch_logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose)
+        probe_for = objective if epoch == start else None  # warn once per fit, at batch 0
+        epoch_logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state,
+                            verbose, probe_for)  # fmt: skip
         if epoch_logs is None:  # on_train_end gets the last finished epoch's logs
             break
         logs = epoch_logs
@@ -183,13 +185,15 @@ def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching,
     return restored[0], History.from_dict(restored[1]), end
 
 
-def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose):
+def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose, probe_for):
     """Train one epoch and run its hooks: the epoch's logs, or None when training ends
-    without finishing it (a non-finite loss, or a stream that had run out)."""
+    without finishing it (a non-finite loss, or a stream that had run out). With
+    `probe_for` (the objective), the first batch's predictions are checked for logits
+    given to a probability loss."""
     if reset_state:  # before on_epoch_begin, which sees (and may change) the start state
         loop.state = loop.state._replace(model_state=_zeros(loop.state.model_state, mesh))
     loop.on_epoch_begin(epoch, {})
-    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch)
+    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch, probe_for)
     if sums is None:  # a stream that ran out exactly at the previous epoch's end
         _warn_ran_out(f"before epoch {epoch + 1}", f"training stops after epoch {epoch}",
                       batches.steps_per_epoch)  # fmt: skip
@@ -233,7 +237,7 @@ def _fit_data(
     return train, val
 
 
-def _train_epoch(loop, train_step, batches, mesh, epoch):
+def _train_epoch(loop, train_step, batches, mesh, epoch, probe_for=None):
     """Run one epoch's steps and return the summed (total, count) logs, or None when
     there was no batch. Each step's loss is read one step behind, so the device stays
     busy; a non-finite one puts back the state before that step and sets
@@ -241,20 +245,24 @@ def _train_epoch(loop, train_step, batches, mesh, epoch):
     acc = pending = None
     for index, batch in enumerate(batches):
         before = loop.state
-        loop.state, sums = train_step(before, shard_batch(batch, mesh))
+        loop.state, sums, probe = train_step(before, shard_batch(batch, mesh))
         acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
-        if pending is not None and not _finish_batch(loop, pending, epoch):
+        if pending is not None and not _finish_batch(loop, pending, epoch, probe_for):
             return acc
-        pending = (index, before, acc)
+        pending = (index, before, acc, probe if index == 0 else None)
     if pending is None:
         return None
-    _finish_batch(loop, pending, epoch)
+    _finish_batch(loop, pending, epoch, probe_for)
     return acc
 
 
-def _finish_batch(loop, pending, epoch) -> bool:
-    """Check a finished step's loss and run on_train_batch_end; False if non-finite."""
-    index, before, acc = pending
+def _finish_batch(loop, pending, epoch, probe_for) -> bool:
+    """Check a finished step's loss and run on_train_batch_end; False if non-finite.
+    The first batch's probe comes in the same transfer as its sums."""
+    index, before, acc, probe = pending
+    acc, probe = jax.device_get((acc, probe))
+    if probe and probe_for is not None:
+        warn_if_logits(probe_for, probe, stacklevel=5)
     logs = _means(acc)  # running means through this batch, as Keras's batch logs
     finite = math.isfinite(logs["loss"])
     if not finite:
@@ -322,17 +330,24 @@ def _check_seed(seed) -> int:
 
 
 # -- evaluate / predict -------------------------------------------------------------------------
-def _evaluate(eval_step, *, variables, data, batch_size, mesh, prefix="", max_steps=None):
-    """Logs of one pass over `data`, stateful carries starting at zero."""
+def _evaluate(eval_step, *, variables, data, batch_size, mesh, prefix="", max_steps=None,
+              probe_for=None):  # fmt: skip
+    """Logs of one pass over `data`, stateful carries starting at zero; with `probe_for`
+    (the objective), warns when the first batch's predictions look like logits given to
+    a probability loss."""
     variables = {**variables, "state": _zeros(variables.get("state", {}), mesh)}
-    acc = None
+    acc = first_probe = None
     # islice, not a counted break: a one-shot iterator must not lose the batch after.
     for batch in itertools.islice(data.one_pass(batch_size, batch_multiple(mesh)), max_steps):
-        new_state, sums = eval_step(variables, shard_batch(batch, mesh))
+        new_state, sums, probe = eval_step(variables, shard_batch(batch, mesh))
         variables = {**variables, "state": new_state}
+        first_probe = probe if acc is None else first_probe
         acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
     if acc is None:
         raise ValueError(f"{data.name}: got no batches, expected at least one")
+    acc, first_probe = jax.device_get((acc, first_probe))
+    if first_probe and probe_for is not None:
+        warn_if_logits(probe_for, first_probe, stacklevel=3)
     return _means(acc, prefix)
 
 
@@ -358,9 +373,8 @@ def evaluate(
     if d.arrays is not None:
         check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = replicate(v, mesh)
-    return _evaluate(
-        make_eval_step(model, objective), variables=v, data=d, batch_size=batch_size, mesh=mesh
-    )
+    return _evaluate(make_eval_step(model, objective), variables=v, data=d,
+                     batch_size=batch_size, mesh=mesh, probe_for=objective)  # fmt: skip
 
 
 def predict(model, variables, x, *, batch_size: int = 32, devices=None):
