@@ -26,6 +26,7 @@ from jrnn.training._callbacks import (
     CallbackList,
     History,
     ProgressBar,
+    check_verbose,
     learning_rate,
     nonfinite_message,
 )
@@ -110,6 +111,7 @@ def fit(
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
     validation_steps = check_int("validation_steps", validation_steps, minimum=1, allow_none=True)
     seed = _check_seed(seed)
+    verbose = check_verbose(verbose)
     objective = build_objective(model, loss, metrics, loss_weights, class_weight)
     check = host_checks(model, as_variables(variables)["params"], objective)
     train, val = _fit_data(
