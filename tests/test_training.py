@@ -2,7 +2,9 @@
 list, resume replay, optimizer names) and what they add to fit: continued training,
 several outputs, class weights."""
 
+import inspect
 import os
+import re
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -490,3 +492,16 @@ def test_train_end_gets_the_last_finished_epochs_logs_after_a_nonfinite_stop():
         _, h = jrnn.fit(model, v, batches, loss="mse", epochs=3, steps_per_epoch=2,
                         callbacks=[spy], verbose=0, devices=ONE)  # fmt: skip
     assert h.epoch == [0] and ends == [{"loss": h.history["loss"][0]}]
+
+
+@pytest.mark.parametrize("fn", [jrnn.fit, jrnn.evaluate, jrnn.predict, jrnn.decode.sample])
+def test_every_parameter_is_documented_in_args(fn):
+    doc = inspect.getdoc(fn)
+    args = doc.split("Args:\n", 1)[1].split("\n\n", 1)[0]
+    # entries are "  name: ..." or "  name, other: ..." at the first indentation
+    documented = set()
+    for names in re.findall(r"^  (\w+(?:, \w+)*):", args, flags=re.M):
+        documented.update(names.split(", "))
+    params = set(inspect.signature(fn).parameters)
+    assert params - documented == set(), f"{fn.__name__}: undocumented"
+    assert documented - params == set(), f"{fn.__name__}: documents no such parameter"

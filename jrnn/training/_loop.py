@@ -87,23 +87,43 @@ def fit(
       loss_weights: None (all 1), or a list or dict by output name.
       class_weight: {class id: weight} (Keras): the training loss of each label is
         weighted by its class's weight (classes not listed weigh 1); one output only.
-      batch_size, shuffle, validation_data, validation_split: as Keras (batch_size
-        None is 32; with an iterable of batches it is not used).
+      batch_size: rows per step (None is 32, as Keras); a short last batch is padded
+        and its padding rows weigh nothing. Not used with an iterable of batches.
+      epochs: epochs to train (>= 1), counted from the state given.
       steps_per_epoch: None (an epoch is one pass over `data`), or the number of batches
         each epoch takes from one stream over the data, passes after passes (arrays
         reshuffled per pass; an endless `Dataset.repeat()` or generator can be trained
         on; a one-shot iterator that runs out ends training with a warning).
+      validation_data: evaluated after every epoch (logged with a "val_" prefix): the
+        same forms as `data`.
+      validation_split: a fraction in [0, 1) of the rows of array `data`, the last ones
+        before shuffling, held out as validation data (as Keras; ignored when
+        `validation_data` is given).
       validation_steps: None (all of `validation_data`), or at most this many of its
         batches per evaluation (the next ones of a one-shot iterator).
+      shuffle: reshuffle array rows every epoch (from `seed` and the epoch number).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
       seed: drives the shuffles and, for new variables, the dropout key.
       verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
         line per epoch.
-      checkpoint_dir: save the TrainState after every epoch and, with `resume`, continue
-        from the latest checkpoint there: the run then ends at the same epoch as without
-        the interruption (`epochs` counts from the state given, not from the checkpoint).
+      checkpoint_dir: save the TrainState after every epoch (atomically) and, with
+        `resume`, continue from the latest checkpoint there: the run then ends at the
+        same epoch as without the interruption (`epochs` counts from the state given,
+        not from the checkpoint).
+      resume: continue from `checkpoint_dir`'s latest checkpoint when there is one
+        (False: start from `variables`, refusing a directory that holds checkpoints).
+      max_to_keep: checkpoints kept in `checkpoint_dir` (None: all).
       reset_state: zero stateful RNN carries at the start of every epoch.
       devices: the devices to split each batch over (default all).
+
+    Returns:
+      (state, history): the TrainState after the last epoch (pass it back as
+      `variables` to train on, or to `evaluate` / `predict`), and the `History` of
+      every epoch's logs (with the restored epochs' when resumed).
+
+    Warns when a probability loss (`from_logits=False`) gets predictions in the first
+    batch that are not probabilities (logits), and when the loss goes non-finite (then
+    training stops with the state before that step).
     """
     optimizer = get_optimizer(optimizer)
     batch_size = _batch_size(batch_size)
@@ -112,6 +132,7 @@ def fit(
     validation_steps = check_int("validation_steps", validation_steps, minimum=1, allow_none=True)
     seed = _check_seed(seed)
     verbose = check_verbose(verbose)
+    max_to_keep = check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
     objective = build_objective(model, loss, metrics, loss_weights, class_weight)
     check = host_checks(model, as_variables(variables)["params"], objective)
     train, val = _fit_data(
@@ -364,9 +385,25 @@ def evaluate(
     batch_size: int = 32,
     devices=None,
 ):
-    """Loss and metrics over `data` ((x, y[, sample_weight]) arrays or an iterable of
-    batches): a dict like Keras's `evaluate(return_dict=True)`, with `fit`'s keys for
-    several outputs. Stateful carries start at zero and run through the batches in order."""
+    """Loss and metrics over `data`: a dict like Keras's `evaluate(return_dict=True)`,
+    with `fit`'s keys ("loss", metric names; "<output>_loss" ... for several outputs).
+    Stateful carries start at zero and run through the batches in order.
+
+    Args:
+      model: a `jrnn.Sequential` or `jrnn.Model`.
+      variables: `model.init(...)`'s dict or a TrainState.
+      data: (x, y) or (x, y, sample_weight) arrays, or an iterable of such batches
+        (as `fit`'s).
+      loss: as `fit`'s; None reports the metrics only.
+      metrics: as `fit`'s.
+      loss_weights: as `fit`'s (None: all 1).
+      batch_size: rows per step (None is 32); a short last batch is padded and its
+        padding rows weigh nothing.
+      devices: the devices to split each batch over (default all).
+
+    Returns:
+      {log key: float}, means over all rows (and unmasked steps) of `data`.
+    """
     batch_size = _batch_size(batch_size)
     objective = build_objective(model, loss, metrics, loss_weights)
     d = Batches(data, "data", host_checks(model, as_variables(variables)["params"], objective))
@@ -380,10 +417,20 @@ def evaluate(
 
 
 def predict(model, variables, x, *, batch_size: int = 32, devices=None):
-    """Model outputs for every row of `x` (arrays, or a list/dict of arrays for several
-    inputs), run in batches with one compiled function: NumPy arrays of exactly
-    `num_rows(x)` rows (a list for several outputs). Stateful carries start from
-    `variables["state"]` and run through the batches in order."""
+    """Model outputs for every row of `x`, run in batches with one compiled function.
+    Stateful carries start from `variables["state"]` and run through the batches in order.
+
+    Args:
+      model: a `jrnn.Sequential` or `jrnn.Model`.
+      variables: `model.init(...)`'s dict or a TrainState.
+      x: (N, ...) arrays, or a list or dict of them for several inputs.
+      batch_size: rows per step (None is 32); a short last batch is padded and the
+        padding rows' outputs dropped.
+      devices: the devices to split each batch over (default all).
+
+    Returns:
+      NumPy arrays of exactly N rows: one for one output, a list for several.
+    """
     batch_size = _batch_size(batch_size)
     x = as_arrays(x, "x")
     rows = num_rows(x, "x")
