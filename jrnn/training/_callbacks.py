@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -49,8 +50,19 @@ class History(Callback):
     (validation keys prefixed "val_"), `history.epoch` the epoch indices."""
 
     def __init__(self, history: dict | None = None, epoch: list | None = None):
-        self.history = {k: list(v) for k, v in (history or {}).items()}
-        self.epoch = list(epoch or [])
+        history = {} if history is None else history
+        if not isinstance(history, dict) or not all(
+            isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in history.items()
+        ):
+            raise TypeError(
+                f"history: got {type(history).__name__} {history!r:.60}, expected a dict "
+                f"{{log key: list of per-epoch values}}"
+            )
+        epoch = [] if epoch is None else epoch
+        if not isinstance(epoch, (list, tuple)):
+            raise TypeError(f"epoch: got {type(epoch).__name__}, expected a list of epoch indices")
+        self.history = {k: list(v) for k, v in history.items()}
+        self.epoch = [check_int(f"epoch[{i}]", e, minimum=0) for i, e in enumerate(epoch)]
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -68,6 +80,12 @@ class History(Callback):
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
+        """The History `to_dict` gave: {"epoch": [...], "history": {key: [...]}}."""
+        if not isinstance(d, dict) or not set(d) <= {"epoch", "history"}:
+            raise TypeError(
+                f"d: got {type(d).__name__} {d!r:.60}, expected History.to_dict()'s "
+                f"{{'epoch': [...], 'history': {{...}}}}"
+            )
         return cls(d.get("history"), d.get("epoch"))
 
     def to_json(self, path) -> None:
@@ -286,6 +304,26 @@ def _better(mode: str, monitor: str):
     return (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b), mode
 
 
+def _check_monitor(monitor) -> str:
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"monitor: got {monitor!r}, expected a log key such as 'val_loss'")
+    return monitor
+
+
+def _check_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: got {type(value).__name__} {value!r}, expected a number")
+    if math.isnan(value):
+        raise ValueError(f"{name}: got NaN, expected a number")
+    return float(value)
+
+
+def _check_path(name: str, value) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or str(value) == "":
+        raise TypeError(f"{name}: got {value!r}, expected a path (str or pathlib.Path)")
+    return Path(value)
+
+
 def _monitored(logs, monitor, who):
     if monitor not in (logs or {}):
         raise ValueError(
@@ -315,10 +353,13 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = False,
         start_from_epoch: int = 0,
     ):
-        self.monitor, self.patience, self.baseline = monitor, int(patience), baseline
-        self.min_delta = abs(float(min_delta))
+        self.monitor = _check_monitor(monitor)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.baseline = None if baseline is None else _check_number("baseline", baseline)
+        self.min_delta = abs(_check_number("min_delta", min_delta))
         self._improved, self.mode = _better(mode, monitor)
-        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = check_int("start_from_epoch", start_from_epoch, minimum=0)
         self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
@@ -399,10 +440,15 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):  # fmt: skip
-        if not 0.0 < factor < 1.0:
+        if not 0.0 < _check_number("factor", factor) < 1.0:
             raise ValueError(f"factor: got {factor!r}, expected a number in (0, 1)")
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), min_lr
+        self.monitor, self.factor = _check_monitor(monitor), float(factor)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.min_delta = abs(_check_number("min_delta", min_delta))
+        self.cooldown = check_int("cooldown", cooldown, minimum=0)
+        self.min_lr = _check_number("min_lr", min_lr)
+        if self.min_lr < 0:
+            raise ValueError(f"min_lr: got {min_lr!r}, expected a number >= 0")
         self._improved, self.mode = _better(mode, monitor)
 
     def on_train_begin(self, logs=None):
@@ -478,9 +524,10 @@ class ModelCheckpoint(Callback):
         mode: str = "auto",
         max_to_keep: int | None = None,
     ):
-        self.directory = Path(directory)
-        self.monitor, self.save_best_only = monitor, save_best_only
-        self.save_weights_only, self.max_to_keep = save_weights_only, max_to_keep
+        self.directory = _check_path("directory", directory)
+        self.monitor, self.save_best_only = _check_monitor(monitor), bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.max_to_keep = check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
         self._improved, self.mode = _better(mode, monitor)
         self.best = None
 
@@ -518,7 +565,10 @@ class CSVLogger(Callback):
     checkpoint (`fit(checkpoint_dir=...)`) keeps the rows of the epochs before it."""
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
-        self.filename, self.separator, self.append = Path(filename), separator, append
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"separator: got {separator!r}, expected one character")
+        self.filename = _check_path("filename", filename)
+        self.separator, self.append = separator, bool(append)
         self._keys = None
 
     def on_train_begin(self, logs=None):
@@ -575,6 +625,8 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"{name}: not a callback hook")
+            if not callable(fn):
+                raise TypeError(f"{name}: got {type(fn).__name__}, expected a function")
             setattr(self, name, fn)
 
 
@@ -605,6 +657,10 @@ class CallbackList:
             cb.loop = self
 
     def append(self, callback: Callback) -> None:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callback: got {type(callback).__name__}, expected a jrnn.callbacks.Callback"
+            )
         callback.loop = self
         self.callbacks.append(callback)
 

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_int, check_positive_int
+from jrnn.models import Model
 from jrnn.training import _resume
 from jrnn.training._batches import (
     Batches,
@@ -125,6 +126,7 @@ def fit(
     batch that are not probabilities (logits), and when the loss goes non-finite (then
     training stops with the state before that step).
     """
+    _check_model(model)
     optimizer = get_optimizer(optimizer)
     batch_size = _batch_size(batch_size)
     epochs = check_positive_int("epochs", epochs)
@@ -341,6 +343,14 @@ def _means(acc, prefix="") -> dict:
     }
 
 
+def _check_model(model) -> None:
+    if not isinstance(model, Model):
+        raise TypeError(
+            f"model: got {type(model).__name__}, expected a jrnn Model (jrnn.Sequential or "
+            f"jrnn.Model; a layer on its own runs as jrnn.Sequential([layer]))"
+        )
+
+
 def _batch_size(value) -> int:
     """Keras: batch_size=None means 32."""
     return 32 if value is None else check_positive_int("batch_size", value)
@@ -404,6 +414,7 @@ def evaluate(
     Returns:
       {log key: float}, means over all rows (and unmasked steps) of `data`.
     """
+    _check_model(model)
     batch_size = _batch_size(batch_size)
     objective = build_objective(model, loss, metrics, loss_weights)
     d = Batches(data, "data", host_checks(model, as_variables(variables)["params"], objective))
@@ -431,14 +442,19 @@ def predict(model, variables, x, *, batch_size: int = 32, devices=None):
     Returns:
       NumPy arrays of exactly N rows: one for one output, a list for several.
     """
+    _check_model(model)
     batch_size = _batch_size(batch_size)
     x = as_arrays(x, "x")
     rows = num_rows(x, "x")
     if rows == 0:
         raise ValueError("x: got 0 rows, expected at least one row")
+    v = as_variables(variables)
+    # Shapes checked (abstractly) on x as given: after batching, an error would name the
+    # padded batch's shape, which the caller never passed. Without the state, whose rows
+    # are the batch's, not x's.
+    jax.eval_shape(lambda v, x: model.apply(v, x), {**v, "state": {}}, x)
     d = Batches((x, np.zeros((rows,), np.float32)), "x", lambda x, y: model.check_inputs(x))
     mesh = data_mesh(devices)
-    v = as_variables(variables)
     check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = {**replicate(v, mesh), "state": shard_rows(v.get("state", {}), mesh)}
     step = make_predict_step(model)
