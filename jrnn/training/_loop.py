@@ -105,8 +105,9 @@ def fit(
       shuffle: reshuffle array rows every epoch (from `seed` and the epoch number).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
       seed: drives the shuffles and, for new variables, the dropout key.
-      verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
-        line per epoch.
+      verbose: 0 silent; 1 (or "auto") a progress bar on a terminal, elsewhere a line
+        every 10 s and one per epoch (see `jrnn.callbacks.ProgressBar`); 2 one line
+        per epoch.
       checkpoint_dir: save the TrainState after every epoch (atomically) and, with
         `resume`, continue from the latest checkpoint there: the run then ends at the
         same epoch as without the interruption (`epochs` counts from the state given,
