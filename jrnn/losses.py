@@ -25,7 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jrnn._shapes import as_f32, broadcast_left, match_elementwise
@@ -66,7 +68,7 @@ def reduce_weighted(values, sample_weight=None, mask=None) -> jnp.ndarray:
     Returns:
       A float32 scalar.
     """
-    values = as_f32(values)
+    values = as_f32(_numeric("values", values))
     shape = tuple(values.shape)
     if sample_weight is not None:
         values = values * as_f32(broadcast_left(sample_weight, shape, "sample_weight"))
@@ -77,6 +79,18 @@ def reduce_weighted(values, sample_weight=None, mask=None) -> jnp.ndarray:
     valid = jnp.sum(valid_mask, dtype=jnp.float32)
     mask_weight = jnp.where(valid > 0, total / jnp.maximum(valid, 1.0), 0.0)
     return jnp.sum(jnp.where(valid_mask, values * mask_weight, 0.0)) / total
+
+
+def _numeric(name: str, x):
+    """`x` if it is a number or an array of numbers (NumPy, JAX, traced), else TypeError
+    naming `name` (JAX's own error names neither the argument nor the loss)."""
+    try:
+        dtype = x.dtype if isinstance(x, jax.Array) else np.asarray(x).dtype  # tracers too
+    except (TypeError, ValueError):  # ragged lists
+        dtype = None
+    if dtype is None or not (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"{name}: got {type(x).__name__} {x!r:.60}, expected an array of numbers")
+    return x
 
 
 def _check_label_smoothing(name: str, label_smoothing: float) -> None:
@@ -239,6 +253,13 @@ class LossFunction(Loss):
     name: str = ""
 
     def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(
+                f"fn: got {type(self.fn).__name__}, expected a function "
+                f"fn(y_true, y_pred) -> per-example losses"
+            )
+        if not isinstance(self.name, str):
+            raise TypeError(f"name: got {type(self.name).__name__}, expected a string")
         if not self.name:
             object.__setattr__(self, "name", getattr(self.fn, "__name__", "loss"))
 
@@ -246,7 +267,7 @@ class LossFunction(Loss):
         y_pred = jnp.asarray(y_pred)
         if jnp.issubdtype(y_pred.dtype, jnp.floating):
             y_pred = y_pred.astype(jnp.float32)
-        return as_f32(self.fn(y_true, y_pred))
+        return as_f32(_numeric(f"loss {self.name!r}'s result", self.fn(y_true, y_pred)))
 
 
 _BY_NAME: dict[str, type[Loss]] = {

@@ -76,10 +76,49 @@ def test_loss_matches_keras_and_jits_and_differentiates():
     assert np.all(np.asarray(g)[3, lengths[3] :] == 0)  # padded frames get no gradient
 
 
-def test_infeasible_label_is_large_not_inf():
-    logits = np.zeros((1, 2, 3), np.float32)
-    loss = ctc.ctc_loss(logits, np.array([[1, 1]]), np.array([2]), np.array([2]))
-    assert np.isfinite(loss) and loss > 1e4
+def test_infeasible_rows_raise_when_concrete_and_are_inf_when_traced():
+    logits = np.zeros((3, 3, 3), np.float32)
+    labels = np.array([[1, 1], [1, 2], [1, 1]])
+    # row 0: "1 1" needs 3 frames (a blank between the repeats) and has 2; row 2 has 3
+    lengths, label_lengths = np.array([2, 2, 3]), np.array([2, 2, 2])
+    with pytest.raises(ValueError, match=r"label_lengths: rows \[0\].*needed \[3\]"):
+        ctc.ctc_loss(logits, labels, lengths, label_lengths)
+    loss = jax.jit(lambda *a: ctc.ctc_loss(*a, reduction="none"))(
+        logits, labels, lengths, label_lengths
+    )
+    assert loss[0] == np.inf and np.all(np.isfinite(loss[1:]))
+    g = jax.jit(jax.grad(lambda z: ctc.ctc_loss(z, labels, lengths, label_lengths)))(logits)
+    assert np.all(np.asarray(g)[0] == 0) and np.all(np.isfinite(g)) and np.any(g[1] != 0)
+
+
+def test_zero_infinity_matches_torch():
+    torch = pytest.importorskip("torch")
+    _, logits, _ = random_case(5, b=4, t=4, c=4)
+    labels = np.array([[1, 1, 2], [1, 2, 3], [2, 2, 0], [3, 1, 3]])
+    lengths = np.array([4, 2, 2, 4])
+    label_lengths = np.array([3, 3, 2, 3])  # rows 0 (needs 4 of 4: ok), 1 and 2 infeasible
+
+    def ours(z):
+        return ctc.ctc_loss(z, labels, lengths, label_lengths, reduction="none",
+                            zero_infinity=True)  # fmt: skip
+
+    loss, vjp = jax.vjp(ours, logits)
+    (g,) = vjp(np.ones(4, np.float32))
+    z = torch.tensor(logits, requires_grad=True)
+    want = torch.nn.functional.ctc_loss(
+        torch.log_softmax(z, -1).transpose(0, 1),
+        torch.tensor(labels),
+        torch.tensor(lengths),
+        torch.tensor(label_lengths),
+        reduction="none",
+        zero_infinity=True,
+    )
+    want.sum().backward()
+    np.testing.assert_allclose(loss, want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert loss[1] == 0 and loss[2] == 0
+    np.testing.assert_allclose(g, z.grad.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="zero_infinity"):
+        ctc.ctc_loss(logits, labels, lengths, label_lengths)
 
 
 @pytest.mark.parametrize("merge", [True, False])

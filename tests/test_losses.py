@@ -493,3 +493,19 @@ def test_get_metrics():
         metrics.get("accuracyy")
     with pytest.raises(TypeError, match="metrics: got 1.5"):
         metrics.get(1.5)
+
+
+def test_bad_loss_inputs_name_the_argument():
+    with pytest.raises(TypeError, match="fn: got int, expected a function"):
+        losses.LossFunction(3)
+    with pytest.raises(TypeError, match="name: got int"):
+        losses.LossFunction(abs, name=3)
+    with pytest.raises(TypeError, match="loss 'words'.s result: got str"):
+        losses.LossFunction(lambda y, p: "a", name="words")(np.zeros(3), np.zeros(3))
+    for bad in (["a"], None, [[1], [1, 2]]):
+        with pytest.raises(TypeError, match="values: got"):
+            losses.reduce_weighted(bad)
+    # numbers of any kind pass, traced ones too
+    assert float(losses.reduce_weighted([1, 2])) == 1.5
+    assert float(losses.reduce_weighted(np.array([True, False]))) == 0.5
+    assert float(jax.jit(losses.reduce_weighted)(jnp.ones(3, jnp.bfloat16))) == 1.0

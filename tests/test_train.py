@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -23,7 +24,7 @@ import jrnn  # noqa: E402
 from jrnn import callbacks as cbs  # noqa: E402
 from jrnn import checkpoint  # noqa: E402
 from jrnn.layers import LSTM, Dense, Embedding, TimeDistributed  # noqa: E402
-from jrnn.training import _batches  # noqa: E402
+from jrnn.training import _batches, _objective  # noqa: E402
 
 V, T, F, H = 30, 6, 3, 8  # vocabulary, steps, float features, units
 CE = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -942,3 +943,59 @@ def test_steps_per_epoch_with_endless_and_one_shot_data():
             _fit(model, v, (x, y), steps_per_epoch=bad, devices=ONE)
     with pytest.raises(ValueError, match="validation_steps"):
         _fit(model, v, (x, y), validation_data=(x, y), validation_steps=0, devices=ONE)
+
+
+# -- 12. logits given to a probability loss ------------------------------------------------------
+@pytest.mark.parametrize(
+    "loss, activation, units",
+    [
+        ("sparse_categorical_crossentropy", None, 3),
+        ("binary_crossentropy", None, 1),
+        ("sparse_categorical_crossentropy", "softmax", 3),
+        ("binary_crossentropy", "sigmoid", 1),
+    ],
+)
+def test_probability_loss_given_logits_warns_once(loss, activation, units):
+    rng = np.random.default_rng(0)
+    x = 3 * rng.standard_normal((40, F)).astype(np.float32)
+    y = rng.integers(0, units if units > 1 else 2, 40).astype(np.int32)
+    model = jrnn.Sequential([Dense(units, activation=activation)])
+    v = model.init(jax.random.key(0), x[:2])
+    kw = {"loss": loss, "batch_size": 16, "verbose": 0, "devices": ONE}
+    lowered = []
+
+    def listen(event, duration, **kw):  # lowerings: the persistent cache may skip compiles
+        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+            lowered.append(kw.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        state, _ = jrnn.fit(model, v, (x, y), epochs=2, validation_data=(x, y), **kw)
+        jrnn.evaluate(model, state, (x, y), loss=loss, batch_size=16, devices=ONE)
+    jax.monitoring.unregister_event_duration_listener(listen)
+    mine = [w for w in caught if "from_logits" in str(w.message)]
+    if activation is not None:  # probabilities: no warning
+        assert mine == []
+        return
+    # once for fit (not per epoch, not for its validation) and once for evaluate
+    assert len(mine) == 2, [str(w.message) for w in mine]
+    assert all(w.filename == __file__ for w in mine)  # points at the caller's line
+    msg = str(mine[0].message)
+    assert "from_logits=True" in msg and "outside [0, 1]" in msg
+    # the probe rides on the steps: one train step and one eval step program
+    assert lowered.count("jit(train_step)") == 1 and lowered.count("jit(eval_step)") == 1
+
+
+def test_categorical_rows_that_do_not_sum_to_one_warn():
+    # in [0, 1] but not normalised (sigmoid per class): the row sums give it away
+    obj = _objective.build_objective(jrnn.Sequential([Dense(3)]), "categorical_crossentropy")
+    y = jax.nn.sigmoid(jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)), jnp.float32))
+    valid = jnp.array([True, True, True, False])
+    probe = jax.device_get(obj.probability_probe(y, None, valid))
+    with pytest.warns(UserWarning, match=r"sum to 1 ± .*from_logits=True"):
+        _objective.warn_if_logits(obj, probe, stacklevel=1)
+    probe = jax.device_get(obj.probability_probe(jax.nn.softmax(y), None, valid))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _objective.warn_if_logits(obj, probe, stacklevel=1)

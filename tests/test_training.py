@@ -2,7 +2,9 @@
 list, resume replay, optimizer names) and what they add to fit: continued training,
 several outputs, class weights."""
 
+import inspect
 import os
+import re
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -490,3 +492,72 @@ def test_train_end_gets_the_last_finished_epochs_logs_after_a_nonfinite_stop():
         _, h = jrnn.fit(model, v, batches, loss="mse", epochs=3, steps_per_epoch=2,
                         callbacks=[spy], verbose=0, devices=ONE)  # fmt: skip
     assert h.epoch == [0] and ends == [{"loss": h.history["loss"][0]}]
+
+
+@pytest.mark.parametrize("fn", [jrnn.fit, jrnn.evaluate, jrnn.predict, jrnn.decode.sample])
+def test_every_parameter_is_documented_in_args(fn):
+    doc = inspect.getdoc(fn)
+    args = doc.split("Args:\n", 1)[1].split("\n\n", 1)[0]
+    # entries are "  name: ..." or "  name, other: ..." at the first indentation
+    documented = set()
+    for names in re.findall(r"^  (\w+(?:, \w+)*):", args, flags=re.M):
+        documented.update(names.split(", "))
+    params = set(inspect.signature(fn).parameters)
+    assert params - documented == set(), f"{fn.__name__}: undocumented"
+    assert documented - params == set(), f"{fn.__name__}: documents no such parameter"
+
+
+def test_callback_arguments_are_checked():
+    cases = [
+        (lambda: cbs.EarlyStopping(patience=-1), ValueError, "patience: got -1"),
+        (lambda: cbs.EarlyStopping(patience="3"), TypeError, "patience: got '3'"),
+        (lambda: cbs.EarlyStopping(monitor=None), TypeError, "monitor: got None"),
+        (lambda: cbs.EarlyStopping(min_delta="0.1"), TypeError, "min_delta"),
+        (lambda: cbs.EarlyStopping(start_from_epoch=-2), ValueError, "start_from_epoch"),
+        (lambda: cbs.ReduceLROnPlateau(cooldown=-1), ValueError, "cooldown: got -1"),
+        (lambda: cbs.ReduceLROnPlateau(patience=1.5), TypeError, "patience"),
+        (lambda: cbs.ReduceLROnPlateau(min_lr=-1.0), ValueError, "min_lr"),
+        (lambda: cbs.ReduceLROnPlateau(factor="0.5"), TypeError, "factor"),
+        (lambda: cbs.ModelCheckpoint(None), TypeError, "directory: got None"),
+        (lambda: cbs.ModelCheckpoint("ckpt", max_to_keep=0), ValueError, "max_to_keep: got 0"),
+        (lambda: cbs.ModelCheckpoint("ckpt", monitor=3), TypeError, "monitor: got 3"),
+        (lambda: cbs.CSVLogger(None), TypeError, "filename: got None"),
+        (lambda: cbs.CSVLogger("log.csv", separator=""), ValueError, "separator: got ''"),
+        (lambda: cbs.CSVLogger("log.csv", separator=", "), ValueError, "separator"),
+        (lambda: cbs.LambdaCallback(on_epoch_end=3), TypeError, "on_epoch_end: got int"),
+        (lambda: cbs.History([1, 2]), TypeError, "history: got list"),
+        (lambda: cbs.History({"loss": 0.5}), TypeError, "history: got dict"),
+        (lambda: cbs.History(epoch=3), TypeError, "epoch: got int"),
+        (lambda: cbs.History(epoch=[0, -1]), ValueError, r"epoch\[1\]: got -1"),
+        (lambda: cbs.History.from_dict([1]), TypeError, "d: got list"),
+        (lambda: cbs.History.from_dict({"loss": [1.0]}), TypeError, "d: got dict"),
+    ]
+    for make, error, match in cases:
+        with pytest.raises(error, match=match):
+            make()
+    loop = jrnn.training.CallbackList([], model=None, state=None, history=cbs.History(), epochs=1)
+    with pytest.raises(TypeError, match="callback: got str"):
+        loop.append("cb")
+    # what to_dict gives, through JSON, still loads; np integers are epochs too
+    h = cbs.History.from_dict({"epoch": [np.int64(0)], "history": {"loss": [0.5]}})
+    assert h.epoch == [0] and h.history == {"loss": [0.5]}
+
+
+def test_fit_evaluate_predict_check_the_model_and_arguments():
+    x, y = _tokens(8)
+    model = jrnn.Sequential([Embedding(V, 4), Dense(2)])
+    v = model.init(jax.random.key(0), x[:2])
+    for call in (
+        lambda: jrnn.fit(Dense(2), v, (x, y), loss=CE, verbose=0),
+        lambda: jrnn.evaluate(Dense(2), v, (x, y), loss=CE),
+        lambda: jrnn.predict(Dense(2), v, x),
+    ):
+        with pytest.raises(TypeError, match="model: got Dense, expected a jrnn Model"):
+            call()
+    with pytest.raises(ValueError, match="verbose: got 3"):
+        jrnn.fit(model, v, (x, y), loss=CE, verbose=3)
+    with pytest.raises(ValueError, match="max_to_keep: got 0"):
+        jrnn.fit(model, v, (x, y), loss=CE, verbose=0, max_to_keep=0)
+    # the shape named is x's (8, 5, 1), not the padded batch's (32, 5, 1)
+    with pytest.raises(ValueError, match=r"got shape \(8, 5, 1\)"):
+        jrnn.predict(model, v, x[..., None])

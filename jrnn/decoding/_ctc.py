@@ -54,7 +54,9 @@ def _check_logits(logits):
     return jnp.promote_types(logits.dtype, jnp.float32), logits
 
 
-def ctc_loss(logits, labels, logit_lengths, label_lengths, *, blank=0, reduction="mean"):
+def ctc_loss(
+    logits, labels, logit_lengths, label_lengths, *, blank=0, reduction="mean", zero_infinity=False
+):
     """CTC loss -log p(labels | logits) over padded batches, on `optax.ctc_loss`.
 
     Args:
@@ -67,11 +69,18 @@ def ctc_loss(logits, labels, logit_lengths, label_lengths, *, blank=0, reduction
         C - 1 (TF1's `tf.nn.ctc_loss`).
       reduction: "mean" (over the batch, as `keras.losses.CTC`), "sum" or "none" (B,).
 
+      zero_infinity: as `torch.nn.functional.ctc_loss`: infeasible rows (below) get
+        loss 0 and gradient 0 instead of an error or inf.
+
     Returns:
-      The loss: a scalar, or (B,) with reduction="none". A labelling that no alignment
-      of the given length can produce (too many labels for the frames) costs about
-      1e5 (Optax's log(0) stand-in) instead of TF's inf, so one such row does not make
-      the batch's gradient NaN.
+      The loss: a scalar, or (B,) with reduction="none".
+
+    A row is infeasible when no alignment of its frames collapses to its labels: an
+    alignment needs one frame per label plus a blank between each pair of equal
+    neighbours, so row b needs `label_lengths[b] + #{i : labels[b, i] == labels[b, i+1]}`
+    frames. With concrete lengths an infeasible row raises ValueError naming the rows
+    (unless `zero_infinity`); traced (under jit) its loss is +inf (p = 0, as PyTorch and
+    TF) with a zero gradient, so the other rows still train.
     """
     dtype, logits = _check_logits(logits)
     b, t, c = logits.shape
@@ -93,8 +102,30 @@ def ctc_loss(logits, labels, logit_lengths, label_lengths, *, blank=0, reduction
                 f"labels: got class {bad[0]}, expected ids in [0, {c}) other than the "
                 f"blank ({blank})"
             )
+    needed = _frames_needed(labels, label_lengths)
+    if not zero_infinity and is_concrete(needed) and is_concrete(logit_lengths):
+        short = np.flatnonzero(np.asarray(needed) > np.asarray(logit_lengths))
+        if short.size:
+            raise ValueError(
+                f"label_lengths: rows {short.tolist()[:10]} need more frames than they have "
+                f"(needed {np.asarray(needed)[short].tolist()[:10]} = labels plus a blank "
+                f"between repeats, logit_lengths {np.asarray(logit_lengths)[short].tolist()[:10]}"
+                f"); expected feasible labellings, or zero_infinity=True to give such rows 0"
+            )
     loss = _ctc_loss(logits.astype(dtype), labels, logit_lengths, label_lengths, blank)
+    # Optax gives an infeasible row about 1e5 (its log(0) stand-in); `where` keeps that
+    # row's gradient at exactly 0 and reports p = 0 as +inf (or 0 with zero_infinity).
+    fill = jnp.array(0.0 if zero_infinity else jnp.inf, loss.dtype)
+    loss = jnp.where(needed > logit_lengths, fill, loss)
     return {"mean": jnp.mean, "sum": jnp.sum, "none": lambda x: x}[reduction](loss)
+
+
+def _frames_needed(labels, label_lengths):
+    """(B,) frames the shortest alignment of each row's labels takes: one per label and
+    one blank between equal neighbours."""
+    idx = jnp.arange(labels.shape[1] - 1)[None]
+    repeats = (labels[:, 1:] == labels[:, :-1]) & (idx + 1 < label_lengths[:, None])
+    return label_lengths + jnp.sum(repeats, axis=1, dtype=jnp.int32)
 
 
 @partial(jax.jit, static_argnums=4)

@@ -103,9 +103,17 @@ def sample(
       key: a PRNG key (not needed when greedy).
       temperature: > 0; lower is sharper, 0 is greedy.
       top_k: None or 1 <= top_k <= V: sample among the k most likely tokens only.
+      greedy: take the argmax at every step (no key needed).
+      prompt_mask: optional (B, P) bool, False at the prompt's padding (see `feed`).
 
     Returns:
       (B, num_steps) int32, the generated tokens (without the prompt).
+
+    Compiles: two programs, kept for later calls. The prompt's is compiled anew for a new
+    prompt shape (B, P), carry structure, or `prompt_mask` given vs None; the loop's for a
+    new batch size B, `num_steps`, `top_k` or `greedy`, and either for another step
+    function's code. A new `temperature`, `key`, prompt or mask values, carry values,
+    or new variables in the same `lm_step` step function compile nothing.
     """
     step = as_step(step_fn)
     num_steps = check_int("num_steps", num_steps, minimum=0)

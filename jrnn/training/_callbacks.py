@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import shutil
 import sys
 import time
 import warnings
@@ -27,6 +29,7 @@ import numpy as np
 
 from jrnn import checkpoint
 from jrnn._atomic import atomic_write, atomic_write_text
+from jrnn._checks import check_int
 from jrnn._distributed import is_primary
 from jrnn.training._resume import past_values
 
@@ -48,8 +51,19 @@ class History(Callback):
     (validation keys prefixed "val_"), `history.epoch` the epoch indices."""
 
     def __init__(self, history: dict | None = None, epoch: list | None = None):
-        self.history = {k: list(v) for k, v in (history or {}).items()}
-        self.epoch = list(epoch or [])
+        history = {} if history is None else history
+        if not isinstance(history, dict) or not all(
+            isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in history.items()
+        ):
+            raise TypeError(
+                f"history: got {type(history).__name__} {history!r:.60}, expected a dict "
+                f"{{log key: list of per-epoch values}}"
+            )
+        epoch = [] if epoch is None else epoch
+        if not isinstance(epoch, (list, tuple)):
+            raise TypeError(f"epoch: got {type(epoch).__name__}, expected a list of epoch indices")
+        self.history = {k: list(v) for k, v in history.items()}
+        self.epoch = [check_int(f"epoch[{i}]", e, minimum=0) for i, e in enumerate(epoch)]
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -67,6 +81,12 @@ class History(Callback):
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
+        """The History `to_dict` gave: {"epoch": [...], "history": {key: [...]}}."""
+        if not isinstance(d, dict) or not set(d) <= {"epoch", "history"}:
+            raise TypeError(
+                f"d: got {type(d).__name__} {d!r:.60}, expected History.to_dict()'s "
+                f"{{'epoch': [...], 'history': {{...}}}}"
+            )
         return cls(d.get("history"), d.get("epoch"))
 
     def to_json(self, path) -> None:
@@ -112,57 +132,169 @@ class History(Callback):
         plt.close(fig)
 
 
+def check_verbose(verbose) -> int:
+    """fit's `verbose`: 0, 1, 2 or "auto" (Keras: 1)."""
+    if verbose == "auto":
+        return 1
+    verbose = check_int("verbose", verbose)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: got {verbose}, expected 0 (silent), 1 (bar) or 2 (lines)")
+    return verbose
+
+
 class ProgressBar(Callback):
-    """A per-epoch progress bar with the running loss and metrics (tqdm when installed
-    and the output is a terminal); otherwise one line per epoch, as Keras's verbose=2."""
+    """Progress within each epoch with the running loss and metrics, and a line per epoch.
 
-    def __init__(self, steps: int | None, verbose: int = 1, stream=None):
-        self.steps, self.verbose = steps, verbose
-        self.stream = stream or sys.stdout
-        self._bar = None
+    verbose=1 on a terminal: a tqdm bar when tqdm is installed, else a Keras-style bar
+    redrawn in place ("\\r"); the metrics are shortened to fit the terminal's width.
+    verbose=1 elsewhere (a log file, a notebook's captured output): a line every
+    `interval` seconds that is also at least a tenth of the epoch on, then the epoch's
+    line. verbose=2: only the epoch's line, as Keras.
 
-    def _interactive(self) -> bool:
-        if self.verbose != 1 or not getattr(self.stream, "isatty", lambda: False)():
-            return False
+    Args:
+      steps: batches per epoch, or None when unknown (an iterable without a length).
+      verbose: 0 (nothing), 1 or 2, as `fit`'s.
+      stream: where to write (default sys.stdout); a terminal if `stream.isatty()`.
+      interval: seconds between the periodic lines off a terminal (default 10).
+    """
+
+    _clock = staticmethod(time.monotonic)  # tests replace it
+    _redraw = 0.1  # seconds between redraws of the in-place bar
+
+    def __init__(self, steps: int | None, verbose: int = 1, stream=None, interval: float = 10.0):
+        self.steps = check_int("steps", steps, minimum=1, allow_none=True)
+        self.verbose = check_verbose(verbose)
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(f"stream: got {type(stream).__name__}, expected a text stream")
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+            raise ValueError(f"interval: got {interval!r}, expected seconds >= 0")
+        self.stream, self.interval = stream or sys.stdout, float(interval)
+        self._bar = self._mode = None
+        self._open = False  # the in-place bar's line awaits its newline
+
+    def _choose_mode(self) -> str | None:
+        if self.verbose != 1:
+            return None
+        if not getattr(self.stream, "isatty", lambda: False)():
+            return "lines"
         try:
             import tqdm  # noqa: F401
         except ImportError:
-            return False
-        return True
+            return "plain"
+        return "tqdm"
+
+    def _epochs(self):
+        return self.loop.epochs if self.loop is not None else "?"
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._epoch = epoch
-        if self._interactive():
+        self._start = self._last_line = self._last_draw = self._clock()
+        self._epoch, self._done, self._last_batch, self._drawn = epoch, 0, 0, 0
+        self._mode = self._choose_mode()
+        if self._mode == "tqdm":
             from tqdm.auto import tqdm
 
-            epochs = self.loop.epochs if self.loop is not None else "?"
             self._bar = tqdm(
                 total=self.steps,
-                desc=f"Epoch {epoch + 1}/{epochs}",
+                desc=f"Epoch {epoch + 1}/{self._epochs()}",
                 file=self.stream,
                 dynamic_ncols=True,
                 leave=True,
                 unit="step",
             )
+        elif self._mode == "plain":
+            self._write(f"Epoch {epoch + 1}/{self._epochs()}\n")
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._bar is not None:
+        logs, now, self._done = logs or {}, self._clock(), batch + 1
+        if self._mode == "tqdm":
             self._bar.update(1)
-            if logs:
-                self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+            # tqdm shrinks its bar for a long postfix but cuts the line at the width: keep
+            # the metrics within what the description and counters leave.
+            room = _width() - len(self._bar.desc) - _TQDM_COUNTERS
+            self._bar.set_postfix_str(_metrics_text(logs, room, "="), refresh=False)
+        elif self._mode == "plain":
+            last = self.steps is not None and batch + 1 >= self.steps
+            if last or now - self._last_draw >= self._redraw:
+                self._last_draw = now
+                self._draw(batch + 1, now, logs)
+        elif self._mode == "lines":
+            tenth = 0 if self.steps is None else self.steps / 10
+            if now - self._last_line >= self.interval and batch + 1 - self._last_batch >= tenth:
+                self._last_line, self._last_batch = now, batch + 1
+                of = "" if self.steps is None else f"/{self.steps}"
+                text = _metrics_text(logs, None, ": ")
+                self._write(
+                    f"Epoch {self._epoch + 1}/{self._epochs()} - batch {batch + 1}{of} - "
+                    f"{now - self._start:.0f}s - {text}\n"
+                )
 
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start
-        text = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items())
+    def _draw(self, done: int, now: float, logs: dict, end: str = "") -> None:
+        """One redraw of the in-place bar: "12/50 [=====>.......] - 3s - loss: 0.6931"."""
+        if self.steps is None:
+            head = f"{done}/Unknown"
+        else:
+            filled = min(done * _BAR_WIDTH // self.steps, _BAR_WIDTH)
+            arrow = ">" if filled < _BAR_WIDTH else ""
+            bar = ("=" * filled + arrow).ljust(_BAR_WIDTH, ".")[:_BAR_WIDTH]
+            head = f"{done:>{len(str(self.steps))}}/{self.steps} [{bar}]"
+        head += f" - {now - self._start:.0f}s"
+        text = _metrics_text(logs, _width() - 1 - len(head) - 3, ": ")
+        line = f"{head} - {text}" if text else head
+        pad = max(self._drawn - len(line), 0)  # blank what a longer previous line left
+        self._drawn = len(line)
+        self._write("\r" + line + " " * pad + end)
+        self._open = not end
+
+    def on_train_end(self, logs=None):
+        # An epoch cut short (a non-finite loss) has no on_epoch_end: end its bar here.
         if self._bar is not None:
-            self._bar.set_postfix_str(text)
             self._bar.close()
             self._bar = None
+        if self._mode == "plain" and self._open:
+            self._write("\n")
+            self._open = False
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self._clock() - self._start
+        logs = logs or {}
+        text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+        if self._mode == "tqdm":
+            room = _width() - len(self._bar.desc) - _TQDM_COUNTERS
+            self._bar.set_postfix_str(_metrics_text(logs, room, "="))
+            self._bar.close()
+            self._bar = None
+        elif self._mode == "plain":
+            self._draw(self._done, self._clock(), logs, end="\n")
         elif self.verbose:
-            epochs = self.loop.epochs if self.loop is not None else "?"
-            print(f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s - {text}", file=self.stream)
-            self.stream.flush()
+            self._write(f"Epoch {epoch + 1}/{self._epochs()} - {seconds:.1f}s - {text}\n")
+
+
+_BAR_WIDTH = 30  # Keras's
+_TQDM_COUNTERS = 48  # " 100%|####| 1000/1000 [00:10<00:00, 99.9step/s, " with a short bar
+
+
+def _width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _metrics_text(logs: dict, room: int | None, sep: str) -> str:
+    """The metrics as "loss: 0.6931 - accuracy: 0.5000", within `room` characters when
+    given: 4 decimals, else 3 significant digits, else as many metrics as fit and "…"."""
+    joiner = " - " if sep == ": " else ", "
+    full = joiner.join(f"{k}{sep}{v:.4f}" for k, v in logs.items())
+    if room is None or len(full) <= room:
+        return full
+    parts = [f"{k}{sep}{v:.3g}" for k, v in logs.items()]
+    short = joiner.join(parts)
+    if len(short) <= room:
+        return short
+    while parts and len(joiner.join(parts)) + len(joiner) + 1 > room:
+        parts.pop()
+    return joiner.join([*parts, "…"]) if room >= 1 else ""
 
 
 def _better(mode: str, monitor: str):
@@ -171,6 +303,26 @@ def _better(mode: str, monitor: str):
     if mode not in ("min", "max"):
         raise ValueError(f"mode: got {mode!r}, expected 'auto', 'min' or 'max'")
     return (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b), mode
+
+
+def _check_monitor(monitor) -> str:
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"monitor: got {monitor!r}, expected a log key such as 'val_loss'")
+    return monitor
+
+
+def _check_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: got {type(value).__name__} {value!r}, expected a number")
+    if math.isnan(value):
+        raise ValueError(f"{name}: got NaN, expected a number")
+    return float(value)
+
+
+def _check_path(name: str, value) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or str(value) == "":
+        raise TypeError(f"{name}: got {value!r}, expected a path (str or pathlib.Path)")
+    return Path(value)
 
 
 def _monitored(logs, monitor, who):
@@ -202,10 +354,13 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = False,
         start_from_epoch: int = 0,
     ):
-        self.monitor, self.patience, self.baseline = monitor, int(patience), baseline
-        self.min_delta = abs(float(min_delta))
+        self.monitor = _check_monitor(monitor)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.baseline = None if baseline is None else _check_number("baseline", baseline)
+        self.min_delta = abs(_check_number("min_delta", min_delta))
         self._improved, self.mode = _better(mode, monitor)
-        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = check_int("start_from_epoch", start_from_epoch, minimum=0)
         self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
@@ -286,10 +441,15 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):  # fmt: skip
-        if not 0.0 < factor < 1.0:
+        if not 0.0 < _check_number("factor", factor) < 1.0:
             raise ValueError(f"factor: got {factor!r}, expected a number in (0, 1)")
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), min_lr
+        self.monitor, self.factor = _check_monitor(monitor), float(factor)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.min_delta = abs(_check_number("min_delta", min_delta))
+        self.cooldown = check_int("cooldown", cooldown, minimum=0)
+        self.min_lr = _check_number("min_lr", min_lr)
+        if self.min_lr < 0:
+            raise ValueError(f"min_lr: got {min_lr!r}, expected a number >= 0")
         self._improved, self.mode = _better(mode, monitor)
 
     def on_train_begin(self, logs=None):
@@ -365,9 +525,10 @@ class ModelCheckpoint(Callback):
         mode: str = "auto",
         max_to_keep: int | None = None,
     ):
-        self.directory = Path(directory)
-        self.monitor, self.save_best_only = monitor, save_best_only
-        self.save_weights_only, self.max_to_keep = save_weights_only, max_to_keep
+        self.directory = _check_path("directory", directory)
+        self.monitor, self.save_best_only = _check_monitor(monitor), bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.max_to_keep = check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
         self._improved, self.mode = _better(mode, monitor)
         self.best = None
 
@@ -405,7 +566,10 @@ class CSVLogger(Callback):
     checkpoint (`fit(checkpoint_dir=...)`) keeps the rows of the epochs before it."""
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
-        self.filename, self.separator, self.append = Path(filename), separator, append
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"separator: got {separator!r}, expected one character")
+        self.filename = _check_path("filename", filename)
+        self.separator, self.append = separator, bool(append)
         self._keys = None
 
     def on_train_begin(self, logs=None):
@@ -466,6 +630,8 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"{name}: not a callback hook")
+            if not callable(fn):
+                raise TypeError(f"{name}: got {type(fn).__name__}, expected a function")
             setattr(self, name, fn)
 
 
@@ -496,6 +662,10 @@ class CallbackList:
             cb.loop = self
 
     def append(self, callback: Callback) -> None:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callback: got {type(callback).__name__}, expected a jrnn.callbacks.Callback"
+            )
         callback.loop = self
         self.callbacks.append(callback)
 

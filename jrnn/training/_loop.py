@@ -15,6 +15,7 @@ import numpy as np
 
 from jrnn._checks import check_int, check_positive_int
 from jrnn._distributed import host_copy, is_primary
+from jrnn.models import Model
 from jrnn.training import _resume
 from jrnn.training._batches import (
     Batches,
@@ -27,10 +28,11 @@ from jrnn.training._callbacks import (
     CallbackList,
     History,
     ProgressBar,
+    check_verbose,
     learning_rate,
     nonfinite_message,
 )
-from jrnn.training._objective import build_objective, host_checks
+from jrnn.training._objective import build_objective, host_checks, warn_if_logits
 from jrnn.training._optimizers import get_optimizer
 from jrnn.training._sharding import (
     batch_multiple,
@@ -93,30 +95,54 @@ def fit(
       loss_weights: None (all 1), or a list or dict by output name.
       class_weight: {class id: weight} (Keras): the training loss of each label is
         weighted by its class's weight (classes not listed weigh 1); one output only.
-      batch_size, shuffle, validation_data, validation_split: as Keras (batch_size
-        None is 32; with an iterable of batches it is not used).
+      batch_size: rows per step (None is 32, as Keras); a short last batch is padded
+        and its padding rows weigh nothing. Not used with an iterable of batches.
+      epochs: epochs to train (>= 1), counted from the state given.
       steps_per_epoch: None (an epoch is one pass over `data`), or the number of batches
         each epoch takes from one stream over the data, passes after passes (arrays
         reshuffled per pass; an endless `Dataset.repeat()` or generator can be trained
         on; a one-shot iterator that runs out ends training with a warning).
+      validation_data: evaluated after every epoch (logged with a "val_" prefix): the
+        same forms as `data`.
+      validation_split: a fraction in [0, 1) of the rows of array `data`, the last ones
+        before shuffling, held out as validation data (as Keras; ignored when
+        `validation_data` is given).
       validation_steps: None (all of `validation_data`), or at most this many of its
         batches per evaluation (the next ones of a one-shot iterator).
+      shuffle: reshuffle array rows every epoch (from `seed` and the epoch number).
       callbacks: `jrnn.callbacks` objects (EarlyStopping, ModelCheckpoint, CSVLogger, ...).
       seed: drives the shuffles and, for new variables, the dropout key.
-      verbose: 0 silent, 1 a progress bar (one line per epoch when not a terminal), 2 one
-        line per epoch.
-      checkpoint_dir: save the TrainState after every epoch and, with `resume`, continue
-        from the latest checkpoint there: the run then ends at the same epoch as without
-        the interruption (`epochs` counts from the state given, not from the checkpoint).
+      verbose: 0 silent; 1 (or "auto") a progress bar on a terminal, elsewhere a line
+        every 10 s and one per epoch (see `jrnn.callbacks.ProgressBar`); 2 one line
+        per epoch.
+      checkpoint_dir: save the TrainState after every epoch (atomically) and, with
+        `resume`, continue from the latest checkpoint there: the run then ends at the
+        same epoch as without the interruption (`epochs` counts from the state given,
+        not from the checkpoint).
+      resume: continue from `checkpoint_dir`'s latest checkpoint when there is one
+        (False: start from `variables`, refusing a directory that holds checkpoints).
+      max_to_keep: checkpoints kept in `checkpoint_dir` (None: all).
       reset_state: zero stateful RNN carries at the start of every epoch.
       devices: the devices to split each batch over (default all).
+
+    Returns:
+      (state, history): the TrainState after the last epoch (pass it back as
+      `variables` to train on, or to `evaluate` / `predict`), and the `History` of
+      every epoch's logs (with the restored epochs' when resumed).
+
+    Warns when a probability loss (`from_logits=False`) gets predictions in the first
+    batch that are not probabilities (logits), and when the loss goes non-finite (then
+    training stops with the state before that step).
     """
+    _check_model(model)
     optimizer = get_optimizer(optimizer)
     batch_size = _batch_size(batch_size)
     epochs = check_positive_int("epochs", epochs)
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
     validation_steps = check_int("validation_steps", validation_steps, minimum=1, allow_none=True)
     seed = _check_seed(seed)
+    verbose = check_verbose(verbose)
+    max_to_keep = check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
     objective = build_objective(model, loss, metrics, loss_weights, class_weight)
     check = host_checks(model, as_variables(variables)["params"], objective)
     train, val = _fit_data(
@@ -148,7 +174,9 @@ def fit(
     for epoch in range(start, end):
         if loop.stop_training:  # e.g. a resumed run whose EarlyStopping had already stopped
             break
-        epoch_logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose)
+        probe_for = objective if epoch == start else None  # warn once per fit, at batch 0
+        epoch_logs = _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state,
+                            verbose, probe_for)  # fmt: skip
         if epoch_logs is None:  # on_train_end gets the last finished epoch's logs
             break
         logs = epoch_logs
@@ -190,13 +218,15 @@ def _start(variables, optimizer, epochs, seed, checkpoint_dir, resume, batching,
     return restored[0], History.from_dict(restored[1]), end
 
 
-def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose):
+def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbose, probe_for):
     """Train one epoch and run its hooks: the epoch's logs, or None when training ends
-    without finishing it (a non-finite loss, or a stream that had run out)."""
+    without finishing it (a non-finite loss, or a stream that had run out). With
+    `probe_for` (the objective), the first batch's predictions are checked for logits
+    given to a probability loss."""
     if reset_state:  # before on_epoch_begin, which sees (and may change) the start state
         loop.state = loop.state._replace(model_state=_zeros(loop.state.model_state, mesh))
     loop.on_epoch_begin(epoch, {})
-    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch)
+    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch, probe_for)
     if sums is None:  # a stream that ran out exactly at the previous epoch's end
         _warn_ran_out(f"before epoch {epoch + 1}", f"training stops after epoch {epoch}",
                       batches.steps_per_epoch)  # fmt: skip
@@ -240,7 +270,7 @@ def _fit_data(
     return train, val
 
 
-def _train_epoch(loop, train_step, batches, mesh, epoch):
+def _train_epoch(loop, train_step, batches, mesh, epoch, probe_for=None):
     """Run one epoch's steps and return the summed (total, count) logs, or None when
     there was no batch. Each step's loss is read one step behind, so the device stays
     busy; a non-finite one puts back the state before that step and sets
@@ -248,20 +278,24 @@ def _train_epoch(loop, train_step, batches, mesh, epoch):
     acc = pending = None
     for index, batch in enumerate(batches):
         before = loop.state
-        loop.state, sums = train_step(before, shard_batch(batch, mesh))
+        loop.state, sums, probe = train_step(before, shard_batch(batch, mesh))
         acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
-        if pending is not None and not _finish_batch(loop, pending, epoch):
+        if pending is not None and not _finish_batch(loop, pending, epoch, probe_for):
             return acc
-        pending = (index, before, acc)
+        pending = (index, before, acc, probe if index == 0 else None)
     if pending is None:
         return None
-    _finish_batch(loop, pending, epoch)
+    _finish_batch(loop, pending, epoch, probe_for)
     return acc
 
 
-def _finish_batch(loop, pending, epoch) -> bool:
-    """Check a finished step's loss and run on_train_batch_end; False if non-finite."""
-    index, before, acc = pending
+def _finish_batch(loop, pending, epoch, probe_for) -> bool:
+    """Check a finished step's loss and run on_train_batch_end; False if non-finite.
+    The first batch's probe comes in the same transfer as its sums."""
+    index, before, acc, probe = pending
+    acc, probe = jax.device_get((acc, probe))
+    if probe and probe_for is not None:
+        warn_if_logits(probe_for, probe, stacklevel=5)
     logs = _means(acc)  # running means through this batch, as Keras's batch logs
     finite = math.isfinite(logs["loss"])
     if not finite:
@@ -317,6 +351,14 @@ def _means(acc, prefix="") -> dict:
     }
 
 
+def _check_model(model) -> None:
+    if not isinstance(model, Model):
+        raise TypeError(
+            f"model: got {type(model).__name__}, expected a jrnn Model (jrnn.Sequential or "
+            f"jrnn.Model; a layer on its own runs as jrnn.Sequential([layer]))"
+        )
+
+
 def _batch_size(value) -> int:
     """Keras: batch_size=None means 32."""
     return 32 if value is None else check_positive_int("batch_size", value)
@@ -329,17 +371,24 @@ def _check_seed(seed) -> int:
 
 
 # -- evaluate / predict -------------------------------------------------------------------------
-def _evaluate(eval_step, *, variables, data, batch_size, mesh, prefix="", max_steps=None):
-    """Logs of one pass over `data`, stateful carries starting at zero."""
+def _evaluate(eval_step, *, variables, data, batch_size, mesh, prefix="", max_steps=None,
+              probe_for=None):  # fmt: skip
+    """Logs of one pass over `data`, stateful carries starting at zero; with `probe_for`
+    (the objective), warns when the first batch's predictions look like logits given to
+    a probability loss."""
     variables = {**variables, "state": _zeros(variables.get("state", {}), mesh)}
-    acc = None
+    acc = first_probe = None
     # islice, not a counted break: a one-shot iterator must not lose the batch after.
     for batch in itertools.islice(data.one_pass(batch_size, batch_multiple(mesh)), max_steps):
-        new_state, sums = eval_step(variables, shard_batch(batch, mesh))
+        new_state, sums, probe = eval_step(variables, shard_batch(batch, mesh))
         variables = {**variables, "state": new_state}
+        first_probe = probe if acc is None else first_probe
         acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
     if acc is None:
         raise ValueError(f"{data.name}: got no batches, expected at least one")
+    acc, first_probe = jax.device_get((acc, first_probe))
+    if first_probe and probe_for is not None:
+        warn_if_logits(probe_for, first_probe, stacklevel=3)
     return _means(acc, prefix)
 
 
@@ -354,9 +403,26 @@ def evaluate(
     batch_size: int = 32,
     devices=None,
 ):
-    """Loss and metrics over `data` ((x, y[, sample_weight]) arrays or an iterable of
-    batches): a dict like Keras's `evaluate(return_dict=True)`, with `fit`'s keys for
-    several outputs. Stateful carries start at zero and run through the batches in order."""
+    """Loss and metrics over `data`: a dict like Keras's `evaluate(return_dict=True)`,
+    with `fit`'s keys ("loss", metric names; "<output>_loss" ... for several outputs).
+    Stateful carries start at zero and run through the batches in order.
+
+    Args:
+      model: a `jrnn.Sequential` or `jrnn.Model`.
+      variables: `model.init(...)`'s dict or a TrainState.
+      data: (x, y) or (x, y, sample_weight) arrays, or an iterable of such batches
+        (as `fit`'s).
+      loss: as `fit`'s; None reports the metrics only.
+      metrics: as `fit`'s.
+      loss_weights: as `fit`'s (None: all 1).
+      batch_size: rows per step (None is 32); a short last batch is padded and its
+        padding rows weigh nothing.
+      devices: the devices to split each batch over (default all).
+
+    Returns:
+      {log key: float}, means over all rows (and unmasked steps) of `data`.
+    """
+    _check_model(model)
     batch_size = _batch_size(batch_size)
     objective = build_objective(model, loss, metrics, loss_weights)
     d = Batches(data, "data", host_checks(model, as_variables(variables)["params"], objective))
@@ -365,24 +431,38 @@ def evaluate(
     if d.arrays is not None:
         check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = replicate(v, mesh)
-    return _evaluate(
-        make_eval_step(model, objective), variables=v, data=d, batch_size=batch_size, mesh=mesh
-    )
+    return _evaluate(make_eval_step(model, objective), variables=v, data=d,
+                     batch_size=batch_size, mesh=mesh, probe_for=objective)  # fmt: skip
 
 
 def predict(model, variables, x, *, batch_size: int = 32, devices=None):
-    """Model outputs for every row of `x` (arrays, or a list/dict of arrays for several
-    inputs), run in batches with one compiled function: NumPy arrays of exactly
-    `num_rows(x)` rows (a list for several outputs). Stateful carries start from
-    `variables["state"]` and run through the batches in order."""
+    """Model outputs for every row of `x`, run in batches with one compiled function.
+    Stateful carries start from `variables["state"]` and run through the batches in order.
+
+    Args:
+      model: a `jrnn.Sequential` or `jrnn.Model`.
+      variables: `model.init(...)`'s dict or a TrainState.
+      x: (N, ...) arrays, or a list or dict of them for several inputs.
+      batch_size: rows per step (None is 32); a short last batch is padded and the
+        padding rows' outputs dropped.
+      devices: the devices to split each batch over (default all).
+
+    Returns:
+      NumPy arrays of exactly N rows: one for one output, a list for several.
+    """
+    _check_model(model)
     batch_size = _batch_size(batch_size)
     x = as_arrays(x, "x")
     rows = num_rows(x, "x")
     if rows == 0:
         raise ValueError("x: got 0 rows, expected at least one row")
+    v = as_variables(variables)
+    # Shapes checked (abstractly) on x as given: after batching, an error would name the
+    # padded batch's shape, which the caller never passed. Without the state, whose rows
+    # are the batch's, not x's.
+    jax.eval_shape(lambda v, x: model.apply(v, x), {**v, "state": {}}, x)
     d = Batches((x, np.zeros((rows,), np.float32)), "x", lambda x, y: model.check_inputs(x))
     mesh = data_mesh(devices)
-    v = as_variables(variables)
     check_state_rows(v.get("state", {}), batch_size, batch_multiple(mesh))
     v = {**replicate(v, mesh), "state": shard_rows(v.get("state", {}), mesh)}
     step = make_predict_step(model)

@@ -12,6 +12,7 @@ Keras's names: one output logs "loss" and each metric's name; several outputs lo
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import jax
@@ -78,6 +79,28 @@ class Objective:
             sums["loss"] = (total * n, n)
         return total, sums
 
+    def probability_probe(self, y_pred, out_masks, valid) -> dict:
+        """For each output trained with a probability loss (`from_logits=False`), float32
+        (3,) [min, max, max |row sum - 1|] of its predictions over the valid rows and
+        steps: what `warn_if_logits` reads to tell logits from probabilities. Returned by
+        the compiled steps beside the sums, so it costs no compile of its own."""
+        preds = jax.tree.leaves(y_pred)
+        masks = jax.tree.leaves(out_masks, is_leaf=lambda m: m is None)
+        probe = {}
+        for k, name in enumerate(self.names):
+            if not isinstance(self.losses[k], _PROBABILITY_LOSSES) or self.losses[k].from_logits:
+                continue
+            y = preds[k].astype(jnp.float32)
+            mask = _row_and_step_mask(valid, y, masks[k] if k < len(masks) else None)
+            entries = mask.reshape(mask.shape + (1,) * (y.ndim - mask.ndim))
+            lo = jnp.min(jnp.where(entries, y, 0.5))
+            hi = jnp.max(jnp.where(entries, y, 0.5))
+            off = jnp.float32(0.0)
+            if y.ndim >= 2 and not isinstance(self.losses[k], losses_lib.BinaryCrossentropy):
+                off = jnp.max(jnp.where(mask, jnp.abs(jnp.sum(y, axis=-1) - 1.0), 0.0))
+            probe[name] = jnp.stack([lo, hi, off])
+        return probe
+
     def per_output(self, tree, what: str, broadcast: bool = False) -> list:
         """`tree` (one array, a list, or a dict by output name) as a list in output order."""
         if tree is None or (broadcast and not isinstance(tree, (list, tuple, dict))):
@@ -115,6 +138,41 @@ class Objective:
         table = jnp.ones((int(max(c for c, _ in self.class_weight)) + 1,), jnp.float32)
         table = table.at[classes].set(jnp.asarray([w for _, w in self.class_weight]))
         return jnp.take(table, y.astype(jnp.int32), mode="fill", fill_value=1.0)
+
+
+_PROBABILITY_LOSSES = (
+    losses_lib.BinaryCrossentropy,
+    losses_lib.CategoricalCrossentropy,
+    losses_lib.SparseCategoricalCrossentropy,
+)
+# Probabilities may miss [0, 1] and a unit row sum by rounding (bf16, float32 sums), not by more.
+_RANGE_TOLERANCE, _SUM_TOLERANCE = 1e-3, 1e-2
+
+
+def warn_if_logits(objective: Objective, probe: dict, stacklevel: int) -> None:
+    """Warn (once: the caller passes the first batch's probe) when a probability loss
+    gets predictions that are not probabilities: Keras's most common mistake, a model
+    that outputs logits trained with `from_logits=False`. probe: host values of
+    `Objective.probability_probe`."""
+    for k, name in enumerate(objective.names):
+        if name not in probe:
+            continue
+        lo, hi, off = (float(v) for v in probe[name])
+        if lo < -_RANGE_TOLERANCE or hi > 1.0 + _RANGE_TOLERANCE:
+            got = f"range over [{lo:.3g}, {hi:.3g}], outside [0, 1]"
+        elif off > _SUM_TOLERANCE:
+            got = f"have rows that sum to 1 ± {off:.3g}, not to 1"
+        else:
+            continue
+        fn = objective.losses[k]
+        what = "the predictions" if objective.single else f"the predictions of {name!r}"
+        warnings.warn(
+            f"loss: {fn.name} has from_logits=False, but {what} in the first batch {got}: "
+            f"they look like logits. If the model has no final softmax/sigmoid, pass "
+            f"from_logits=True, e.g. loss=jrnn.losses.{type(fn).__name__}(from_logits=True)",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _row_and_step_mask(valid, y_pred, out_mask):

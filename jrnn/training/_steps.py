@@ -45,7 +45,8 @@ def _all_finite(tree):
 
 @cached
 def make_train_step(model, objective, optimizer):
-    """`step(state, batch) -> (state, sums)`, jitted. Dropout at optimizer step s uses
+    """`step(state, batch) -> (state, sums, probe)`, jitted (probe:
+    `Objective.probability_probe`, read on the first batch only). Dropout at optimizer step s uses
     `fold_in(state.key, s)`; a step whose new parameters or optimizer state are not
     finite reports a NaN loss, so `fit` stops before it."""
 
@@ -60,9 +61,10 @@ def make_train_step(model, objective, optimizer):
             loss, sums = objective.batch_sums(
                 batch["y"], y_pred, out_masks, batch["valid"], batch.get("sample_weight")
             )
-            return loss, (sums, new_model_state)
+            probe = objective.probability_probe(y_pred, out_masks, batch["valid"])
+            return loss, (sums, probe, new_model_state)
 
-        (_, (sums, new_model_state)), grads = jax.value_and_grad(objective_fn, has_aux=True)(
+        (_, (sums, probe, new_model_state)), grads = jax.value_and_grad(objective_fn, has_aux=True)(
             state.params
         )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -77,21 +79,21 @@ def make_train_step(model, objective, optimizer):
         finite = _all_finite((new.params, new.opt_state))
         total, count = sums["loss"]
         sums = {**sums, "loss": (jnp.where(finite, total, jnp.nan), count)}
-        return new, sums
+        return new, sums, probe
 
     return jax.jit(train_step)
 
 
 @cached
 def make_eval_step(model, objective):
-    """`step(variables, batch) -> (model_state, sums)`, jitted."""
+    """`step(variables, batch) -> (model_state, sums, probe)`, jitted."""
 
     def eval_step(variables, batch):
         y_pred, out_masks, new_state = model.apply_with_mask(variables, batch["x"])
         _, sums = objective.batch_sums(
             batch["y"], y_pred, out_masks, batch["valid"], batch.get("sample_weight")
         )
-        return new_state, sums
+        return new_state, sums, objective.probability_probe(y_pred, out_masks, batch["valid"])
 
     return jax.jit(eval_step)
 
