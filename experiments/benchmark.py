@@ -25,8 +25,18 @@ Protocol (all frameworks timed in the same process, float32, identical shapes):
 
 Results go to runs/bench/results.csv and results.json (with versions and machine info).
 
+Memory rows (`--rows memory`, or `--rows speed,memory` for both): jrnn's gradient
+(loss = mean(ys**2), w.r.t. the parameters) at `--memory-configs` (long sequences),
+for `--memory-cells`, on the fused fast path and on the plain `lax.scan` path
+(`fast=False`), each without and with `remat=True`. Each row runs in a fresh
+subprocess, so that its peak RSS is its own: XLA's compiled memory analysis of the
+jitted gradient (temp bytes: what it needs beyond its arguments and outputs; argument
+and output bytes), the peak RSS (`ru_maxrss`) after compiling and after running it,
+and the median ms of `--memory-repeats` calls. Written to runs/bench/memory.csv.
+
     python experiments/benchmark.py --quick
     python experiments/benchmark.py --cells lstm --configs 64x128x256x256 --repeats 20
+    python experiments/benchmark.py --rows memory --memory-configs 16x10000x64x64
 """
 
 from __future__ import annotations
@@ -38,7 +48,10 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -54,6 +67,9 @@ os.environ["KERAS_BACKEND"] = "jax"  # read when keras is first imported (lazily
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 DEFAULT_CONFIGS = "32x64x128x128,64x128x256x256,16x1024x64x64,64x64x512x512"
 QUICK_CONFIGS = "8x32x32x32"
+MEMORY_CONFIGS = "8x10000x32x32,16x10000x64x64"
+QUICK_MEMORY_CONFIGS = "4x500x16x16"
+ROWS = ("speed", "memory")
 PEERS = ("jrnn", "flax", "keras", "torch")
 OPTIONAL = {"keras": "keras", "torch": "torch"}  # peer -> module it needs
 OUT_DIR = Path(__file__).resolve().parent.parent / "runs" / "bench"
@@ -262,6 +278,102 @@ def print_summary(groups):
         print(f"  {config_label(rows[0])}: {', '.join(peers) or 'no peers'}")
 
 
+# -- memory -------------------------------------------------------------------------------
+
+
+def measure_memory(kind, cfg, path, remat, repeats):
+    """One memory row, measured in this process (run it in a fresh one: see memory_row).
+
+    Compiles jit(grad(mean(ys**2))) w.r.t. the parameters, reads XLA's memory analysis,
+    then runs it `repeats` + 1 times; the peak RSS is read after compiling and at the end.
+    """
+    b, t, i, h = cfg
+    cell = {"lstm": jrnn.LSTMCell, "gru": jrnn.GRUCell, "rnn": jrnn.SimpleRNNCell}[kind](h)
+    params = cell.init(jax.random.key(1), i)
+    x = jax.random.normal(jax.random.key(0), (b, t, i), jnp.float32)
+    fast = path == "fused"
+
+    def loss(p, xs):
+        return jnp.mean(jrnn.unroll(cell, p, xs, remat=remat, fast=fast)[1] ** 2)
+
+    grad = jax.jit(jax.grad(loss)).lower(params, x).compile()
+    mem = grad.memory_analysis()
+    rss_compiled = _peak_rss_mib()
+    _, ms = time_calls(lambda: jax.block_until_ready(grad(params, x)), 0, repeats)
+    mib = 2.0**-20
+    return dict(
+        cell=kind,
+        B=b,
+        T=t,
+        I=i,
+        H=h,
+        path=path,
+        remat=remat,
+        xla_temp_mib=mem.temp_size_in_bytes * mib,
+        xla_argument_mib=mem.argument_size_in_bytes * mib,
+        xla_output_mib=mem.output_size_in_bytes * mib,
+        rss_compiled_mib=rss_compiled,
+        peak_rss_mib=_peak_rss_mib(),
+        grad_ms=ms,
+    )
+
+
+def _peak_rss_mib():
+    """This process's peak resident set size so far (Linux reports KiB; macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def memory_row(kind, cfg, path, remat, repeats):
+    """`measure_memory` in a fresh Python process, so the peak RSS is this row's alone."""
+    spec = json.dumps([kind, list(cfg), path, remat, repeats])
+    done = subprocess.run(
+        [sys.executable, __file__, "--measure-memory", spec],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory row {spec} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_memory(args):
+    """Every memory row: cells x configs x (fused, scan) x (remat off, on)."""
+    rows = []
+    for kind in args.memory_cells:
+        for cfg in args.memory_configs:
+            for path in ("fused", "scan"):
+                for remat in (False, True):
+                    row = memory_row(kind, cfg, path, remat, args.memory_repeats)
+                    print_memory_row(row, header=not rows)
+                    rows.append(row)
+    return rows
+
+
+def print_memory_row(r, header):
+    if header:
+        print(
+            "\nGradient memory (MiB) and time, jit(grad(mean(ys**2))) w.r.t. the params\n"
+            f"  {'config':<30} {'path':<6} {'remat':<5} {'XLA temp':>9} {'args':>7} "
+            f"{'out':>6} {'RSS compiled':>12} {'peak RSS':>9} {'grad ms':>9}"
+        )
+    print(
+        f"  {config_label(r):<30} {r['path']:<6} {'on' if r['remat'] else 'off':<5} "
+        f"{r['xla_temp_mib']:9.1f} {r['xla_argument_mib']:7.1f} {r['xla_output_mib']:6.2f} "
+        f"{r['rss_compiled_mib']:12.0f} {r['peak_rss_mib']:9.0f} {r['grad_ms']:9.1f}"
+    )
+
+
+def write_memory(rows, out_dir):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "memory.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwrote {out_dir / 'memory.csv'}")
+
+
 # -- output -------------------------------------------------------------------------------
 
 
@@ -373,15 +485,43 @@ def parse_args(argv=None):
         action="store_true",
         help=f"smoke test: config {QUICK_CONFIGS}, 2 repeats, 1 warm-up",
     )
+    p.add_argument(
+        "--rows",
+        type=parse_list(ROWS),
+        default=["speed"],
+        help="speed (the peers' timings), memory (jrnn's gradient memory), or both",
+    )
+    p.add_argument(
+        "--memory-configs",
+        type=parse_configs,
+        default=parse_configs(MEMORY_CONFIGS),
+        help=f"BxTxIxH of the memory rows (default {MEMORY_CONFIGS})",
+    )
+    p.add_argument("--memory-cells", type=parse_list(tuple(GATES)), default=["lstm", "gru"])
+    p.add_argument("--memory-repeats", type=int, default=3, help="timed gradient calls")
+    # Internal: one memory row in this (fresh) process, printed as JSON; see memory_row.
+    p.add_argument("--measure-memory", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=OUT_DIR, help="results folder")
     args = p.parse_args(argv)
     if args.quick:
         args.configs, args.repeats, args.warmup = parse_configs(QUICK_CONFIGS), 2, 1
+        args.memory_configs, args.memory_repeats = parse_configs(QUICK_MEMORY_CONFIGS), 1
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.measure_memory:
+        kind, cfg, path, remat, repeats = json.loads(args.measure_memory)
+        print(json.dumps(measure_memory(kind, tuple(cfg), path, remat, repeats)))
+        return
+    if "speed" in args.rows:
+        bench_speed(args)
+    if "memory" in args.rows:
+        write_memory(bench_memory(args), args.out)
+
+
+def bench_speed(args):
     peers = available_peers(args.peers)
     rate = gemm_gflops()
     print(

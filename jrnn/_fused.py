@@ -15,6 +15,10 @@ emits the pre-activation cotangents dG; every weight, bias and input gradient is
 one GEMM or reduction over all T*B rows after the loop, instead of T small
 accumulations inside it (which is what autodiff through `lax.scan` would give).
 
+With `remat` the forward saves only the carries (O(T*B*H)), and the backward (see
+`_remat_bwd`) recomputes each step's pre-activations inside its reverse scan and sums
+the weight gradients there, so no (T, B, G*H) buffer is ever built.
+
 Tested against plain autodiff through the cell's reference step (tests/test_contract.py).
 """
 
@@ -102,7 +106,9 @@ def _forward(cfg: FusedConfig, p, xs, carry0, mask, save: bool):
     array a step writes costs a dynamic-update-slice per step on XLA:CPU.
     """
     cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
-    hoist = cfg.small_buffers
+    # Under remat the forward does not hoist either: the hoisted buffer is the
+    # (T, B, G*H) array that remat exists to avoid.
+    hoist = cfg.small_buffers and not (save and cfg.remat)
     w, u, bi, br, pw = _unpack(p)
     seq = _project_gates(xs, w, bi, ng, cdt) if hoist else xs
 
@@ -167,61 +173,68 @@ def _fused_fwd(cfg, p, xs, carry0, mask):
     return (carry, ys), (p, xs, carry0, mask, res)
 
 
+def _block_backward(cell, pw, carry_prev, carry_new, g_t, dcarry, dy, recompute_saved):
+    """(dpw, dcarry_prev, [dG] or [dGx, dGh]) through the elementwise block.
+
+    g_t: (G sums,) for additive cells, else (gx, gh); each a tuple of G (*B, H). With the
+    hand-written backward, g_t is (saved activations,) unless `recompute_saved`, when it
+    holds pre-activations and the activations are recomputed from them.
+    """
+    zeros = (0.0,) * cell.num_gates  # additive cells get gx + gh as gx and nothing as gh
+    split_pre = lambda g: (g[0], zeros) if cell.additive else g
+    if cell.has_backward:
+        if recompute_saved:
+            saved = cell.pointwise_saved(pw, *split_pre(g_t), carry_prev)[2]
+        else:
+            saved = g_t[0]
+        dpw, dprev, dgx, dgh = cell.pointwise_backward(pw, saved, carry_prev, carry_new, dcarry, dy)
+        return dpw, dprev, [dgh] if cell.additive else [dgx, dgh]
+    block = lambda pw, carry, *g: cell.pointwise(pw, *split_pre(g), carry)
+    _, block_vjp = jax.vjp(block, pw, carry_prev, *g_t)
+    dpw, dprev, *dg = block_vjp((dcarry, dy))
+    return dpw, dprev, dg
+
+
+def _step_backward(cfg, pw, u, carry_prev, carry_new, g_t, dcarry, dy_t, m_t):
+    """One reverse step: (dcarry_prev, dpw_t, dg, dGh) with dGh (*B, G*H) concatenated.
+
+    Masked examples pass their carry cotangent through unchanged and get zero dG.
+    """
+    cell, cdt = cfg.cell, cfg.cell.compute_dtype
+    if m_t is not None:
+        dcarry_in = tree_where(m_t, dcarry, jax.tree.map(jnp.zeros_like, dcarry))
+        dy_t = zero_where_masked(m_t, dy_t)
+    else:
+        dcarry_in = dcarry
+    dpw_t, dprev, dg = _block_backward(
+        cell, pw, carry_prev, carry_new, g_t, dcarry_in, dy_t, cfg.remat
+    )
+    # Through gh = h_prev @ U: the one sequential GEMM of the backward step.
+    h_prev = cell.recurrent_input(carry_prev)
+    dgh = jnp.concatenate(dg[-1], axis=-1)
+    dh = matmul(dgh, u.T, cdt).astype(h_prev.dtype)
+    _, ri_vjp = jax.vjp(cell.recurrent_input, carry_prev)
+    dprev = jax.tree.map(jnp.add, dprev, ri_vjp(dh)[0])
+    if m_t is not None:
+        dprev = tree_where(m_t, dprev, dcarry)
+    return dprev, dpw_t, dg, dgh
+
+
 def _fused_bwd(cfg, saved, cts):
+    if cfg.remat:
+        return _remat_bwd(cfg, saved, cts)
     cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
     p, xs, carry0, mask, (carries, pre) = saved
     w, u, bi, br, pw = _unpack(p)
     dcarry_last, dys = cts
     carries_new, carries = carries, _previous(carries, carry0, cfg.reverse)
 
-    # Pre-activations per step: saved, or (remat) recomputed here as per-gate GEMMs.
-    if cfg.remat:
-        gx_all = _project_gates(xs, w, bi, ng, cdt)
-        gh_all = _project_gates(cell.recurrent_input(carries), u, br, ng, cdt)
-        if cell.additive:
-            pre = (tuple(a + b for a, b in zip(gx_all, gh_all)),)
-        else:
-            pre = (gx_all, gh_all)
-
-    zeros = (0.0,) * ng  # additive cells get gx + gh as gx and nothing as gh
-
-    def split_pre(g):
-        return (g[0], zeros) if cell.additive else g
-
-    def cell_block(pw, carry, *g):
-        return cell.pointwise(pw, *split_pre(g), carry)
-
-    def block_backward(pw, carry_prev, carry_new, g_t, dcarry, dy):
-        """(dpw, dcarry_prev, [dG] or [dGx, dGh]) through the elementwise block."""
-        if cell.has_backward:
-            saved = (
-                cell.pointwise_saved(pw, *split_pre(g_t), carry_prev)[2] if cfg.remat else g_t[0]
-            )
-            dpw, dprev, dgx, dgh = cell.pointwise_backward(
-                pw, saved, carry_prev, carry_new, dcarry, dy
-            )
-            return dpw, dprev, [dgh] if cell.additive else [dgx, dgh]
-        _, block_vjp = jax.vjp(cell_block, pw, carry_prev, *g_t)
-        dpw, dprev, *dg = block_vjp((dcarry, dy))
-        return dpw, dprev, dg
-
     def step(bcarry, inp):
         dcarry, dpw = bcarry
         dy_t, m_t, carry_prev, carry_new, g_t = inp
-        if m_t is not None:
-            dcarry_in = tree_where(m_t, dcarry, jax.tree.map(jnp.zeros_like, dcarry))
-            dy_t = zero_where_masked(m_t, dy_t)
-        else:
-            dcarry_in = dcarry
-        dpw_t, dprev, dg = block_backward(pw, carry_prev, carry_new, g_t, dcarry_in, dy_t)
-        # Through gh = h_prev @ U: the one sequential GEMM of the backward step.
-        h_prev = cell.recurrent_input(carry_prev)
-        dgh = jnp.concatenate(dg[-1], axis=-1)
-        dh = matmul(dgh, u.T, cdt).astype(h_prev.dtype)
-        _, ri_vjp = jax.vjp(cell.recurrent_input, carry_prev)
-        dprev = jax.tree.map(jnp.add, dprev, ri_vjp(dh)[0])
-        if m_t is not None:
-            dprev = tree_where(m_t, dprev, dcarry)
+        dprev, dpw_t, dg, dgh = _step_backward(
+            cfg, pw, u, carry_prev, carry_new, g_t, dcarry, dy_t, m_t
+        )
         if cfg.small_buffers:
             out = (dgh,) if cell.additive else (jnp.concatenate(dg[0], axis=-1), dgh)
         else:
@@ -248,6 +261,89 @@ def _fused_bwd(cfg, saved, cts):
         "pointwise": dpw,
     }
     return grads, _input_grad(dgx, w, ng, cdt).astype(xs.dtype), dcarry0, None
+
+
+def _remat_bwd(cfg, saved, cts):
+    """The backward pass of `remat=True`: from the saved carries only.
+
+    Each reverse step recomputes its own gate pre-activations gx_t = x_t W + b_x and
+    gh_t = h_{t-1} U + b_h, pulls the cotangents through the block and the recurrent
+    GEMM, emits dx_t = dGx_t W^T, and adds its weight gradients to sums carried by the
+    loop: dW += x_t^T dGx_t, dU += h_{t-1}^T dGh_t, db_x += sum_B dGx_t,
+    db_h += sum_B dGh_t. No (T, B, G*H) array exists, so beyond the inputs and
+    outputs the gradient holds only the carries, O(T*B*H). The cost is T pairs of
+    small GEMMs (rank B) for dW and dU instead of one pair over all T*B rows.
+    """
+    cell, cdt, ng = cfg.cell, cfg.cell.compute_dtype, cfg.cell.num_gates
+    p, xs, carry0, mask, (carries, _) = saved
+    w, u, bi, br, pw = _unpack(p)
+    dcarry_last, dys = cts
+    steps = xs.shape[0]
+    # The carry entering step t is the one leaving the step before it in processing
+    # order, read by index rather than stored shifted (that copy would be as big again).
+    before = 1 if cfg.reverse else -1
+
+    def carry_before(t):
+        s = jnp.clip(t + before, 0, steps - 1)
+        first = (t == steps - 1) if cfg.reverse else (t == 0)
+        prev = jax.tree.map(lambda a: lax.dynamic_index_in_dim(a, s, keepdims=False), carries)
+        return jax.tree.map(lambda c0, c: jnp.where(first, c0, c), carry0, prev)
+
+    def acc(total, a, dg):
+        """total + a^T dg over the batch rows, or None for an absent bias/weight."""
+        return None if total is None else total + matmul(_rows(a).T, _rows(dg), cdt)
+
+    def acc_bias(total, dg):
+        return None if total is None else total + _rows(dg).sum(0).reshape(total.shape)
+
+    def step(bcarry, inp):
+        dcarry, dpw, dw, du, dbi, dbr = bcarry
+        t, dy_t, m_t, x_t, carry_new = inp
+        carry_prev = carry_before(t)
+        h_prev = cell.recurrent_input(carry_prev)
+        gx = split_gates(add_bias(matmul(x_t, w, cdt), bi), ng)
+        gh = split_gates(add_bias(matmul(h_prev, u, cdt), br), ng)
+        g_t = (tuple(a + b for a, b in zip(gx, gh)),) if cell.additive else (gx, gh)
+        dprev, dpw_t, dg, dgh = _step_backward(
+            cfg, pw, u, carry_prev, carry_new, g_t, dcarry, dy_t, m_t
+        )
+        dgx = dgh if cell.additive else jnp.concatenate(dg[0], axis=-1)
+        dx_t = matmul(dgx, w.T, cdt).astype(xs.dtype)
+        new = (
+            dprev,
+            jax.tree.map(jnp.add, dpw, dpw_t),
+            acc(dw, x_t, dgx),
+            acc(du, h_prev, dgh),
+            acc_bias(dbi, dgx),
+            acc_bias(dbr, dgh),
+        )
+        return new, dx_t
+
+    zeros = lambda a: None if a is None else jnp.zeros(a.shape, jnp.float32)
+    init = (
+        dcarry_last,
+        jax.tree.map(jnp.zeros_like, pw),
+        zeros(w),
+        zeros(u),
+        zeros(bi),
+        zeros(br),
+    )
+    (dcarry0, dpw, dw, du, dbi, dbr), dxs = lax.scan(
+        step,
+        init,
+        (jnp.arange(steps), dys, mask, xs, carries),
+        reverse=not cfg.reverse,
+        unroll=cfg.unroll,
+    )
+    cast = lambda g, like: None if like is None else g.astype(like.dtype)
+    grads = {
+        "kernel": cast(dw, w),
+        "recurrent_kernel": cast(du, u),
+        "input_bias": cast(dbi, bi),
+        "recurrent_bias": cast(dbr, br),
+        "pointwise": dpw,
+    }
+    return grads, dxs, dcarry0, None
 
 
 def _rows(a):
