@@ -1,4 +1,5 @@
-"""Date translation with an encoder-decoder LSTM: human-written dates to ISO 8601.
+"""Date translation with encoder-decoder LSTMs, with and without attention: human-written
+dates to ISO 8601.
 
 Real calendar dates from 1950-01-01 to 2049-12-31 (weekdays and month lengths from
 Python's `datetime`) are written in 20 human formats ("3 May 1979", "05/03/79",
@@ -9,33 +10,45 @@ with random upper/lower/title case) and translated character by character to
 yy >= 50, else 20yy. The dates are split once, with a fixed seed, into training,
 validation and test dates that do not overlap, so the test measures dates never seen.
 
-The model is the Keras guide's encoder-decoder, built with jrnn's functional API:
+Three models (`--models`, default all), built with jrnn's functional API:
 
-    encoder: Embedding(mask_zero) -> Bidirectional(LSTM(units, return_state=True))
-             final (h, c) of both directions concatenated -> the decoder's first carry
-    decoder: Embedding -> LSTM(2 * units, return_sequences=True, initial_state=[h, c])
-             -> Dense(target vocabulary), logits
+    plain:    the Keras guide's encoder-decoder.
+              encoder: Embedding(mask_zero) -> Bidirectional(LSTM(units, return_state=True))
+                       final (h, c) of both directions concatenated -> the decoder's carry
+              decoder: Embedding -> LSTM(2 * units, return_sequences=True,
+                       initial_state=[h, c]) -> Dense(target vocabulary), logits
+    luong:    the same, with the encoder's states kept (return_sequences=True) and each
+              decoder state attending over them (Luong et al. 2015, dot score):
+                       context = Attention()([decoder states, encoder states])
+                       logits = Dense(V)(Dense(2 * units, tanh)([decoder state; context]))
+              the source padding masked through Embedding(mask_zero)'s mask
+    bahdanau: as luong with the additive score v^T tanh(W_q s + W_k h) (Bahdanau et al.
+              2015): AdditiveAttention()([Dense(units)(states), encoder states,
+              Dense(units)(encoder states)]), v the layer's learned scale
 
-trained with teacher forcing (decoder input = <start> + target[:-1]) by `jrnn.fit`:
-sparse categorical cross-entropy on logits, Adam with a cosine learning-rate decay and
-gradient clipping. Test dates are then translated without teacher forcing, by
-`jrnn.decode.greedy_decode` and `jrnn.decode.beam_search` on a step function built from
-the trained decoder's parameters, started from the encoder's final carry; the score is
-exact match of the whole 10-character date.
+(the attention reads the decoder's output, Luong's arrangement, for both scores: the
+decoder stays one LSTM layer). Each is trained with teacher forcing (decoder input =
+<start> + target[:-1]) by `jrnn.fit`: sparse categorical cross-entropy on logits, Adam
+with a cosine learning-rate decay and gradient clipping. Test dates are then translated
+without teacher forcing, by `jrnn.decode.greedy_decode` and `jrnn.decode.beam_search` on
+a step function of the trained decoder (`jrnn.lm_step` for the plain model; for the
+attention models a step that carries the encoder's states and mask beside the LSTM
+carry); the score is exact match of the whole 10-character date.
 
-    make exp-seq2seq                                   # ~4 min on 2 CPU cores
-    make exp-seq2seq SEQ2SEQ_ARGS="--epochs 16"        # resume the run above for 4 more
-    make exp-seq2seq SEQ2SEQ_ARGS="--fresh --epochs 2" # discard the checkpoints
+    make exp-seq2seq                                   # ~12 min on 2 CPU cores
+    make exp-seq2seq SEQ2SEQ_ARGS="--epochs 16"        # resume the runs above for 4 more
+    make exp-seq2seq SEQ2SEQ_ARGS="--fresh --epochs 2 --models luong"
 
-Resuming: the run in `--out` continues from its latest checkpoint unless `--fresh` is
-given; `--epochs` is the total (a finished run re-run trains nothing and decodes again).
-The learning-rate schedule is fixed when the run starts, and the data and model settings
-(`--train-size`, `--val-size`, `--test-size`, `--embed`, `--units`, `--seed`) must match
-the checkpointed run's.
+Resuming: each model's run in `--out/<model>/` continues from its latest checkpoint
+unless `--fresh` is given; `--epochs` is the total (a finished run re-run trains nothing
+and decodes again). The learning-rate schedule is fixed when the run starts, and the data
+and model settings (`--train-size`, `--val-size`, `--test-size`, `--embed`, `--units`,
+`--seed`) must match the checkpointed run's.
 
-Writes to `--out` (default runs/seq2seq/): checkpoints/ (jrnn.checkpoint files),
-tokenizer.json, config.json, history.csv, curves.png, samples.txt (translations of test
-dates, and every wrong one) and metrics.json (exact match, per format too).
+Writes to `--out` (default runs/seq2seq/): tokenizer.json, metrics.json (every model
+side by side) and per model <model>/: checkpoints/ (jrnn.checkpoint files), config.json,
+history.csv, curves.png, samples.txt (translations of test dates, and every wrong one)
+and metrics.json (exact match, per format too).
 """
 
 from __future__ import annotations
@@ -59,9 +72,18 @@ from _runs import (
     timed_fit,
     training_stats,
 )
+from jax.tree_util import Partial
 
 import jrnn
-from jrnn.layers import LSTM, Bidirectional, Concatenate, Dense, Embedding
+from jrnn.layers import (
+    LSTM,
+    AdditiveAttention,
+    Attention,
+    Bidirectional,
+    Concatenate,
+    Dense,
+    Embedding,
+)
 
 RUN_DIR = Path(__file__).resolve().parent.parent / "runs" / "seq2seq"
 
@@ -194,35 +216,98 @@ def encode_sources(tokenizer, texts, maxlen: int):
 
 
 # -- model ------------------------------------------------------------------------------------
-def build_model(src_vocab: int, embed: int, units: int):
+MODELS = ("plain", "luong", "bahdanau")
+
+
+def build_model(src_vocab: int, embed: int, units: int, kind: str = "plain"):
     """The training model [encoder chars, decoder inputs] -> logits (B, T, V), and the
-    encoder alone (chars -> [h, c]) sharing its layers, hence its parameter names."""
+    encoder alone sharing its layers, hence its parameter names: chars -> [h, c] for the
+    plain model, chars -> [states (B, S, 2 * units), h, c] for the attention models."""
     enc_in = jrnn.Input((None,), "int32", name="encoder_chars")
     dec_in = jrnn.Input((None,), "int32", name="decoder_chars")
     x = Embedding(src_vocab, embed, mask_zero=True, name="enc_embedding")(enc_in)
-    _, h_fw, c_fw, h_bw, c_bw = Bidirectional(LSTM(units, return_state=True), name="encoder")(x)
+    attend = kind != "plain"
+    rnn = LSTM(units, return_sequences=attend, return_state=True)
+    states, h_fw, c_fw, h_bw, c_bw = Bidirectional(rnn, name="encoder")(x)
     h = Concatenate(name="enc_h")([h_fw, h_bw])
     c = Concatenate(name="enc_c")([c_fw, c_bw])
     y = Embedding(TARGET_VOCAB, embed, name="dec_embedding")(dec_in)
     y = LSTM(2 * units, return_sequences=True, name="decoder")(y, initial_state=[h, c])
+    if attend:
+        # the encoder states carry Embedding(mask_zero)'s mask: padding gets no weight
+        if kind == "luong":
+            context = Attention(name="attention")([y, states])
+        else:
+            query = Dense(units, use_bias=False, name="att_query")(y)
+            keys = Dense(units, use_bias=False, name="att_key")(states)
+            context = AdditiveAttention(name="attention")([query, states, keys])
+        y = Dense(2 * units, "tanh", name="attentional")(
+            Concatenate(name="with_context")([y, context])
+        )
     logits = Dense(TARGET_VOCAB, name="logits")(y)
-    model = jrnn.Model([enc_in, dec_in], logits, name="date_seq2seq")
-    encoder = jrnn.Model(enc_in, [h, c], name="encoder")
+    model = jrnn.Model([enc_in, dec_in], logits, name=f"date_seq2seq_{kind}")
+    encoder = jrnn.Model(enc_in, [states, h, c] if attend else [h, c], name="encoder")
     return model, encoder
 
 
-def decoder_step(model, variables):
-    """The step function for `jrnn.decode`: the trained decoder's Embedding, LSTM cell
-    and Dense on one token; its carry is `((h, c),)`, the encoder's final state."""
-    step, _ = jrnn.lm_step(model, variables, layers=["dec_embedding", "decoder", "logits"])
-    return step
+class AttentionStep:
+    """One decoder step of an attention model for `jrnn.decode`, called as
+    `Partial(AttentionStep(model), params)(carry, tokens (B,)) -> (carry, logits (B, V))`.
+
+    carry: ((h, c), states (B, S, 2 * units), keys (B, S, K), source mask (B, S)): the
+    decoder LSTM's carry, then what every step attends over (the keys are the states
+    for Luong, their projection W_k h for Bahdanau, computed once per sentence).
+    """
+
+    def __init__(self, model):
+        get = model.get_layer
+        self.embedding, self.decoder = get("dec_embedding"), get("decoder")
+        self.attention, self.attentional, self.logits = (
+            get("attention"),
+            get("attentional"),
+            get("logits"),
+        )
+        self.query = get("att_query") if isinstance(self.attention, AdditiveAttention) else None
+
+    def __call__(self, params, carry, tokens):
+        lstm, states, keys, mask = carry
+        x = self.embedding.apply(params["dec_embedding"], tokens)
+        lstm, y = self.decoder.step(params["decoder"], lstm, x)
+        query = y[:, None]  # one query step: (B, 1, 2 * units)
+        if self.query is not None:
+            query = self.query.apply(params["att_query"], query)
+        context = self.attention.apply(
+            params.get("attention", {}), [query, states, keys], mask=[None, mask]
+        )
+        z = self.attentional.apply(
+            params["attentional"], jnp.concatenate([y[:, None], context], -1)
+        )
+        return (lstm, states, keys, mask), self.logits.apply(params["logits"], z)[:, 0]
 
 
-def encoder_carry(encoder, params, x, batch_size: int):
-    """The decoder's first carry ((h, c),), each (N, 2 * units), from the encoder: one
-    entry per recurrent layer the step runs (`jrnn.lm_step`), here the decoder LSTM."""
-    h, c = jrnn.predict(encoder, {"params": params, "state": {}}, x, batch_size=batch_size)
-    return ((jnp.asarray(h), jnp.asarray(c)),)
+def decoder_step(model, variables, kind: str):
+    """The step function for `jrnn.decode`: for the plain model the trained decoder's
+    Embedding, LSTM cell and Dense on one token, its carry `((h, c),)`, the encoder's
+    final state; for the attention models an `AttentionStep`."""
+    if kind == "plain":
+        step, _ = jrnn.lm_step(model, variables, layers=["dec_embedding", "decoder", "logits"])
+        return step
+    return Partial(AttentionStep(model), variables["params"])
+
+
+def encoder_carry(model, encoder, params, x, batch_size: int, kind: str):
+    """The decoder's first carry from the encoder: ((h, c),), each (N, 2 * units), one
+    entry per recurrent layer the step runs (`jrnn.lm_step`), for the plain model; for
+    the attention models ((h, c), states, keys, mask) (see `AttentionStep`)."""
+    out = jrnn.predict(encoder, {"params": params, "state": {}}, x, batch_size=batch_size)
+    if kind == "plain":
+        h, c = out
+        return ((jnp.asarray(h), jnp.asarray(c)),)
+    states, h, c = map(jnp.asarray, out)
+    keys = states
+    if kind == "bahdanau":
+        keys = model.get_layer("att_key").apply(params["att_key"], states)
+    return (jnp.asarray(h), jnp.asarray(c)), states, keys, jnp.asarray(x) != 0
 
 
 def translate(step, carry, *, beam_width: int, chunk: int = 1024):
@@ -257,6 +342,12 @@ def parse_args(argv):
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     ap.add_argument("--beam-width", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0, help="data split, formats, initialisation")
+    ap.add_argument(
+        "--models",
+        type=parse_models,
+        default=list(MODELS),
+        help=f"comma-separated, from {','.join(MODELS)} (default all)",
+    )
     ap.add_argument("--fresh", action="store_true", help="discard checkpoints in --out")
     ap.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bar, 2 lines")
     ap.add_argument("--out", type=Path, default=RUN_DIR)
@@ -272,11 +363,26 @@ def parse_args(argv):
     return args
 
 
+def parse_models(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in MODELS]
+    if bad or not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, expected a comma-separated list of distinct names from "
+            f"{', '.join(MODELS)}"
+        )
+    return names
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    out, ckpt_dir = args.out, args.out / "checkpoints"
+    out = args.out
     if args.fresh:
-        clear_run(out, files=("history.csv", "config.json", "tokenizer.json"))
+        for kind in args.models:
+            clear_run(out / kind, files=("history.csv", "config.json"))
+        kept = [k for k in MODELS if jrnn.checkpoint.latest_step(out / k / "checkpoints")]
+        if not kept:  # the vocabulary goes with the last checkpointed run
+            clear_run(out, dirs=(), files=("tokenizer.json",))
 
     # -- data: disjoint date sets, rendered in random formats and cases
     rng = np.random.default_rng(args.seed)
@@ -296,9 +402,7 @@ def main(argv=None) -> dict:
         dec_in, y = encode_targets([d for _, d, _ in examples])
         return [x, dec_in], y
 
-    xtr, ytr = arrays(train)
-    xval, yval = arrays(val)
-    xte, yte = arrays(test)
+    data = {"train": arrays(train), "val": arrays(val), "test": arrays(test)}
     steps_per_epoch = -(-len(train) // args.batch_size)
     print(
         f"dates {FIRST}..{LAST} in {len(FORMATS)} formats: {len(train_dates)} training dates "
@@ -306,20 +410,63 @@ def main(argv=None) -> dict:
         f"{len(val)} validation and {len(test)} test dates; source vocabulary "
         f"{src_vocab - 1}, up to {maxlen} characters"
     )
+    out.mkdir(parents=True, exist_ok=True)
+    resuming = any(jrnn.checkpoint.latest_step(out / k / "checkpoints") for k in MODELS)
+    save_tokenizer(tok, out / "tokenizer.json", resuming=resuming)
 
+    results = {}
+    for kind in args.models:
+        results[kind] = train_and_translate(kind, args, data, test, src_vocab, steps_per_epoch)
+    metrics = {
+        "models": results,
+        "data": {
+            "train_examples": len(train),
+            "train_dates": len(train_dates),
+            "val_dates": len(val),
+            "test_dates": len(test),
+            "formats": len(FORMATS),
+            "source_vocabulary": src_vocab - 1,
+            "source_length": maxlen,
+        },
+        "config": {k: str(v) for k, v in vars(args).items()},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    print(f"\nheld-out dates ({len(test)} never seen in training), exact match:")
+    print(
+        f"{'model':9s} {'params':>8s} {'greedy':>8s} {'beam-' + str(args.beam_width):>8s} "
+        f"{'epochs':>6s} {'train s':>8s}"
+    )
+    for kind, r in results.items():
+        print(
+            f"{kind:9s} {r['params']:8,d} {r['greedy_exact_match']:8.2%} "
+            f"{r['beam_exact_match']:8.2%} {r['epochs']:6d} {r['train_seconds']:8.0f}"
+        )
+    print(f"wrote {out}/")
+    return metrics
+
+
+def train_and_translate(kind: str, args, data, test, src_vocab: int, steps_per_epoch: int):
+    """Train (or resume) one model in `args.out/kind/`, translate the test dates; its
+    metrics, also written to its metrics.json."""
+    out = args.out / kind
+    ckpt_dir = out / "checkpoints"
+    (xtr, ytr), (xval, yval), (xte, yte) = data["train"], data["val"], data["test"]
     # A fresh run fixes its learning-rate schedule now (cosine over the epochs asked for).
     config = checked_config(
-        args, FIXED, ckpts=[ckpt_dir], at_start={"decay_steps": args.epochs * steps_per_epoch}
+        argparse.Namespace(**{**vars(args), "out": out}),
+        FIXED,
+        ckpts=[ckpt_dir],
+        at_start={"decay_steps": args.epochs * steps_per_epoch},
     )
-    start_epoch = resume_epoch(ckpt_dir, args.epochs)
+    start_epoch = resume_epoch(ckpt_dir, args.epochs, name=kind)
     if not start_epoch:  # no epoch to continue: a history left by a crashed run goes too
         (out / "history.csv").unlink(missing_ok=True)
-    save_tokenizer(tok, out / "tokenizer.json", resuming=bool(start_epoch))
 
     # -- model and training (teacher forcing)
-    model, encoder = build_model(src_vocab, args.embed, args.units)
+    model, encoder = build_model(src_vocab, args.embed, args.units, kind)
     variables = model.init(jax.random.key(args.seed), [xtr[0][:2], xtr[1][:2]])
-    model.summary(variables)
+    if args.verbose:
+        model.summary(variables)
     optimizer = cosine_adam(args.lr, config["decay_steps"], alpha=0.02)
     loss = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
     state, history, train_seconds, epoch_seconds = timed_fit(
@@ -339,13 +486,13 @@ def main(argv=None) -> dict:
     )
     h = history.history
     history.to_csv(out / "history.csv")
-    history.plot(out / "curves.png", title="dates to ISO: encoder-decoder LSTM")
+    history.plot(out / "curves.png", title=f"dates to ISO: encoder-decoder LSTM ({kind})")
     teacher = jrnn.evaluate(model, state, (xte, yte), loss=loss, metrics=["accuracy"])
 
     # -- translating held-out dates: greedy and beam search from the encoder's carry
     t1 = time.perf_counter()
-    carry = encoder_carry(encoder, state.params, xte[0], 512)
-    step = decoder_step(model, state.variables)
+    carry = encoder_carry(model, encoder, state.params, xte[0], 512, kind)
+    step = decoder_step(model, state.variables, kind)
     greedy, beams, scores = translate(step, carry, beam_width=args.beam_width)
     decode_seconds = time.perf_counter() - t1
     # The step function fed the teacher-forced inputs reproduces the model's logits.
@@ -396,15 +543,6 @@ def main(argv=None) -> dict:
         "decode_seconds": decode_seconds,
         "step_fn_vs_model_max_abs_diff": step_diff,
         **training_stats(history, state, start_epoch, train_seconds, epoch_seconds),
-        "data": {
-            "train_examples": len(train),
-            "train_dates": len(train_dates),
-            "val_dates": len(val),
-            "test_dates": len(test),
-            "formats": len(FORMATS),
-            "source_vocabulary": src_vocab - 1,
-            "source_length": maxlen,
-        },
         "per_format": per_format,
         "samples": [
             {"input": test[i][0], "truth": truth[i], "greedy": greedy_text[i], "beam": beam_text[i]}
@@ -413,12 +551,11 @@ def main(argv=None) -> dict:
         "config": {**{k: str(v) for k, v in vars(args).items()}, "run": config},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print("\n".join(lines[:11]))
+    print("\n".join(lines[:6]))
     print(
-        f"\nheld-out dates: exact match {greedy_ok.mean():.2%} greedy, {beam_ok.mean():.2%} "
-        f"beam search (width {args.beam_width}) on {len(test)} dates never seen in training; "
-        f"{len(history.epoch)} epochs, {train_seconds:.0f} s of training in this run, "
-        f"{decode_seconds:.1f} s decoding; wrote {out}/"
+        f"{kind}: exact match {greedy_ok.mean():.2%} greedy, {beam_ok.mean():.2%} beam search "
+        f"(width {args.beam_width}); {len(history.epoch)} epochs, {train_seconds:.0f} s of "
+        f"training in this run, {decode_seconds:.1f} s decoding; wrote {out}/"
     )
     return metrics
 

@@ -105,11 +105,21 @@ class Model:
                 if s is not None:
                     state[name] = s
 
-            def out_spec(p, s, xv, mask, kwargs, layer=layer):
-                y, _ = layer.call(p, xv, state=s, mask=mask, training=False, key=None, **kwargs)
+            # keyword arguments without layer outputs in them (flags such as Attention's
+            # return_attention_scores) stay Python values, as when the model runs
+            static = {
+                k: v
+                for k, v in kwargs.items()
+                if not any(map(_is_node, jax.tree.leaves(call.kwargs[k], is_leaf=_is_node)))
+            }
+            traced = {k: v for k, v in kwargs.items() if k not in static}
+
+            def out_spec(p, s, xv, mask, traced, layer=layer, static=static):
+                kw = {**traced, **static}
+                y, _ = layer.call(p, xv, state=s, mask=mask, training=False, key=None, **kw)
                 return y, layer.compute_mask(xv, mask)
 
-            y, m = jax.eval_shape(out_spec, params.get(name, {}), state.get(name), xv, mask, kwargs)
+            y, m = jax.eval_shape(out_spec, params.get(name, {}), state.get(name), xv, mask, traced)
             _store(env, call, y, m)
         return {"params": params, "state": state}
 

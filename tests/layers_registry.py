@@ -24,6 +24,7 @@ from cells_registry import IndRNNCell
 
 import jrnn
 from jrnn import layers as L
+from jrnn.saving import register_serializable
 
 B, T, F, V = 2, 5, 3, 7
 
@@ -46,6 +47,12 @@ def _ids():
 
 def _seq():
     return _floats((B, T, F))
+
+
+@register_serializable(package="tests")
+def scaled_tanh(x, factor=1.0):
+    """A module-level registered function, so a Lambda of it can be saved."""
+    return factor * jnp.tanh(x)
 
 
 @dataclass(frozen=True)
@@ -148,5 +155,41 @@ LAYERS = {
         out_shape=((B, 3), (B, 3), (B, 3), (B, 3)),
         mask_out=lambda x, mask: (None, None, None, None),
         uses_mask=True,
+    ),
+    "layer_normalization": Case(lambda: L.LayerNormalization()),
+    "layer_normalization_time_and_features": Case(
+        lambda: L.LayerNormalization(axis=[1, -1], epsilon=1e-5, center=False)
+    ),
+    "flatten": Case(lambda: L.Flatten(), out_shape=(B, T * F), mask_out=NONE),
+    "activation": Case(lambda: L.Activation("softmax")),
+    "lambda": Case(
+        lambda: L.Lambda(scaled_tanh, output_shape=(None, F), arguments={"factor": 2.0}),
+        mask_out=NONE,
+    ),
+    "add": Case(lambda: L.Add(), x=lambda: [_seq(), _floats((B, T, F), 1)], mask_out=NONE),
+    "multiply_broadcast": Case(
+        lambda: L.Multiply(), x=lambda: [_seq(), _floats((B, 1, F), 1)], mask_out=NONE
+    ),
+    "average": Case(
+        lambda: L.Average(),
+        x=lambda: [_seq(), _floats((B, T, F), 1), _floats((B, T, F), 2)],
+        mask_out=NONE,
+    ),
+    "attention_dot_scaled": Case(
+        lambda: L.Attention(use_scale=True),
+        x=lambda: [_seq(), _floats((B, 4, F), 1)],
+        mask_out=NONE,  # no input masks -> None (the query's mask: tests/test_layers_keras.py)
+    ),
+    "attention_concat_dropout": Case(
+        lambda: L.Attention(score_mode="concat", dropout=0.5),
+        x=lambda: [_seq(), _floats((B, 4, F), 1)],
+        mask_out=NONE,
+        stochastic=True,
+    ),
+    "additive_attention_with_key": Case(
+        lambda: L.AdditiveAttention(),
+        x=lambda: [_seq(), _floats((B, 4, 2), 1), _floats((B, 4, F), 2)],
+        out_shape=(B, T, 2),
+        mask_out=NONE,
     ),
 }

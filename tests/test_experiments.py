@@ -103,33 +103,43 @@ def test_seq2seq_runs(tmp_path):
         "--units", "16", "--batch-size", "32", "--beam-width", "3", "--verbose", "0",
         "--out", str(tmp_path),
     ]  # fmt: skip
-    m = s2s.main(["--epochs", "1", *tiny])
-    for key in ("greedy_exact_match", "beam_exact_match", "beam_outputs_valid_dates"):
-        assert 0.0 <= m[key] <= 1.0
-    assert (m["epochs"], m["steps"], m["resumed_from_epoch"]) == (1, 7, 0)
-    assert m["data"]["test_dates"] == 100 and m["beam_width"] == 3
-    # The step function built from the decoder's parameters gives the model's logits.
-    assert m["step_fn_vs_model_max_abs_diff"] < 1e-4
-    assert sum(v["n"] for v in m["per_format"].values()) == 100
+    # The plain model and one with attention (Bahdanau: the key projection, the step
+    # function's carried encoder states and mask); resuming and --fresh on the plain one.
+    both = s2s.main(["--epochs", "1", "--models", "plain,bahdanau", *tiny])
+    assert list(both["models"]) == ["plain", "bahdanau"]
+    for m in both["models"].values():
+        for key in ("greedy_exact_match", "beam_exact_match", "beam_outputs_valid_dates"):
+            assert 0.0 <= m[key] <= 1.0
+        assert (m["epochs"], m["steps"], m["resumed_from_epoch"]) == (1, 7, 0)
+        assert m["beam_width"] == 3
+        # The step function built from the decoder's parameters gives the model's logits.
+        assert m["step_fn_vs_model_max_abs_diff"] < 1e-4
+        assert sum(v["n"] for v in m["per_format"].values()) == 100
+    assert both["models"]["bahdanau"]["params"] > both["models"]["plain"]["params"]
+    assert both["data"]["test_dates"] == 100
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert on_disk["beam_exact_match"] == m["beam_exact_match"]
-    rows = read_csv(tmp_path / "history.csv")
+    assert on_disk["models"] == json.loads(json.dumps(both["models"]))
+    run = tmp_path / "plain"
+    m = both["models"]["plain"]
+    rows = read_csv(run / "history.csv")
     assert len(rows) == 1 and math.isfinite(float(rows[0]["val_loss"]))
-    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert jrnn.checkpoint.latest_step(tmp_path / "checkpoints") == 1
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert jrnn.checkpoint.latest_step(run / "checkpoints") == 1
     assert jrnn.Tokenizer.load(tmp_path / "tokenizer.json").char_level
-    assert "held-out dates with a wrong translation" in (tmp_path / "samples.txt").read_text()
+    assert "held-out dates with a wrong translation" in (run / "samples.txt").read_text()
 
     # Re-running with more epochs resumes from the checkpoint.
-    m2 = s2s.main(["--epochs", "2", *tiny])
+    m2 = s2s.main(["--epochs", "2", "--models", "plain", *tiny])["models"]["plain"]
     assert (m2["epochs"], m2["steps"], m2["resumed_from_epoch"]) == (2, 14, 1)
-    assert read_csv(tmp_path / "history.csv")[0] == rows[0]
+    assert read_csv(run / "history.csv")[0] == rows[0]
     # Other data settings against the checkpointed run are an error; --fresh starts over.
     with pytest.raises(ValueError, match="--units"):
-        s2s.main(["--epochs", "2", *tiny, "--units", "8"])
-    m3 = s2s.main(["--epochs", "1", "--fresh", *tiny])
+        s2s.main(["--epochs", "2", "--models", "plain", *tiny, "--units", "8"])
+    m3 = s2s.main(["--epochs", "1", "--models", "plain", "--fresh", *tiny])["models"]["plain"]
     assert (m3["epochs"], m3["resumed_from_epoch"]) == (1, 0)
     assert m3["val_accuracy"] == m["val_accuracy"]  # same seed, same run
+    with pytest.raises(SystemExit):
+        s2s.main(["--models", "plain,attention", *tiny])
 
 
 PNG = b"\x89PNG\r\n\x1a\n"

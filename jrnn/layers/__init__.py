@@ -2,6 +2,7 @@
 `y = layer.apply(params, x, ...)`; compose them with `jrnn.Sequential` or `jrnn.Model`."""
 
 from jrnn._serialize import register_builtin
+from jrnn.layers.attention import AdditiveAttention, Attention
 from jrnn.layers.base import Input, Layer
 from jrnn.layers.conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from jrnn.layers.core import (
@@ -13,9 +14,22 @@ from jrnn.layers.core import (
     RepeatVector,
     TimeDistributed,
 )
+from jrnn.layers.function import Activation, Lambda
+from jrnn.layers.merging import Add, Average, Multiply
+from jrnn.layers.normalization import LayerNormalization
 from jrnn.layers.recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from jrnn.layers.reshaping import Flatten
 
 register_builtin(
+    Activation,
+    Add,
+    AdditiveAttention,
+    Attention,
+    Average,
+    Flatten,
+    Lambda,
+    LayerNormalization,
+    Multiply,
     Conv1D,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
@@ -35,6 +49,15 @@ register_builtin(
 )
 
 __all__ = [
+    "Activation",
+    "Add",
+    "AdditiveAttention",
+    "Attention",
+    "Average",
+    "Flatten",
+    "Lambda",
+    "LayerNormalization",
+    "Multiply",
     "GRU",
     "LSTM",
     "RNN",
