@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jrnn import activations, initializers
+from jrnn._checks import check_key
 from jrnn.cells.base import FusedCell
 
 
@@ -67,6 +68,7 @@ class LSTMCell(FusedCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         """Parameters for inputs of size `input_size` (Keras initializers by default)."""
+        check_key("key", key)
         dt = jnp.dtype(dtype or self.param_dtype)
         input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3, k4, k5 = jax.random.split(key, 5)
