@@ -316,3 +316,13 @@ def test_bool_and_int_inputs_are_cast_like_keras():
     # the unroll engine and the cells stay strict (they raise TypeError naming xs)
     with pytest.raises(TypeError, match="xs: got dtype bool"):
         jrnn.unroll(LSTM, P, x)
+
+
+def test_help_lists_arguments_and_user_api_first():
+    import pydoc
+
+    text = pydoc.render_doc(jrnn.layers.LSTM, renderer=pydoc.plaintext)
+    for arg in ("units", "return_sequences", "(output, h, c)", "recurrent_dropout", "dtype"):
+        assert arg in text, arg
+    cell = pydoc.render_doc(jrnn.LSTMCell, renderer=pydoc.plaintext)
+    assert cell.index("cell.initial_carry(32)") < cell.index("fused_split")

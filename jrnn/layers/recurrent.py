@@ -389,9 +389,14 @@ class _CellLayer(RNN):
 
 
 class SimpleRNN(_CellLayer):
-    """Keras `SimpleRNN(units, activation="tanh", ...)`: RNN(SimpleRNNCell(units, ...)).
-    Cell arguments (activation, use_bias, initializers, dtype) and layer arguments (see
-    `RNN`) are accepted by keyword."""
+    """Keras `SimpleRNN(units, activation="tanh", ...)`: RNN(SimpleRNNCell(units, ...))
+    over x (B, T, I).
+
+    Args (all but `units` by keyword): units (H); the cell's activation, use_bias,
+    initializers, dtype, param_dtype (`jrnn.SimpleRNNCell`); the layer's
+    return_sequences, return_state (then `(output, h)`), go_backwards, stateful, unroll,
+    dropout, recurrent_dropout, zero_output_for_mask, remat, name (`jrnn.layers.RNN`).
+    """
 
     def __init__(self, units: int, **kwargs):
         layer_args, cell_args = _split_kwargs(kwargs)
@@ -399,9 +404,29 @@ class SimpleRNN(_CellLayer):
 
 
 class LSTM(_CellLayer):
-    """Keras `LSTM(units, ...)`: RNN(LSTMCell(units, ...)); carry/state (h, c).
-    Cell arguments (activation, recurrent_activation, use_bias, unit_forget_bias,
-    initializers, dtype, ...) and layer arguments (see `RNN`) by keyword."""
+    """Keras `LSTM(units, ...)`: RNN(LSTMCell(units, ...)) over x (B, T, I).
+
+    Args (all but `units` by keyword):
+      units: H, the size of h and c.
+      activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+      unit_forget_bias=True, kernel_initializer="glorot_uniform",
+      recurrent_initializer="orthogonal", bias_initializer="zeros", dtype=None (compute
+      dtype, e.g. "bfloat16"), param_dtype="float32", forget_bias, cell_clip,
+      use_peephole: the cell's (`jrnn.LSTMCell`, which gives the equations).
+      return_sequences=False: the output at every step (B, T, H), else the last (B, H).
+      return_state=False: also return the final state: `(output, h, c)`, h and c each
+        (B, H) (`initial_state=[h, c]` takes the same list).
+      go_backwards=False, stateful=False, unroll=None, dropout=0.0,
+      recurrent_dropout=0.0, zero_output_for_mask=False, remat=False, name=None: as
+      `jrnn.layers.RNN`.
+
+    Parameters: kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,), gate blocks
+    [i | f | c | o] (Keras's layout). Bool and integer inputs are cast to float32.
+
+    Example:
+      y = LSTM(32).apply(params, x)                               # (B, 32)
+      seq, h, c = LSTM(32, return_sequences=True, return_state=True).apply(params, x)
+    """
 
     def __init__(self, units: int, **kwargs):
         layer_args, cell_args = _split_kwargs(kwargs)
@@ -409,8 +434,15 @@ class LSTM(_CellLayer):
 
 
 class GRU(_CellLayer):
-    """Keras `GRU(units, reset_after=True, ...)`: RNN(GRUCell(units, ...)); state h.
-    Cell arguments and layer arguments (see `RNN`) by keyword."""
+    """Keras `GRU(units, reset_after=True, ...)`: RNN(GRUCell(units, ...)) over x
+    (B, T, I).
+
+    Args (all but `units` by keyword): units (H); the cell's activation="tanh",
+    recurrent_activation="sigmoid", use_bias=True, reset_after=True, initializers,
+    dtype, param_dtype (`jrnn.GRUCell`); the layer's return_sequences, return_state
+    (then `(output, h)`), go_backwards, stateful, unroll, dropout, recurrent_dropout,
+    zero_output_for_mask, remat, name (`jrnn.layers.RNN`).
+    """
 
     def __init__(self, units: int, **kwargs):
         layer_args, cell_args = _split_kwargs(kwargs)
