@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import operator
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.export import is_symbolic_dim
 
 
 def shape_error(name: str, got, expected: str) -> ValueError:
@@ -87,3 +89,49 @@ def check_rate(name: str, value) -> float:
     if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
         raise ValueError(f"{name}: got {value!r}, expected a number in [0, 1)")
     return float(value)
+
+
+def check_key(name: str, key):
+    """A PRNG key: a typed key array (`jax.random.key`) or a raw uint32 key
+    (`jax.random.PRNGKey`). Anything else raises TypeError before JAX's PRNG code does."""
+    if isinstance(key, (jax.Array, np.ndarray)):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or (
+            key.dtype == np.uint32 and key.ndim == 1
+        ):
+            return key
+        what = f"an array of dtype {key.dtype} and shape {tuple(key.shape)}"
+    else:
+        what = f"{key!r} of type {type(key).__name__}"
+    raise TypeError(f"{name}: got {what}, expected a PRNG key such as jax.random.key(0)")
+
+
+def check_batch_size(name: str, batch_size):
+    """None (unbatched), a size >= 0, a tuple of sizes, or a symbolic size (jax.export);
+    returned unchanged. A negative or non-integer size raises before `jnp.zeros` sees it."""
+    if batch_size is None or is_symbolic_dim(batch_size):
+        return batch_size
+    if isinstance(batch_size, tuple):
+        for i, b in enumerate(batch_size):
+            if not is_symbolic_dim(b):
+                check_int(f"{name}[{i}]", b, minimum=0)
+        return batch_size
+    try:
+        return check_int(name, batch_size, minimum=0)
+    except TypeError:
+        raise TypeError(
+            f"{name}: got {batch_size!r} of type {type(batch_size).__name__}, expected None, "
+            f"an integer >= 0 or a tuple of them"
+        ) from None
+
+
+def check_config(name: str, config, keys) -> dict:
+    """`config` a dict with every key in `keys` (what `from_config` reads)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"{name}: got {type(config).__name__}, expected a dict")
+    missing = [k for k in keys if k not in config]
+    if missing:
+        raise ValueError(
+            f"{name}: got keys {sorted(config)}, expected the keys {list(keys)} "
+            f"(as from get_config())"
+        )
+    return config

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrnn._checks import check_positive_int
+from jrnn._checks import check_key, check_positive_int
 from jrnn._model_config import (
     graph_config,
     graph_from_config,
@@ -84,7 +84,10 @@ class Model:
     # -- pure functions -------------------------------------------------------------------
     def init(self, key, x=None) -> dict:
         """Variables for inputs like `x` (arrays or ShapeDtypeStructs; a list for several
-        inputs). Without `x`, the `Input` shapes with 1 for unknown sizes."""
+        inputs). Without `x`, the `Input` shapes with 1 for unknown sizes. `apply` then
+        checks its inputs against these: the same rank, dtype kind (integers stay integers)
+        and feature sizes; the batch size and the time length may differ."""
+        check_key("key", key)
         specs = self._input_specs(x)
         variables = self._init_variables(key, specs)
         self._built_specs = specs
@@ -269,6 +272,11 @@ class Model:
         (B, ...) becomes zeros (batch_size, ...), e.g. to forecast one stream with a
         model trained on several (Keras needs a rebuilt model for that).
         """
+        if not isinstance(variables, dict):
+            raise TypeError(
+                f"variables: got {type(variables).__name__}, expected model.init's "
+                f"{{'params', 'state'}} dict"
+            )
         state = variables.get("state", {})
         if batch_size is None:
             state = jax.tree.map(jnp.zeros_like, state)
@@ -485,22 +493,30 @@ class Model:
         return specs
 
     def _check_shapes(self, specs, batch: bool = True) -> None:
-        """Each input's shape against its `Input` (None = any size), or its rank against
-        the example `init` saw when the model has no `Input`. With `batch=False` the
-        batch size is not checked (as Keras: a last, smaller batch runs; stateful layers
-        check their own carries)."""
+        """Each input's shape against its `Input` (None = any size), or against the
+        example `init` saw when the model has no `Input`: the same rank and feature sizes
+        (every axis after batch and time; the last axis of a (B, F) float input, not of
+        (B, T) token ids). With `batch=False` the batch size is not checked (as Keras: a
+        last, smaller batch runs; stateful layers check their own carries). An input
+        declared or seen as integers (token ids) must stay integers."""
         for i, (name, node, s) in enumerate(zip(self._input_names, self.inputs, specs)):
             spec = node.spec
             if spec is not None and spec.shape is not None:
-                want = (spec.batch_size if batch else None, *spec.shape)
+                want, dtype = (spec.batch_size if batch else None, *spec.shape), spec.dtype
             elif self._built_specs is not None:
-                want = (None,) * len(self._built_specs[i].shape)
+                built = self._built_specs[i]
+                want, dtype = _free_batch_and_time(built), built.dtype
             else:
                 continue
             if len(s.shape) != len(want) or any(
                 w is not None and w != g for w, g in zip(want, s.shape)
             ):
                 raise ValueError(f"x ({name}): got shape {tuple(s.shape)}, expected {want}")
+            if jnp.issubdtype(dtype, jnp.integer) and not jnp.issubdtype(s.dtype, jnp.integer):
+                raise TypeError(
+                    f"x ({name}): got dtype {jnp.dtype(s.dtype).name}, expected integers "
+                    f"({jnp.dtype(dtype).name}, as the model's input), e.g. token ids"
+                )
 
 
 class Sequential(Model):
@@ -509,6 +525,11 @@ class Sequential(Model):
     shape is taken from `init`'s example."""
 
     def __init__(self, layers: Sequence, *, name: str = "sequential"):
+        if not isinstance(layers, (list, tuple)):
+            raise TypeError(
+                f"layers: got {type(layers).__name__}, expected a list of layers (optionally "
+                f"starting with jrnn.Input)"
+            )
         layers = list(layers)
         first = 0  # index of layers[0] in the list given (for error messages)
         if layers and _is_node(layers[0]) and layers[0].call is None:
@@ -545,6 +566,11 @@ class Sequential(Model):
             raise ValueError(
                 "config: expected a Sequential's config (with 'layers' and no 'calls'); "
                 "use jrnn.Model.from_config for a functional model"
+            )
+        if not isinstance(config["layers"], list):
+            raise TypeError(
+                f"config['layers']: got {type(config['layers']).__name__}, expected a list of "
+                f"layer configs"
             )
         layers = [layer_from_config(entry) for entry in config["layers"]]
         if config.get("input") is not None:
@@ -661,6 +687,15 @@ def _render(name, rows, functional, trainable, frozen) -> str:
         f" Non-trainable params: {frozen:,} ({_memory(frozen)})",
     ]
     return "\n".join(lines)
+
+
+def _free_batch_and_time(spec) -> tuple:
+    """The shape `apply` requires of an input like `spec` (None = any size): the batch
+    axis free, and the time axis of a sequence ((B, T, ...) or (B, T) integer ids)."""
+    shape = tuple(spec.shape)
+    if len(shape) >= 3 or (len(shape) == 2 and jnp.issubdtype(spec.dtype, jnp.integer)):
+        return (None, None, *shape[2:])
+    return (None, *shape[1:])
 
 
 def _spec_key(specs):

@@ -9,17 +9,20 @@ import jax.numpy as jnp
 from jax import lax
 from jax.export import is_symbolic_dim
 
-from jrnn._checks import check_int, check_lengths, shape_error
+from jrnn._checks import check_choice, check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
 from jrnn._ops import tree_where, zero_where_masked
 from jrnn.cells import (
+    MERGE_MODES,
     BidirectionalCells,
+    Cell,
     StackedBidirectional,
     StackedCell,
     expected_input_size,
     is_fusable,
     merge,
 )
+from jrnn.cells.stacked import check_per_layer
 
 
 def unroll(
@@ -78,6 +81,7 @@ def unroll(
       params = cell.init(jax.random.key(0), 16)
       (h, c), ys = jrnn.unroll(cell, params, xs, lengths=lengths)   # xs: (8, 20, 16)
     """
+    _check_runnable("cell", cell)
     return _unroll_checked(
         cell,
         params,
@@ -130,7 +134,15 @@ def bidirectional_unroll(
       asked), zero at masked steps. The backward carry is its state after each
       sequence's first valid step.
     """
+    _check_runnable("forward", forward)
+    _check_runnable("backward", backward)
+    check_choice("merge_mode", merge_mode, MERGE_MODES)
+    _check_bidirectional_params("params", params)
     xs_fw, xs_bw = xs if isinstance(xs, (tuple, list)) else (xs, xs)
+    if carry is not None and not (isinstance(carry, (tuple, list)) and len(carry) == 2):
+        raise TypeError(
+            f"carry: got {type(carry).__name__}, expected a pair (forward carry, backward carry)"
+        )
     c_fw, c_bw = (None, None) if carry is None else carry
     shared = dict(
         lengths=lengths, mask=mask, time_major=time_major, unroll=unroll, remat=remat, fast=fast
@@ -164,7 +176,7 @@ def _unroll_checked(
         unroll = 1
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
-    _check_input_size(cell, params, xs_tm.shape[-1])
+    _check_params(cell, params, "params", xs_tm.shape[-1])
     if carry is None:
         carry = cell.initial_carry(batch_shape[0] if batch_shape else None)
     else:
@@ -177,7 +189,10 @@ def _unroll_checked(
 
 
 def default_unroll(backend: str) -> int:
-    """Scan steps per loop iteration when the caller does not choose (see `unroll`)."""
+    """Scan steps per loop iteration when the caller does not choose (see `unroll`):
+    1 for "cpu", 8 for an accelerator backend ("gpu", "cuda", "rocm", "tpu", "METAL",
+    as `jax.default_backend()` names them)."""
+    check_choice("backend", backend, ("cpu", "gpu", "cuda", "rocm", "tpu", "METAL"))
     return 1 if backend == "cpu" else 8
 
 
@@ -255,20 +270,67 @@ def _time_major_mask(lengths, mask, steps, batch_shape, batch_major):
     return None
 
 
-def _check_input_size(cell, params, size):
+def _check_runnable(name: str, cell) -> None:
+    """What the engine calls: a cell (any callable step with `initial_carry`, such as the
+    layers' dropout wrapper) or a pair of cells from `jrnn.bidirectional`."""
+    if not (callable(cell) or isinstance(cell, (BidirectionalCells, StackedBidirectional))):
+        raise TypeError(
+            f"{name}: got {cell!r} of type {type(cell).__name__}, expected a cell such as "
+            f"jrnn.LSTMCell(32) (or jrnn.bidirectional/stack of cells)"
+        )
+
+
+def _check_bidirectional_params(name: str, params) -> None:
+    if not isinstance(params, dict) or set(params) != {"forward", "backward"}:
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise TypeError(
+            f"{name}: got {got}, expected a dict with keys 'forward' and 'backward' (as "
+            f"from the bidirectional cells' init)"
+        )
+
+
+def _check_params(cell, params, name, size, reads_xs=True):
+    """params of `cell`'s structure (one entry per layer of a stack, a forward/backward
+    dict for a pair), each layer's kernel made for inputs of width `size` (what the layer
+    below gives): a stack given too few params would otherwise run fewer layers."""
+    if isinstance(cell, (StackedCell, StackedBidirectional)):
+        layers = cell.cells if isinstance(cell, StackedCell) else cell.layers
+        check_per_layer(name, params, len(layers))
+        for k, (layer, p) in enumerate(zip(layers, params)):
+            _check_params(layer, p, f"{name}[{k}]", size, reads_xs and k == 0)
+            size = layer.output_size
+        return
+    if isinstance(cell, BidirectionalCells):
+        _check_bidirectional_params(name, params)
+        _check_params(cell.forward, params["forward"], f"{name}['forward']", size, reads_xs)
+        _check_params(cell.backward, params["backward"], f"{name}['backward']", size, reads_xs)
+        return
+    if isinstance(cell, Cell) and not (isinstance(params, dict) and "kernel" in params):
+        raise TypeError(
+            f"{name}: got {type(params).__name__}, expected the dict of arrays from "
+            f"{type(cell).__name__}.init"
+        )
     expected = expected_input_size(cell, params)
     if expected is not None and expected != size:
+        if reads_xs:
+            raise ValueError(
+                f"xs: got input size {size} (last axis), expected {expected} to match the "
+                f"cell's params (kernel rows)"
+            )
         raise ValueError(
-            f"xs: got input size {size} (last axis), expected {expected} to match the "
-            f"cell's params (kernel rows)"
+            f"{name}['kernel']: got {expected} rows, expected {size}, the output size of the "
+            f"layer below"
         )
 
 
 def _check_carry(cell, carry, batch_shape):
+    if isinstance(cell, (StackedCell, StackedBidirectional)):
+        layers = cell.cells if isinstance(cell, StackedCell) else cell.layers
+        check_per_layer("carry", carry, len(layers))
     want = jax.eval_shape(lambda: cell.initial_carry(batch_shape[0] if batch_shape else None))
     got_tree = jax.tree.structure(carry)
     if got_tree != jax.tree.structure(want):
-        raise ValueError(
+        raise TypeError(
             f"carry: got structure {got_tree}, expected {jax.tree.structure(want)} "
             f"(as from cell.initial_carry)"
         )

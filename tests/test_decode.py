@@ -379,7 +379,7 @@ def test_bad_arguments_name_the_argument(lm):
         (lambda: init(0), "batch_size"),
         # a carry for another batch than the prompt's (was a lax.scan TypeError)
         (lambda: decode.sample(lm_fn, init(1), jnp.array([[1], [2]]), 3, key), "carry"),
-        (lambda: decode.feed(lm_fn, init(3), jnp.array([[1], [2]])), "carry: got arrays"),
+        (lambda: decode.feed(lm_fn, init(3), jnp.array([[1], [2]])), "carry: got"),
     ]
     for fn, name in cases:
         with pytest.raises(ValueError, match=name):

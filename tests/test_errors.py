@@ -59,7 +59,7 @@ def test_bad_mask():
 
 def test_bad_carry():
     h = jnp.zeros((2, 4))
-    with pytest.raises(ValueError, match="carry: got structure"):
+    with pytest.raises(TypeError, match="carry: got structure"):
         jrnn.unroll(CELL, PARAMS, XS, carry=h)  # LSTM needs (h, c)
     with pytest.raises(ValueError, match=r"carry: got shape \(3, 4\), expected \(2, 4\)"):
         jrnn.unroll(CELL, PARAMS, XS, carry=(jnp.zeros((3, 4)), jnp.zeros((3, 4))))
@@ -121,7 +121,7 @@ def test_lengths_under_jit_are_not_checked_but_behave_as_a_mask():
 def test_bad_input_size_and_dtype():
     with pytest.raises(ValueError, match="input_size: got 0, expected a positive integer"):
         jrnn.GRUCell(3).init(jax.random.key(0), 0)
-    with pytest.raises(ValueError, match="dtype: got 'bf16', expected a dtype"):
+    with pytest.raises(ValueError, match="dtype: got 'bf16', expected a floating-point dtype"):
         jrnn.LSTMCell(3, dtype="bf16")
 
 

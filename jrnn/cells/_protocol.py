@@ -73,6 +73,11 @@ def expected_input_size(cell, params) -> int | None:
 def output_of_carry(cell, carry):
     """The step output y a carry stands for (Keras's `states[0]`): h for the built-in
     cells, the last cell's for a stack, the first carry leaf for a user cell."""
+    if not is_cell(cell):
+        raise TypeError(
+            f"cell: got {cell!r} of type {type(cell).__name__}, expected a cell (init, "
+            f"initial_carry, __call__)"
+        )
     if isinstance(cell, StackedCell):
         return output_of_carry(cell.cells[-1], carry[-1])
     if isinstance(cell, FusedCell):

@@ -34,9 +34,10 @@ import abc
 import dataclasses
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
-from jrnn._checks import check_positive_int, shape_error
+from jrnn._checks import check_batch_size, check_positive_int, shape_error
 from jrnn._ops import add_bias, batch_shape_of, dtype_name, matmul, split_gates
 from jrnn._serialize import json_value, resolve_functions
 
@@ -78,13 +79,21 @@ class Cell:
         for name in ("dtype", "param_dtype"):
             value = getattr(self, name)
             try:
-                object.__setattr__(self, name, dtype_name(value))
+                canonical = dtype_name(value)
             except TypeError:
+                canonical = ""
+            if canonical is not None and not (
+                canonical and jnp.issubdtype(jnp.dtype(canonical), jnp.floating)
+            ):
+                # an integer compute dtype would run the gates in integer arithmetic
                 raise ValueError(
-                    f"{name}: got {value!r}, expected a dtype such as 'float32' or 'bfloat16'"
-                ) from None
+                    f"{name}: got {value!r}, expected a floating-point dtype such as "
+                    f"'float32' or 'bfloat16'"
+                )
+            object.__setattr__(self, name, canonical)
 
     def _zeros(self, batch_size, dtype):
+        check_batch_size("batch_size", batch_size)
         return jnp.zeros(batch_shape_of(batch_size) + (self.units,), dtype)
 
     @property
@@ -101,10 +110,42 @@ class Cell:
     def _check_input_size(self, input_size) -> int:
         return check_positive_int("input_size", input_size)
 
-    def _check_step_input(self, params, x):
-        i = self.expected_input_size(params)
-        if x.ndim < 1 or x.shape[-1] != i:
-            raise shape_error("x_t", x.shape, f"(*batch, {i}) to match params['kernel']")
+    def _check_step(self, params, carry, x, num_gates: int):
+        """Static checks of one step's arguments (shapes and dtypes, at trace time): the
+        params from `init` (kernel (I, G*H), recurrent_kernel (H, G*H)), x (*B, I)
+        floating, and a carry of `initial_carry`'s structure with leaves (*B, H)."""
+        if not (isinstance(params, dict) and {"kernel", "recurrent_kernel"} <= set(params)):
+            got = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise TypeError(
+                f"params: got {got}, expected the dict of arrays from "
+                f"{type(self).__name__}.init (with 'kernel' and 'recurrent_kernel')"
+            )
+        width = num_gates * self.units
+        kernel, recurrent = jnp.shape(params["kernel"]), jnp.shape(params["recurrent_kernel"])
+        if len(kernel) != 2 or kernel[1] != width:
+            raise shape_error("params['kernel']", kernel, f"(input_size, {width})")
+        if recurrent != (self.units, width):
+            raise shape_error("params['recurrent_kernel']", recurrent, f"{(self.units, width)}")
+        x_dtype = jnp.result_type(x)
+        if not jnp.issubdtype(x_dtype, jnp.floating):
+            raise TypeError(f"x_t: got dtype {x_dtype}, expected a floating-point array")
+        x_shape = jnp.shape(x)
+        if len(x_shape) < 1 or x_shape[-1] != kernel[0]:
+            raise shape_error("x_t", x_shape, f"(*batch, {kernel[0]}) to match params['kernel']")
+        want = jax.eval_shape(self.initial_carry, None)
+        if jax.tree.structure(carry) != jax.tree.structure(want):
+            raise TypeError(
+                f"carry: got {_describe(carry)}, expected {_describe(want)} as from "
+                f"{type(self).__name__}.initial_carry"
+            )
+        batch = tuple(x_shape[:-1])
+        for leaf in jax.tree.leaves(carry):
+            if tuple(jnp.shape(leaf)) != batch + (self.units,):
+                raise shape_error(
+                    "carry",
+                    jnp.shape(leaf),
+                    f"{batch + (self.units,)}: x_t's batch {batch} and units={self.units}",
+                )
 
 
 class FusedCell(Cell, metaclass=abc.ABCMeta):
@@ -165,7 +206,7 @@ class FusedCell(Cell, metaclass=abc.ABCMeta):
 
     def __call__(self, params, carry, x_t):
         """One time step: returns (new_carry, y_t)."""
-        self._check_step_input(params, x_t)
+        self._check_step(params, carry, x_t, self.num_gates)
         p = self.fused_split(params)
         cdt = self.compute_dtype
         gx = add_bias(matmul(x_t, p["kernel"], cdt), p["input_bias"])
@@ -173,3 +214,12 @@ class FusedCell(Cell, metaclass=abc.ABCMeta):
         gh = add_bias(matmul(h, p["recurrent_kernel"], cdt), p["recurrent_bias"])
         g = self.num_gates
         return self.pointwise(p["pointwise"], split_gates(gx, g), split_gates(gh, g), carry)
+
+
+def _describe(carry) -> str:
+    """A carry's structure in words: 'an array' or 'a tuple of 2 arrays'."""
+    if isinstance(carry, (tuple, list)):
+        return f"a {type(carry).__name__} of {len(carry)} arrays"
+    if isinstance(carry, (jax.Array, jax.ShapeDtypeStruct)):
+        return "an array"
+    return f"{type(carry).__name__} (structure {jax.tree.structure(carry)})"

@@ -19,8 +19,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jrnn._checks import check_choice
+from jrnn._checks import check_choice, check_config, check_key
 from jrnn._serialize import deserialize, serialize
+from jrnn.cells.stacked import _check_cell
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -29,6 +30,15 @@ def merge(merge_mode, y_fw, y_bw):
     """Combine the two directions' outputs as Keras `Bidirectional(merge_mode=...)`:
     y_fw (..., H_fw), y_bw (..., H_bw) -> (..., H_fw + H_bw) for "concat", (..., H) for
     "sum"/"mul"/"ave", the pair (y_fw, y_bw) for None."""
+    check_choice("merge_mode", merge_mode, MERGE_MODES)
+    fw, bw = jnp.shape(y_fw), jnp.shape(y_bw)
+    same = fw[:-1] == bw[:-1] if merge_mode == "concat" else fw == bw
+    if merge_mode is not None and (len(fw) != len(bw) or not same):
+        what = "equal shapes but the last axis" if merge_mode == "concat" else "equal shapes"
+        raise ValueError(
+            f"y_bw: got shape {bw} with y_fw of shape {fw}, expected {what} for "
+            f"merge_mode={merge_mode!r}"
+        )
     if merge_mode == "concat":
         return jnp.concatenate([y_fw, y_bw], axis=-1)
     if merge_mode == "sum":
@@ -71,6 +81,8 @@ class BidirectionalCells:
     merge_mode: str | None = "concat"
 
     def __post_init__(self):
+        _check_cell("forward", self.forward)
+        _check_cell("backward", self.backward)
         check_merge_mode(self.merge_mode, self.forward.output_size, self.backward.output_size)
 
     @property
@@ -81,7 +93,7 @@ class BidirectionalCells:
 
     def init(self, key, input_size: int) -> dict:
         """{"forward": params, "backward": params} for inputs of width `input_size`."""
-        kf, kb = jax.random.split(key)
+        kf, kb = jax.random.split(check_key("key", key))
         return {
             "forward": self.forward.init(kf, input_size),
             "backward": self.backward.init(kb, input_size),
@@ -104,6 +116,7 @@ class BidirectionalCells:
 
     @classmethod
     def from_config(cls, config: dict):
+        check_config("config", config, ("forward", "backward"))
         return cls(
             deserialize(config["forward"]),
             deserialize(config["backward"]),
@@ -123,6 +136,12 @@ class StackedBidirectional:
         object.__setattr__(self, "layers", tuple(self.layers))  # hashable: a jit static arg
         if not self.layers:
             raise ValueError("layers: got an empty sequence, expected at least one layer")
+        for k, layer in enumerate(self.layers):
+            if not isinstance(layer, BidirectionalCells):
+                raise TypeError(
+                    f"layers[{k}]: got {type(layer).__name__}, expected a BidirectionalCells "
+                    f"(jrnn.bidirectional(forward_cell, backward_cell))"
+                )
         for k, layer in enumerate(self.layers[:-1]):
             if layer.merge_mode is None:
                 raise ValueError(
@@ -135,6 +154,7 @@ class StackedBidirectional:
         return self.layers[-1].output_size
 
     def init(self, key, input_size: int) -> tuple:
+        check_key("key", key)
         params = []
         for layer, k in zip(self.layers, jax.random.split(key, len(self.layers))):
             params.append(layer.init(k, input_size))
@@ -150,7 +170,10 @@ class StackedBidirectional:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(tuple(deserialize(layer) for layer in config["layers"]))
+        layers = check_config("config", config, ("layers",))["layers"]
+        if not isinstance(layers, (list, tuple)):
+            raise TypeError(f"config['layers']: got {type(layers).__name__}, expected a list")
+        return cls(tuple(deserialize(layer) for layer in layers))
 
 
 def bidirectional(forward, backward, merge_mode="concat") -> BidirectionalCells:

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jrnn import activations, initializers
+from jrnn._checks import check_key
 from jrnn._ops import add_bias, matmul, split_gates
 from jrnn.cells.base import FusedCell
 
@@ -65,6 +66,7 @@ class GRUCell(FusedCell):
         return self.reset_after
 
     def init(self, key, input_size: int, dtype=None) -> dict:
+        check_key("key", key)
         dt = jnp.dtype(dtype or self.param_dtype)
         input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3 = jax.random.split(key, 3)
@@ -86,7 +88,7 @@ class GRUCell(FusedCell):
             return super().__call__(params, carry, x_t)
         # Reset-before: the candidate's recurrent matmul takes r * h, so it cannot join
         # the gates' matmul.
-        self._check_step_input(params, x_t)
+        self._check_step(params, carry, x_t, 3)
         act = activations.get(self.activation)
         rec = activations.get(self.recurrent_activation)
         cdt, h, u = self.compute_dtype, carry, params["recurrent_kernel"]

@@ -9,12 +9,25 @@ import jax
 import jax.numpy as jnp
 
 from jrnn import activations, initializers
+from jrnn._checks import check_key
 from jrnn.cells.base import FusedCell
 
 
 @dataclass(frozen=True)
 class LSTMCell(FusedCell):
     """LSTM cell (Hochreiter & Schmidhuber 1997) with Keras's gate order i, f, c, o.
+
+    Use (the cell protocol; everything else below is the engine's fused-cell contract):
+      cell = LSTMCell(64)
+      params = cell.init(jax.random.key(0), 100)    # I=100: 42,240 parameters
+      carry = cell.initial_carry(32)                # (h, c), each (32, 64)
+      carry, y = cell(params, carry, x_t)           # x_t: (32, 100) -> y: (32, 64)
+      carry, ys = jrnn.unroll(cell, params, xs)     # xs: (B, T, 100) -> ys: (B, T, 64)
+
+    Args: units (H); activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+    unit_forget_bias=True, forget_bias=0.0, cell_clip=None, use_peephole=False,
+    kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+    bias_initializer="zeros", dtype=None (compute dtype; float only), param_dtype="float32".
 
     Parameters (Keras names and layouts, so `keras_layer.get_weights()` loads as is):
       kernel            (I, 4H)   input weights, column blocks [i | f | c | o]
@@ -29,16 +42,12 @@ class LSTMCell(FusedCell):
       o = rec_act(g_o [+ w_o_diag * c_t])       (the output peephole sees the new c)
       h_t = o * act(c_t);   carry = (h_t, c_t);   y_t = h_t
 
-    The carry is (h, c) as in Keras and PyTorch; Flax's LSTM carries are (c, h).
+    The carry is (h, c) as in Keras and PyTorch; Flax's LSTM carries are (c, h). A bare
+    h, a carry of another batch than x_t's, or an integer x_t raises (the step checks
+    shapes and dtypes at trace time).
 
     `unit_forget_bias` (Keras) puts 1 in the forget block of the initial bias;
     `forget_bias` (TF1 LSTMBlockCell) is instead added at every step.
-
-    Example:
-      cell = LSTMCell(64)
-      params = cell.init(jax.random.key(0), 100)    # 42,240 parameters
-      carry = cell.initial_carry(32)                # (h, c), each (32, 64)
-      carry, y = cell(params, carry, x_t)           # x_t: (32, 100) -> y: (32, 64)
     """
 
     units: int
@@ -67,6 +76,7 @@ class LSTMCell(FusedCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         """Parameters for inputs of size `input_size` (Keras initializers by default)."""
+        check_key("key", key)
         dt = jnp.dtype(dtype or self.param_dtype)
         input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3, k4, k5 = jax.random.split(key, 5)

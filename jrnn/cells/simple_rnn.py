@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jrnn import activations, initializers
+from jrnn._checks import check_key
 from jrnn.cells.base import FusedCell
 
 
@@ -41,6 +42,7 @@ class SimpleRNNCell(FusedCell):
         activations.get(self.activation)
 
     def init(self, key, input_size: int, dtype=None) -> dict:
+        check_key("key", key)
         dt = jnp.dtype(dtype or self.param_dtype)
         input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3 = jax.random.split(key, 3)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from jrnn._checks import check_config, check_key
 from jrnn._serialize import deserialize, serialize
 from jrnn.cells.base import Cell
 
@@ -32,6 +33,8 @@ class StackedCell:
         object.__setattr__(self, "cells", tuple(self.cells))  # hashable: a jit static arg
         if len(self.cells) == 0:
             raise ValueError("cells: got an empty sequence, expected at least one cell")
+        for i, cell in enumerate(self.cells):
+            _check_cell(f"cells[{i}]", cell)
 
     @property
     def units(self) -> int:
@@ -42,6 +45,7 @@ class StackedCell:
         return self.cells[-1].output_size
 
     def init(self, key, input_size: int, dtype=None) -> tuple:
+        check_key("key", key)
         params, size = [], input_size
         for cell, k in zip(self.cells, jax.random.split(key, len(self.cells))):
             params.append(cell.init(k, size, dtype) if dtype else cell.init(k, size))
@@ -52,6 +56,8 @@ class StackedCell:
         return tuple(c.initial_carry(batch_size, dtype) for c in self.cells)
 
     def __call__(self, params, carry, x_t):
+        check_per_layer("params", params, len(self.cells))
+        check_per_layer("carry", carry, len(self.cells))
         new_carry = []
         for cell, p, c in zip(self.cells, params, carry):
             c, x_t = cell(p, c, x_t)
@@ -72,9 +78,38 @@ class StackedCell:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(tuple(deserialize(c) for c in config["cells"]))
+        cells = check_config("config", config, ("cells",))["cells"]
+        if not isinstance(cells, (list, tuple)):
+            raise TypeError(f"config['cells']: got {type(cells).__name__}, expected a list")
+        return cls(tuple(deserialize(c) for c in cells))
 
 
 def stack(cells) -> StackedCell:
     """Stack `cells` into one cell (layer by layer within each step)."""
+    if not isinstance(cells, (list, tuple)):
+        raise TypeError(f"cells: got {type(cells).__name__}, expected a list of cells")
     return StackedCell(tuple(cells))
+
+
+def check_per_layer(name: str, value, count: int) -> None:
+    """`value` a tuple (or list) of one entry per layer of a stack of `count`: params or
+    carries of the wrong number would otherwise be zipped short, silently."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(
+            f"{name}: got {type(value).__name__}, expected a tuple of {count} entries, one "
+            f"per layer of the stack"
+        )
+    if len(value) != count:
+        raise ValueError(
+            f"{name}: got {len(value)} entries, expected {count}, one per layer of the stack"
+        )
+
+
+def _check_cell(name: str, cell) -> None:
+    from jrnn.cells._protocol import is_cell  # the protocol module imports this one
+
+    if not is_cell(cell):
+        raise TypeError(
+            f"{name}: got {cell!r} of type {type(cell).__name__}, expected a cell (init, "
+            f"initial_carry, __call__), e.g. jrnn.LSTMCell(32)"
+        )

@@ -25,7 +25,7 @@ def pad_sequences(
 
     Args:
       sequences: N sequences (lists or arrays); empty ones become all `value`.
-      maxlen: T, an int >= 0 (0 gives (N, 0)), or None for the longest.
+      maxlen: T, a positive int (Keras raises for 0 too), or None for the longest.
       dtype: of the result; `object` or a str dtype for strings (an unsized `str` is sized
         to the longest string, where Keras would truncate every string to 1 character).
       value: the padding value; a str needs an object or str `dtype`.
@@ -48,7 +48,7 @@ def pad_sequences(
     for name, mode in (("padding", padding), ("truncating", truncating)):
         if mode not in ("pre", "post"):
             raise ValueError(f"{name}: got {mode!r}, expected 'pre' or 'post'")
-    maxlen = check_int("maxlen", maxlen, minimum=0, allow_none=True)
+    maxlen = check_int("maxlen", maxlen, minimum=1, allow_none=True)
     kind = np.dtype(dtype).kind
     if isinstance(value, str) and kind not in "OUS":
         raise ValueError(

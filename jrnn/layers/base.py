@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jrnn._checks import check_int
+from jrnn._checks import check_int, shape_error
 from jrnn._serialize import deserialize, json_value, resolve_functions, serialize
 
 
@@ -147,6 +147,18 @@ class Layer:
         return type(self).__name__
 
     @property
+    def label(self) -> str:
+        """How errors name this layer: its type, and its name when it has one."""
+        return self.type_name if self.name is None else f"{self.type_name} {self.name!r}"
+
+    def check_rank(self, x, ranks, expected: str, name: str = "x") -> None:
+        """A ValueError naming this layer when `x` (array or spec) has a rank not in
+        `ranks`."""
+        shape = shape_dtype(x).shape
+        if len(shape) not in ranks:
+            raise shape_error(f"{self.label}: {name}", shape, expected)
+
+    @property
     def default_name(self) -> str:
         """Keras-style snake_case name of the type: `GlobalMaxPooling1D` ->
         `global_max_pooling1d`."""
@@ -247,6 +259,12 @@ def Input(shape, dtype: Any = "float32", *, name: str | None = None, batch_size=
     """A symbolic model input, as `keras.Input`: `shape` excludes the batch axis and may
     contain None (any length), e.g. `Input((None,), dtype="int32")` for token ids."""
     try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"dtype: got {dtype!r}, expected a dtype such as 'float32' or 'int32'"
+        ) from None
+    try:
         shape = tuple(None if d is None else int(d) for d in shape)
     except TypeError:
         raise ValueError(
@@ -255,7 +273,7 @@ def Input(shape, dtype: Any = "float32", *, name: str | None = None, batch_size=
     if any(d is not None and d < 0 for d in shape):
         raise ValueError(f"shape: got {shape}, expected sizes >= 0 or None")
     batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
-    return Node(None, 0, InputSpec(shape, jnp.dtype(dtype), name, batch_size))
+    return Node(None, 0, InputSpec(shape, dtype, name, batch_size))
 
 
 def shape_dtype(x) -> jax.ShapeDtypeStruct:
@@ -265,6 +283,14 @@ def shape_dtype(x) -> jax.ShapeDtypeStruct:
     if not hasattr(x, "shape"):
         x = np.asarray(x)
     return jax.ShapeDtypeStruct(x.shape, x.dtype)
+
+
+def as_float(x, dtype=jnp.float32):
+    """Bool and integer inputs cast to the float `dtype` (as Keras casts inputs to a
+    layer's compute dtype: one-hot bools feed a Dense); float inputs unchanged."""
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    return x.astype(dtype)
 
 
 def require_key(key, training: bool, needed: bool, layer: str):

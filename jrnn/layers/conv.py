@@ -6,11 +6,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.export import is_symbolic_dim
 
 from jrnn import activations, initializers
-from jrnn._checks import check_choice, check_positive_int
+from jrnn._checks import check_choice, check_key, check_positive_int, shape_error
 from jrnn._ops import add_bias
-from jrnn.layers.base import Layer, shape_dtype
+from jrnn.layers.base import Layer, as_float, shape_dtype
+
+_SEQUENCE = "(batch, time, channels)"
 
 
 def _padding(padding: str, size: int, dilation: int = 1):
@@ -58,18 +61,38 @@ class Conv1D(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def init(self, key, x):
+        self.check_rank(x, (3,), _SEQUENCE)
+        self._check_steps(shape_dtype(x).shape[1])
         channels = shape_dtype(x).shape[-1]
-        kk, kb = jax.random.split(key)
+        kk, kb = jax.random.split(check_key("key", key))
         shape = (self.kernel_size, channels, self.filters)
         params = {"kernel": initializers.get(self.kernel_initializer)(kk, shape)}
         if self.use_bias:
             params["bias"] = initializers.get(self.bias_initializer)(kb, (self.filters,))
         return params
 
+    def _check_steps(self, steps) -> None:
+        span = self.dilation_rate * (self.kernel_size - 1) + 1
+        if self.padding == "valid" and not is_symbolic_dim(steps) and steps < span:
+            raise ValueError(
+                f"{self.label}: x: got {steps} time steps, expected at least {span} "
+                f"(dilation_rate * (kernel_size - 1) + 1) for padding='valid'"
+            )
+
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        kernel = params["kernel"]
+        x = as_float(jnp.asarray(x), kernel.dtype)
+        self.check_rank(x, (3,), _SEQUENCE)
+        if x.shape[-1] != kernel.shape[1]:
+            raise shape_error(
+                f"{self.label}: x",
+                x.shape,
+                f"(batch, time, {kernel.shape[1]}) to match its kernel {kernel.shape}",
+            )
+        self._check_steps(x.shape[1])
         y = lax.conv_general_dilated(
             x,
-            params["kernel"].astype(x.dtype),
+            kernel.astype(x.dtype),
             window_strides=(self.strides,),
             padding=_padding(self.padding, self.kernel_size, self.dilation_rate),
             rhs_dilation=(self.dilation_rate,),
@@ -99,6 +122,7 @@ class MaxPooling1D(Layer):
         self.padding = padding
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        self.check_rank(x, (3,), _SEQUENCE)
         y = lax.reduce_window(
             x,
             -jnp.inf,  # a Python scalar: an array init value breaks jit(grad) of reduce_window
@@ -121,6 +145,7 @@ class GlobalAveragePooling1D(Layer):
         self.keepdims = bool(keepdims)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        self.check_rank(x, (3,), _SEQUENCE)
         if mask is None:
             return jnp.mean(x, axis=1, keepdims=self.keepdims), None
         w = mask[..., None].astype(x.dtype)
@@ -140,6 +165,7 @@ class GlobalMaxPooling1D(Layer):
         self.keepdims = bool(keepdims)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        self.check_rank(x, (3,), _SEQUENCE)
         if mask is None:
             return jnp.max(x, axis=1, keepdims=self.keepdims), None
         m = mask[..., None]

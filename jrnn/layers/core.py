@@ -8,10 +8,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn import activations, initializers
-from jrnn._checks import check_positive_int, check_rate, is_concrete
+from jrnn._checks import (
+    check_config,
+    check_int,
+    check_key,
+    check_positive_int,
+    check_rate,
+    is_concrete,
+    shape_error,
+)
 from jrnn._ops import add_bias
 from jrnn._serialize import deserialize, serialize
-from jrnn.layers.base import Layer, require_key, shape_dtype
+from jrnn.layers.base import Layer, as_float, require_key, shape_dtype
 
 
 def dropout(key, x, rate: float, noise_shape=None):
@@ -25,7 +33,8 @@ def dropout(key, x, rate: float, noise_shape=None):
 
 class Dense(Layer):
     """y = activation(x @ kernel + bias) over the last axis; kernel (I, units), bias
-    (units,). Any leading axes (batch, time) are kept; the mask passes through."""
+    (units,). x (..., I) -> y (..., units): any leading axes (batch, time) are kept; the
+    mask passes through. Bool and integer x are cast to the kernel's dtype (Keras)."""
 
     def __init__(
         self,
@@ -47,8 +56,9 @@ class Dense(Layer):
         initializers.get(kernel_initializer), initializers.get(bias_initializer)
 
     def init(self, key, x):
+        self.check_rank(x, range(1, 64), "(..., features), at least one axis")
         size = shape_dtype(x).shape[-1]
-        kk, kb = jax.random.split(key)
+        kk, kb = jax.random.split(check_key("key", key))
         params = {"kernel": initializers.get(self.kernel_initializer)(kk, (size, self.units))}
         if self.use_bias:
             params["bias"] = initializers.get(self.bias_initializer)(kb, (self.units,))
@@ -58,7 +68,14 @@ class Dense(Layer):
         return self._act(self._affine(params, x)), None
 
     def _affine(self, params, x):
-        y = jnp.matmul(x, params["kernel"].astype(x.dtype))
+        kernel = params["kernel"]
+        x = as_float(jnp.asarray(x), kernel.dtype)
+        rows = jnp.shape(kernel)[0]
+        if x.ndim < 1 or x.shape[-1] != rows:
+            raise shape_error(
+                f"{self.label}: x", x.shape, f"(..., {rows}) to match its kernel {kernel.shape}"
+            )
+        y = jnp.matmul(x, kernel.astype(x.dtype))
         if self.use_bias:
             y = add_bias(y, params["bias"].astype(y.dtype))
         return y
@@ -86,7 +103,17 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape=None, *, name=None):
         super().__init__(name=name)
         self.rate = check_rate("rate", rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        if noise_shape is not None:
+            if not isinstance(noise_shape, (tuple, list)):
+                raise TypeError(
+                    f"noise_shape: got {noise_shape!r}, expected None or a tuple of sizes "
+                    f"(None for an axis of the input), e.g. (None, 1, None)"
+                )
+            noise_shape = tuple(
+                None if d is None else check_int(f"noise_shape[{i}]", d, minimum=1)
+                for i, d in enumerate(noise_shape)
+            )
+        self.noise_shape = noise_shape
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         if not training or self.rate == 0.0:
@@ -94,6 +121,10 @@ class Dropout(Layer):
         require_key(key, training, True, "Dropout")
         shape = None
         if self.noise_shape is not None:
+            if len(self.noise_shape) != x.ndim:
+                raise shape_error(
+                    f"{self.label}: x", x.shape, f"rank {len(self.noise_shape)} like noise_shape"
+                )
             shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, x.shape))
         return dropout(key, x, self.rate, shape), None
 
@@ -132,8 +163,13 @@ class Embedding(Layer):
         initializers.get(embeddings_initializer)
 
     def init(self, key, x):
+        self._check_ids_dtype(shape_dtype(x).dtype)
         init = initializers.get(self.embeddings_initializer)
-        return {"embeddings": init(key, (self.input_dim, self.output_dim))}
+        return {"embeddings": init(check_key("key", key), (self.input_dim, self.output_dim))}
+
+    def _check_ids_dtype(self, dtype):
+        if not jnp.issubdtype(dtype, jnp.integer):
+            raise TypeError(f"{self.label}: x: got dtype {dtype}, expected integer token ids")
 
     def check_inputs(self, x) -> None:
         if not is_concrete(x):
@@ -151,6 +187,7 @@ class Embedding(Layer):
             )
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        self._check_ids_dtype(jnp.result_type(x))
         return jnp.take(params["embeddings"], x, axis=0), None
 
     def compute_mask(self, x, mask):
@@ -173,6 +210,11 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, *, name=None):
         super().__init__(name=name)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.number)):
+            raise TypeError(
+                f"mask_value: got {mask_value!r} of type {type(mask_value).__name__}, "
+                f"expected a number"
+            )
         self.mask_value = float(mask_value)
 
     def compute_mask(self, x, mask):
@@ -193,11 +235,9 @@ class TimeDistributed(Layer):
             raise TypeError(f"layer: got {type(layer).__name__}, expected a jrnn layer")
         self.layer = layer
 
-    @staticmethod
-    def _fold(x):
+    def _fold(self, x):
         s = shape_dtype(x)
-        if len(s.shape) < 3:
-            raise ValueError(f"x: got shape {s.shape}, expected (batch, time, ...)")
+        self.check_rank(x, range(3, 64), "(batch, time, ...)")
         return jax.ShapeDtypeStruct((s.shape[0] * s.shape[1], *s.shape[2:]), s.dtype)
 
     def get_config(self) -> dict:
@@ -205,6 +245,7 @@ class TimeDistributed(Layer):
 
     @classmethod
     def from_config(cls, config: dict):
+        check_config("config", config, ("layer",))
         return cls(deserialize(config["layer"]), name=config.get("name"))
 
     def init(self, key, x):
@@ -214,6 +255,7 @@ class TimeDistributed(Layer):
         self.layer.check_inputs(x)  # e.g. TimeDistributed(Embedding): ids in range
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        self._fold(x)
         b, t = x.shape[:2]
         y, _ = self.layer.call(params, x.reshape(b * t, *x.shape[2:]), training=training, key=key)
         return y.reshape(b, t, *y.shape[1:]), None
@@ -251,6 +293,7 @@ class RepeatVector(Layer):
         self.n = check_positive_int("n", n)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        self.check_rank(x, (2,), "(batch, features)")
         return jnp.repeat(x[:, None], self.n, axis=1), None
 
     def compute_mask(self, x, mask):
@@ -262,11 +305,24 @@ class Concatenate(Layer):
 
     def __init__(self, axis: int = -1, *, name=None):
         super().__init__(name=name)
-        self.axis = int(axis)
+        self.axis = check_int("axis", axis)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         if not isinstance(x, (list, tuple)) or len(x) < 2:
             raise ValueError(f"x: got {type(x).__name__}, expected a list of >= 2 arrays")
+        shapes = [tuple(jnp.shape(v)) for v in x]
+        rank = len(shapes[0])
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"axis: got {self.axis}, expected an axis of inputs of rank {rank}")
+        axis = self.axis % rank
+        drop = lambda s: s[:axis] + s[axis + 1 :]
+        for i, shape in enumerate(shapes[1:], start=1):
+            if len(shape) != rank or drop(shape) != drop(shapes[0]):
+                raise shape_error(
+                    f"{self.label}: x[{i}]",
+                    shape,
+                    f"x[0]'s shape {shapes[0]} except on axis {self.axis}",
+                )
         return jnp.concatenate(list(x), axis=self.axis), None
 
     def compute_mask(self, x, mask):

@@ -29,7 +29,7 @@ from jax import lax
 from jax.export import is_symbolic_dim
 
 from jrnn import recurrence
-from jrnn._checks import check_int, check_rate, shape_error
+from jrnn._checks import check_config, check_int, check_key, check_rate, shape_error
 from jrnn._ops import add_bias, matmul
 from jrnn._serialize import deserialize, json_value, serialize
 from jrnn.cells import (
@@ -37,13 +37,16 @@ from jrnn.cells import (
     LSTMCell,
     SimpleRNNCell,
     check_merge_mode,
+    expected_input_size,
     is_cell,
     is_fusable,
     merge,
     output_of_carry,
     stack,
 )
-from jrnn.layers.base import Layer, require_key, shape_dtype
+from jrnn.layers.base import Layer, as_float, require_key, shape_dtype
+
+_SEQUENCE = "(batch, time, features)"
 
 
 class RNN(Layer):
@@ -129,7 +132,8 @@ class RNN(Layer):
         return self.cell.output_size
 
     def init(self, key, x):
-        return self.cell.init(key, shape_dtype(x).shape[-1])
+        self.check_rank(x, (3,), _SEQUENCE)
+        return self.cell.init(check_key("key", key), shape_dtype(x).shape[-1])
 
     def init_state(self, x):
         return self.cell.initial_carry(shape_dtype(x).shape[0]) if self.stateful else None
@@ -144,6 +148,18 @@ class RNN(Layer):
             )
         return jax.tree.unflatten(self._carry_def, leaves)
 
+    def check_carry_shapes(self, carry, x, name="initial_state") -> None:
+        """Each array of `carry` shaped as the cell's zero carry for x's batch."""
+        self.check_rank(x, (3,), _SEQUENCE)
+        want = jax.eval_shape(lambda: self.cell.initial_carry(x.shape[0]))
+        for i, (got, need) in enumerate(zip(jax.tree.leaves(carry), jax.tree.leaves(want))):
+            if jnp.shape(got) != need.shape:
+                raise shape_error(
+                    f"{self.label}: {name}[{i}]",
+                    jnp.shape(got),
+                    f"{need.shape} for x's batch size {x.shape[0]} and {self.units} units",
+                )
+
     def run(self, params, x, carry, mask, *, training, key, reverse):
         """Core: (final carry, outputs aligned with x, zero at masked steps)."""
         cell, params, x, options = self.engine_inputs(params, x, training=training, key=key)
@@ -155,8 +171,8 @@ class RNN(Layer):
         """What `run` hands the engine: (cell, params, x, options) with this layer's
         dropout applied (input dropout on x; recurrent dropout as a gate-masking cell)
         and options the engine's `unroll` and `remat` keywords."""
-        if x.ndim != 3:
-            raise shape_error("x", x.shape, "(batch, time, features)")
+        self.check_rank(x, (3,), _SEQUENCE)
+        x = as_float(jnp.asarray(x))
         need_key = training and (self.dropout > 0 or self.recurrent_dropout > 0)
         require_key(key, training, need_key, self.type_name)
         unroll = self.unroll
@@ -191,6 +207,7 @@ class RNN(Layer):
         _check_state_batch(self.type_name, state, x)
         if initial_state is not None:
             carry = self.carry_from_list(initial_state)
+            self.check_carry_shapes(carry, x)
         if carry is None:
             carry = self.cell.initial_carry(x.shape[0])
         final, ys = self.run(
@@ -236,7 +253,7 @@ class RNN(Layer):
         """(carry, y_t) = cell(params, carry, x_t). At a masked step the carry is kept
         and the output repeats the previous one (zeros with zero_output_for_mask), as
         `call` does over a whole sequence."""
-        new, y = self.cell(params, carry, x_t)
+        new, y = self.cell(params, carry, as_float(jnp.asarray(x_t)))
         if mask_t is None:
             return new, y
 
@@ -252,7 +269,7 @@ class RNN(Layer):
         return jax.tree.map(keep, new, carry), keep(y, y0)
 
     def step_input_size(self, params):
-        size = self.cell.expected_input_size(params)
+        size = expected_input_size(self.cell, params)
         if size is None:
             raise ValueError(
                 f"{self.type_name}: its cell does not say its input size, so tokens cannot "
@@ -372,9 +389,14 @@ class _CellLayer(RNN):
 
 
 class SimpleRNN(_CellLayer):
-    """Keras `SimpleRNN(units, activation="tanh", ...)`: RNN(SimpleRNNCell(units, ...)).
-    Cell arguments (activation, use_bias, initializers, dtype) and layer arguments (see
-    `RNN`) are accepted by keyword."""
+    """Keras `SimpleRNN(units, activation="tanh", ...)`: RNN(SimpleRNNCell(units, ...))
+    over x (B, T, I).
+
+    Args (all but `units` by keyword): units (H); the cell's activation, use_bias,
+    initializers, dtype, param_dtype (`jrnn.SimpleRNNCell`); the layer's
+    return_sequences, return_state (then `(output, h)`), go_backwards, stateful, unroll,
+    dropout, recurrent_dropout, zero_output_for_mask, remat, name (`jrnn.layers.RNN`).
+    """
 
     def __init__(self, units: int, **kwargs):
         layer_args, cell_args = _split_kwargs(kwargs)
@@ -382,9 +404,29 @@ class SimpleRNN(_CellLayer):
 
 
 class LSTM(_CellLayer):
-    """Keras `LSTM(units, ...)`: RNN(LSTMCell(units, ...)); carry/state (h, c).
-    Cell arguments (activation, recurrent_activation, use_bias, unit_forget_bias,
-    initializers, dtype, ...) and layer arguments (see `RNN`) by keyword."""
+    """Keras `LSTM(units, ...)`: RNN(LSTMCell(units, ...)) over x (B, T, I).
+
+    Args (all but `units` by keyword):
+      units: H, the size of h and c.
+      activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+      unit_forget_bias=True, kernel_initializer="glorot_uniform",
+      recurrent_initializer="orthogonal", bias_initializer="zeros", dtype=None (compute
+      dtype, e.g. "bfloat16"), param_dtype="float32", forget_bias, cell_clip,
+      use_peephole: the cell's (`jrnn.LSTMCell`, which gives the equations).
+      return_sequences=False: the output at every step (B, T, H), else the last (B, H).
+      return_state=False: also return the final state: `(output, h, c)`, h and c each
+        (B, H) (`initial_state=[h, c]` takes the same list).
+      go_backwards=False, stateful=False, unroll=None, dropout=0.0,
+      recurrent_dropout=0.0, zero_output_for_mask=False, remat=False, name=None: as
+      `jrnn.layers.RNN`.
+
+    Parameters: kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,), gate blocks
+    [i | f | c | o] (Keras's layout). Bool and integer inputs are cast to float32.
+
+    Example:
+      y = LSTM(32).apply(params, x)                               # (B, 32)
+      seq, h, c = LSTM(32, return_sequences=True, return_state=True).apply(params, x)
+    """
 
     def __init__(self, units: int, **kwargs):
         layer_args, cell_args = _split_kwargs(kwargs)
@@ -392,8 +434,15 @@ class LSTM(_CellLayer):
 
 
 class GRU(_CellLayer):
-    """Keras `GRU(units, reset_after=True, ...)`: RNN(GRUCell(units, ...)); state h.
-    Cell arguments and layer arguments (see `RNN`) by keyword."""
+    """Keras `GRU(units, reset_after=True, ...)`: RNN(GRUCell(units, ...)) over x
+    (B, T, I).
+
+    Args (all but `units` by keyword): units (H); the cell's activation="tanh",
+    recurrent_activation="sigmoid", use_bias=True, reset_after=True, initializers,
+    dtype, param_dtype (`jrnn.GRUCell`); the layer's return_sequences, return_state
+    (then `(output, h)`), go_backwards, stateful, unroll, dropout, recurrent_dropout,
+    zero_output_for_mask, remat, name (`jrnn.layers.RNN`).
+    """
 
     def __init__(self, units: int, **kwargs):
         layer_args, cell_args = _split_kwargs(kwargs)
@@ -453,7 +502,7 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
+        config = dict(check_config("config", config, ("layer",)))
         backward = config.pop("backward_layer", None)
         return cls(
             deserialize(config.pop("layer")),
@@ -473,7 +522,8 @@ class Bidirectional(Layer):
         return "Bidirectional"
 
     def init(self, key, x):
-        kf, kb = jax.random.split(key)
+        self.check_rank(x, (3,), _SEQUENCE)
+        kf, kb = jax.random.split(check_key("key", key))
         return {"forward": self.forward.init(kf, x), "backward": self.backward.init(kb, x)}
 
     def init_state(self, x):
@@ -491,6 +541,8 @@ class Bidirectional(Layer):
             n_fw = self.forward._carry_def.num_leaves
             c_fw = self.forward.carry_from_list(leaves[:n_fw])
             c_bw = self.backward.carry_from_list(leaves[n_fw:])
+            self.forward.check_carry_shapes(c_fw, x)
+            self.backward.check_carry_shapes(c_bw, x, "initial_state (backward)")
         c_fw = self.forward.cell.initial_carry(x.shape[0]) if c_fw is None else c_fw
         c_bw = self.backward.cell.initial_carry(x.shape[0]) if c_bw is None else c_bw
         kf = kb = None
