@@ -7,6 +7,8 @@ the call without reading our source.
 from __future__ import annotations
 
 import operator
+import os
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -135,3 +137,21 @@ def check_config(name: str, config, keys) -> dict:
             f"(as from get_config())"
         )
     return config
+
+
+def check_path(name: str, value) -> pathlib.Path:
+    """`value` (a str or os.PathLike) as a Path; anything else raises TypeError naming
+    `name`, before pathlib's own message (which names no argument) could."""
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        return pathlib.Path(value)
+    raise TypeError(
+        f"{name}: got {value!r} of type {type(value).__name__}, expected a path (str or "
+        f"os.PathLike)"
+    )
+
+
+def check_bool(name: str, value) -> bool:
+    """`value` must be a bool (NumPy's bool too): a truthy string such as "no" is refused."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name}: got {value!r} of type {type(value).__name__}, expected a bool")

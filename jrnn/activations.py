@@ -70,7 +70,9 @@ DERIVATIVES_FROM_OUTPUT: dict[str, Callable] = {
 
 
 def derivative_from_output(activation) -> Callable | None:
-    """f' as a function of f's output, or None when `activation` has no such form."""
+    """f' as a function of f's output, or None when `activation` has no such form (a
+    callable, or a name such as "gelu"); an unknown name raises ValueError, as `get`."""
     if callable(activation):
         return None
+    get(activation)
     return DERIVATIVES_FROM_OUTPUT.get(activation)

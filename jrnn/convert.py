@@ -11,11 +11,14 @@ has (embedding, recurrent, dense, convolution, pooling) into a jrnn model and va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jrnn import layers as L
+from jrnn._checks import check_int
 from jrnn.cells import (
     BidirectionalCells,
     GRUCell,
@@ -58,6 +61,11 @@ def from_keras(cell, weights):
     layers list the forward layer's weights, then the backward layer's; `RNN([cells])`
     lists each cell's in turn. The layouts are jrnn's own, so arrays load unchanged.
     """
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(
+            f"weights: got {type(weights).__name__}, expected the list of arrays a Keras "
+            f"layer's get_weights() returns"
+        )
     weights = list(weights)
     params = _keras_take(cell, weights)
     if weights:
@@ -105,6 +113,12 @@ def from_torch(cell, state_dict, layer: int | None = None):
     Every entry of the state dict must be used, unless `layer=k` asks for the k-th layer
     of a multi-layer module alone.
     """
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"state_dict: got {type(state_dict).__name__}, expected a mapping of names to "
+            f"tensors (module.state_dict())"
+        )
+    layer = check_int("layer", layer, minimum=0, allow_none=True)
     sd = {
         k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
         for k, v in state_dict.items()

@@ -51,6 +51,9 @@ def get(initializer) -> Callable:
 
 
 def vector_glorot_uniform(key, shape, dtype=jnp.float32):
-    """Glorot-uniform for a 1-D weight (TF1 peepholes): fan_in = fan_out = shape[0]."""
+    """Glorot-uniform for a 1-D weight (TF1 peepholes): fan_in = fan_out = shape[0],
+    values in [-sqrt(3 / n), sqrt(3 / n)] for `shape` = (n,), n >= 1."""
+    if len(shape) != 1 or shape[0] < 1:
+        raise ValueError(f"shape: got {tuple(shape)}, expected (n,) with n >= 1 (a vector)")
     limit = jnp.sqrt(3.0 / shape[0])
     return jax.random.uniform(key, shape, dtype, -limit, limit)

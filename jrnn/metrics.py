@@ -25,10 +25,12 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jax.numpy as jnp
+import numpy as np
 
 from jrnn import losses as _losses
 from jrnn._shapes import as_f32, broadcast_left, match_elementwise
@@ -48,9 +50,29 @@ __all__ = [
 ]
 
 
+def _numbers(name: str, x):
+    """`x` as float32, refusing what is not numbers (a str would fail inside JAX)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(x).dtype
+    if not (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"{name}: got {x!r} of dtype {dtype}, expected numbers")
+    return as_f32(x)
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name: got {name!r} of type {type(name).__name__}, expected a str")
+    if not name:
+        raise ValueError("name: got '', expected a non-empty str (the history key)")
+
+
 def result(total, count) -> jnp.ndarray:
-    """`total / count` as float32, 0 when `count` is 0 (Keras `divide_no_nan`)."""
-    total, count = as_f32(total), as_f32(count)
+    """`total / count` as float32, 0 when `count` is 0 (Keras `divide_no_nan`); `total`
+    and `count` have one shape (scalars, as `update` returns them)."""
+    total, count = _numbers("total", total), _numbers("count", count)
+    if total.shape != count.shape:
+        raise ValueError(f"count: got shape {count.shape}, expected {total.shape} like total")
     return jnp.where(count != 0, total / jnp.where(count != 0, count, 1.0), 0.0)
 
 
@@ -68,7 +90,7 @@ def weighted_total_and_count(values, sample_weight=None, mask=None):
       `(total, count)`: with weights w of rank k, values are averaged over the axes past
       k, multiplied by w, and both are averaged over axes 1..k-1 and summed over the batch.
     """
-    values = as_f32(values)
+    values = _numbers("values", values)
     shape = tuple(values.shape)
     if mask is not None:
         weight = broadcast_left(mask, shape, "mask").astype(jnp.float32)
@@ -104,6 +126,9 @@ class Metric:
 
     name: str
 
+    def __post_init__(self):
+        _check_name(self.name)
+
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
         raise NotImplementedError
 
@@ -123,6 +148,16 @@ class BinaryAccuracy(Metric):
 
     threshold: float = 0.5
     name: str = field(default="binary_accuracy", kw_only=True)
+
+    def __post_init__(self):
+        super().__post_init__()
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"threshold: got {t!r} of type {type(t).__name__}, expected a real number"
+            )
+        if not math.isfinite(t):
+            raise ValueError(f"threshold: got {t!r}, expected a finite number")
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
         y_true, y_pred = match_elementwise(as_f32(y_true), as_f32(y_pred), self.name)
@@ -217,8 +252,14 @@ class MetricFunction(Metric):
     name: str = ""
 
     def __post_init__(self):
-        if not self.name:
+        if not callable(self.fn):
+            raise TypeError(
+                f"fn: got {type(self.fn).__name__}, expected a callable "
+                f"fn(y_true, y_pred) -> per-example values"
+            )
+        if isinstance(self.name, str) and not self.name:
             object.__setattr__(self, "name", getattr(self.fn, "__name__", "metric"))
+        _check_name(self.name)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
         return as_f32(self.fn(y_true, y_pred))

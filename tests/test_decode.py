@@ -161,7 +161,7 @@ def test_lm_step_decoder_of_a_functional_encoder_decoder():
         lm_step(model, variables)
     with pytest.raises(ValueError, match=r"layers\[1\]: got 'nope', expected one of \["):
         lm_step(model, variables, layers=["dec_emb", "nope"])
-    with pytest.raises(ValueError, match="layers: got 'decoder'"):
+    with pytest.raises(TypeError, match="layers: got 'decoder'"):
         lm_step(model, variables, layers="decoder")
     # Layers that do not follow one another in the graph (here: the dropout left out).
     with pytest.raises(ValueError, match=r"layers\[2\]: logits does not read decoder's"):

@@ -207,6 +207,9 @@ class Dataset:
     def __init__(self, iterate: Callable[[tuple], Iterator], cardinality: int = UNKNOWN):
         """Internal: `iterate(key)` yields the elements of the iteration `key` (a tuple
         of ints that shuffles mix into their seed). Use the `from_*` constructors."""
+        if not callable(iterate):
+            raise TypeError(f"iterate: got {type(iterate).__name__}, expected a callable")
+        cardinality = check_int("cardinality", cardinality, minimum=UNKNOWN)
         self._iterate = iterate
         self._cardinality = cardinality
         self._iterations = itertools.count()
@@ -372,6 +375,11 @@ class Dataset:
         >>> [b.shape for b in ds.bucket_by_sequence_length(len, [2], [2, 2])]
         [(2, 1), (2, 3)]
         """
+        if not callable(element_length_func):
+            raise TypeError(
+                f"element_length_func: got {type(element_length_func).__name__}, expected a "
+                f"callable element -> int"
+            )
         bounds = [
             check_int(f"bucket_boundaries[{i}]", b, minimum=1)
             for i, b in enumerate(bucket_boundaries)

@@ -80,6 +80,15 @@ def _token_ids(name: str, seq) -> list[int]:
 # -------------------------------------------------------------------------- tokenizer
 
 
+def _check_filters_split(filters, split) -> None:
+    if not isinstance(filters, str):
+        raise TypeError(f"filters: got {type(filters).__name__}, expected a str")
+    if not isinstance(split, str):
+        raise TypeError(f"split: got {type(split).__name__}, expected a non-empty str")
+    if not split:
+        raise ValueError(f"split: got {split!r}, expected a non-empty str")
+
+
 def text_to_word_sequence(
     text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " "
 ) -> list[str]:
@@ -91,6 +100,7 @@ def text_to_word_sequence(
     """
     if not isinstance(text, str):
         raise TypeError(f"text: got {type(text).__name__}, expected a str")
+    _check_filters_split(filters, split)
     if lower:
         text = text.lower()
     text = text.translate(str.maketrans({c: split for c in filters}))
@@ -151,10 +161,7 @@ class Tokenizer:
         oov_token: str | None = None,
     ):
         self.num_words = check_int("num_words", num_words, minimum=1, allow_none=True)
-        if not isinstance(filters, str):
-            raise TypeError(f"filters: got {type(filters).__name__}, expected a str")
-        if not isinstance(split, str) or not split:
-            raise ValueError(f"split: got {split!r}, expected a non-empty str")
+        _check_filters_split(filters, split)
         if oov_token is not None and not isinstance(oov_token, str):
             raise TypeError(f"oov_token: got {type(oov_token).__name__}, expected a str or None")
         self.filters = filters

@@ -40,6 +40,7 @@ def timeseries_dataset_from_array(
     n = len(data)
     sequence_length = check_int("sequence_length", sequence_length, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
+    seed = check_int("seed", seed, minimum=0, allow_none=True)
     for name, v in (("sequence_stride", sequence_stride), ("sampling_rate", sampling_rate)):
         if check_int(name, v, minimum=1) >= n:
             raise ValueError(f"{name}: got {v}, expected less than the data's length {n}")
@@ -53,6 +54,10 @@ def timeseries_dataset_from_array(
     count = end - start - (sequence_length - 1) * sampling_rate
     if targets is not None:
         targets = np.asarray(targets)
+        if targets.ndim == 0:
+            raise ValueError(
+                f"targets: got a scalar {targets!r}, expected None or one target per step"
+            )
         count = min(count, len(targets) - start)
     starts = np.arange(0, max(count, 0), sequence_stride)
     if not len(starts):
@@ -60,6 +65,7 @@ def timeseries_dataset_from_array(
             f"sequence_length: windows of {sequence_length} steps every {sampling_rate} do not "
             f"fit in data[{start}:{end}]"
             + ("" if targets is None else f" with {len(targets)} targets")
+            + "; expected at least one window"
         )
     if shuffle:
         seed = np.random.default_rng().integers(1_000_000) if seed is None else seed

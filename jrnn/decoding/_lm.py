@@ -101,7 +101,12 @@ def lm_step(model, variables, *, layers=None):
             raise TypeError(
                 f"model: got {type(model).__name__}, expected a jrnn.Sequential or jrnn.Model"
             )
-        if isinstance(layers, str) or not layers:
+        if not isinstance(layers, (list, tuple)):
+            raise TypeError(
+                f"layers: got {layers!r} of type {type(layers).__name__}, expected None or a "
+                f"list of layer names"
+            )
+        if not layers:
             raise ValueError(f"layers: got {layers!r}, expected a non-empty list of layer names")
         names = [model.name_of(layer) for layer in model.layers]
         for i, name in enumerate(layers):
@@ -109,7 +114,7 @@ def lm_step(model, variables, *, layers=None):
                 raise ValueError(f"layers[{i}]: got {name!r}, expected one of {names}")
         chosen = [(model.get_layer(name), name) for name in layers]
         _check_chain(model, chosen)
-    params = variables["params"]
+    params = _params_of(variables)
     plan, last = [], None  # last: the latest layer with a carry
     for i, (layer, name) in enumerate(chosen):
         where = (
@@ -150,6 +155,18 @@ def lm_step(model, variables, *, layers=None):
         return tuple(layer.step_init(p, batch_size) for layer, p in carrying)
 
     return step, initial_carry
+
+
+def _params_of(variables) -> dict:
+    """`variables["params"]` of `model.init`'s dict, or a TrainState's params."""
+    if isinstance(variables, dict) and isinstance(variables.get("params"), dict):
+        return variables["params"]
+    if hasattr(variables, "opt_state") and isinstance(getattr(variables, "params", None), dict):
+        return variables.params
+    raise TypeError(
+        f"variables: got {type(variables).__name__}, expected model.init's "
+        f"{{'params', 'state'}} dict or a TrainState"
+    )
 
 
 def _check_chain(model, chosen) -> None:

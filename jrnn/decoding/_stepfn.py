@@ -42,6 +42,12 @@ def check_step(step, carry, batch: int) -> int:
                 f"{batch} of the tokens (step_fn failed on them: {e})"
             ) from e
         raise
+    except Exception as e:  # the user's step failed on this carry: name both
+        shapes = [jnp.shape(v) for v in jax.tree.leaves(carry)]
+        raise ValueError(
+            f"step_fn: failed on a carry of shapes {shapes} and ({batch},) int32 tokens "
+            f"({type(e).__name__}: {e}); expected a carry step_fn accepts"
+        ) from e
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError("step_fn: expected it to return a pair (carry, logits)")
     new, logits = out

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._atomic import atomic_write
-from jrnn._checks import check_int
+from jrnn._checks import check_int, check_path
 from jrnn._distributed import barrier, host_copy, is_primary
 
 FORMAT = "jrnn-checkpoint-v1"
@@ -94,11 +94,10 @@ def save(directory, step: int, tree, *, metadata=None, max_to_keep=None) -> path
     On any error the exception propagates and earlier checkpoints are untouched.
     """
     step = check_int("step", step, minimum=0)  # 1.5 or '3' is a bug, not step 1 or 3
-    if max_to_keep is not None and (not isinstance(max_to_keep, int) or max_to_keep < 1):
-        raise ValueError(f"max_to_keep: got {max_to_keep!r}, expected None or an int >= 1")
+    max_to_keep = check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata: got {type(metadata).__name__}, expected a dict or None")
-    directory = pathlib.Path(directory)
+    directory = _directory("directory", directory)
     final = directory / f"ckpt_{step:08d}.npz"
     # Several processes: all gather (a collective), process 0 alone writes, and none goes
     # on before the file is there (a peer that restores next must find it).
@@ -120,9 +119,18 @@ def _write_and_prune(directory, final, step, tree, metadata, max_to_keep):
                 (directory / f"ckpt_{s:08d}.npz").unlink(missing_ok=True)
 
 
+def _directory(name: str, directory) -> pathlib.Path:
+    """`directory` as a Path that is not an existing file (a file where a checkpoint
+    directory belongs is a mistake to name now, not an OSError at the first save)."""
+    directory = check_path(name, directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{name}: got the file {directory}, expected a directory")
+    return directory
+
+
 def all_steps(directory) -> list[int]:
     """Steps of the finalized checkpoints in `directory`, ascending ([] if none or missing)."""
-    directory = pathlib.Path(directory)
+    directory = _directory("directory", directory)
     if not directory.is_dir():
         return []
     found = (_FINAL.fullmatch(p.name) for p in directory.iterdir())
@@ -135,29 +143,35 @@ def latest_step(directory) -> int | None:
     return steps[-1] if steps else None
 
 
-def resolve(path, step=None) -> pathlib.Path:
-    """The checkpoint file of `path`: the file itself, or a directory's latest (or
-    `step`'s) finalized checkpoint; FileNotFoundError when there is none."""
-    path = pathlib.Path(path)
+def resolve(path, step=None, name: str = "path") -> pathlib.Path:
+    """The checkpoint file of `path` (the argument `name`): the file itself, or a
+    directory's latest (or `step`'s) finalized checkpoint; FileNotFoundError when there
+    is none."""
+    path = check_path(name, path)
+    step = check_int("step", step, minimum=0, allow_none=True)
     if path.suffix == ".npz" or path.is_file():
         if step is not None:
             raise ValueError(f"step: got {step} with a checkpoint file {path}, expected None")
         if not path.is_file():
-            raise FileNotFoundError(f"checkpoint file {path} does not exist")
+            raise FileNotFoundError(f"{name}: got {path}, which does not exist")
         return path
     if not path.is_dir():
-        raise FileNotFoundError(f"checkpoint directory {path} does not exist")
+        raise FileNotFoundError(
+            f"{name}: got {path}, which does not exist; expected a checkpoint file or directory"
+        )
     steps = all_steps(path)
     if not steps or (step is not None and step not in steps):
         want = "no finalized checkpoint" if step is None else f"no checkpoint for step {step}"
-        raise FileNotFoundError(f"{path}: {want} (finalized steps: {steps})")
+        raise FileNotFoundError(f"{name}: got {path}, which has {want} (finalized steps: {steps})")
     return path / f"ckpt_{steps[-1] if step is None else step:08d}.npz"
 
 
-def read_file(file, formats=(FORMAT,), what: str = "checkpoint"):
+def read_file(
+    file, formats=(FORMAT,), what: str = "checkpoint", writer: str = "jrnn.checkpoint.save"
+):
     """(manifest, leaf arrays as NumPy) of a file `write_file` wrote, whose manifest's
-    "format" is one of `formats`; a ValueError "<what> <file> is unreadable: ..." for a
-    truncated or foreign file."""
+    "format" is one of `formats`; a ValueError "<what> <file> is unreadable: ... (expected
+    a file <writer> wrote)" for a truncated or foreign file."""
     try:
         with np.load(file, allow_pickle=False) as npz:
             manifest = json.loads(bytes(npz["__manifest__"]).decode())
@@ -169,7 +183,9 @@ def read_file(file, formats=(FORMAT,), what: str = "checkpoint"):
                 for i, e in enumerate(manifest["leaves"])
             ]
     except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{what} {file} is unreadable: {e}") from e
+        raise ValueError(
+            f"{what} {file} is unreadable: {e} (expected a file {writer} wrote)"
+        ) from e
     return manifest, data
 
 
@@ -225,7 +241,7 @@ def restore(path_or_directory, target, *, step=None):
     and ValueError, naming each leaf path, for an unreadable file or a structure, shape or
     dtype mismatch.
     """
-    file = resolve(path_or_directory, step)
+    file = resolve(path_or_directory, step, "path_or_directory")
     manifest, data = read_file(file)
     return restore_into(file, manifest, data, target), manifest["metadata"]
 

@@ -28,11 +28,11 @@ shape) each raise a ValueError naming the file and what is wrong.
 from __future__ import annotations
 
 import json
-import pathlib
 
 import jax
 import jax.numpy as jnp
 
+from jrnn._checks import check_bool, check_path
 from jrnn._distributed import host_copy, is_primary
 from jrnn._serialize import deserialize, serialize
 from jrnn._version import __version__
@@ -64,12 +64,12 @@ def save_model(path, model, variables, *, include_optimizer: bool = False, metad
     """
     if not isinstance(model, Model):
         raise TypeError(f"model: got {type(model).__name__}, expected a jrnn.Model or Sequential")
-    path = pathlib.Path(path)
+    path = check_path("path", path)
     if path.is_dir():
         raise ValueError(f"path: got the directory {path}, expected a file name such as 'm.npz'")
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata: got {type(metadata).__name__}, expected a dict or None")
-    tree, contents = _variables_tree(variables, include_optimizer)
+    tree, contents = _variables_tree(variables, check_bool("include_optimizer", include_optimizer))
     model.check_variables(tree)
     # A sub-model (an encoder built from the whole model's layers) saves its own entries.
     names = {model.name_of(layer) for layer in model.layers}
@@ -92,7 +92,7 @@ def save_model(path, model, variables, *, include_optimizer: bool = False, metad
     # (a collective) and process 0 alone writes.
     tree = host_copy(tree)
     if not is_primary():
-        return pathlib.Path(path)
+        return path
     return write_file(path, tree, header)
 
 
@@ -123,13 +123,12 @@ def _variables_tree(variables, include_optimizer: bool):
 
 
 def _read(path):
-    file = pathlib.Path(path)
+    file = check_path("path", path)
     if not file.is_file():
         raise FileNotFoundError(f"path: {file} is not a file (expected one jrnn.save_model wrote)")
-    try:
-        manifest, data = read_file(file, (FORMAT, CHECKPOINT_FORMAT), what="saved model")
-    except ValueError as e:
-        raise ValueError(f"{e} (expected a file written by jrnn.save_model)") from e
+    manifest, data = read_file(
+        file, (FORMAT, CHECKPOINT_FORMAT), what="saved model", writer="jrnn.save_model"
+    )
     if manifest["format"] == CHECKPOINT_FORMAT:
         raise ValueError(
             f"saved model {file} is a jrnn checkpoint, not a saved model (it has no config): "
@@ -189,11 +188,16 @@ def load_optimizer_state(path, optimizer, params) -> dict:
     """{"opt_state", "step", "key", "epoch"} saved with `include_optimizer=True`, read
     into the structure `optimizer.init(params)` gives (an Optax GradientTransformation);
     `jrnn.load_train_state` builds a TrainState from it."""
+    if not callable(getattr(optimizer, "init", None)):
+        raise TypeError(
+            f"optimizer: got {type(optimizer).__name__}, expected an Optax GradientTransformation"
+        )
     file, manifest, data = _read(path)
     if "optimizer" not in manifest.get("contents", []):
         raise ValueError(
             f"saved model {file} holds no optimizer state (it was saved with "
-            f"include_optimizer=False or from a variables dict)"
+            f"include_optimizer=False or from a variables dict); expected a file saved "
+            f"from a TrainState with include_optimizer=True"
         )
     saved = {e["path"]: e for e in manifest["leaves"]}
     key_entry = saved.get("['optimizer']['key']", {})

@@ -25,7 +25,7 @@ def load_variables(path, *, step: int | None = None) -> dict:
     params, LSTM carries) as tuples. Check them against a model with
     `model.check_variables(variables)` (`apply` does it too).
     """
-    file = resolve(path, step)
+    file = resolve(path, step, "path")
     manifest, data = read_file(file, (CHECKPOINT_FORMAT, MODEL_FORMAT))
     tree = tree_from_paths(leaf_values(manifest, data))
     if isinstance(tree, dict) and isinstance(tree.get("params"), dict):

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jrnn._checks import check_int
 from jrnn.saving import load_model, load_optimizer_state
 from jrnn.training._optimizers import get_optimizer
 
@@ -37,7 +38,15 @@ class TrainState(NamedTuple):
 
 def create_train_state(variables, optimizer, seed: int = 0) -> TrainState:
     """A TrainState at step 0 and epoch 0 from `model.init`'s variables; the dropout
-    key is `jax.random.key(seed)`."""
+    key is `jax.random.key(seed)`. `optimizer`: an Optax GradientTransformation or a
+    name such as "adam"."""
+    if not (isinstance(variables, dict) and "params" in variables):
+        raise TypeError(
+            f"variables: got {type(variables).__name__}, expected model.init's "
+            f"{{'params', 'state'}} dict"
+        )
+    optimizer = get_optimizer(optimizer)
+    seed = check_int("seed", seed, minimum=0)
     params = variables["params"]
     return TrainState(
         params=params,
