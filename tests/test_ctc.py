@@ -228,5 +228,7 @@ def test_bad_arguments_name_the_argument():
             fn()
     with pytest.raises(TypeError, match="lengths"):
         ctc.ctc_greedy_decode(z, n.astype(np.float32))
+    with pytest.raises(TypeError, match="zero_infinity"):
+        ctc.ctc_loss(z, y, n, m, zero_infinity="yes")
     # padding past label_lengths may hold anything, the blank included
     ctc.ctc_loss(z, y, n, np.array([2, 1]))

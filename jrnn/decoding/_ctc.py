@@ -91,6 +91,8 @@ def ctc_loss(
         raise shape_error("labels", labels.shape, f"({b}, max_label_length)")
     blank = _blank_index(blank, c)
     check_choice("reduction", reduction, ("mean", "sum", "none"))
+    if not isinstance(zero_infinity, (bool, np.bool_)):
+        raise TypeError(f"zero_infinity: got {zero_infinity!r}, expected True or False")
     logit_lengths = check_lengths("logit_lengths", logit_lengths, (b,), t, "frames of logits")
     label_lengths = check_lengths("label_lengths", label_lengths, (b,), labels.shape[1], "labels")
     if is_concrete(labels) and is_concrete(label_lengths):
