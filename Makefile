@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 
 .PHONY: help install test lint format bench demo clean exp-classify exp-seq2seq exp-textgen \
-        exp-stateful exp-keras_guide exp-bidirectional exp-sentiment exp-all
+        exp-stateful exp-keras_guide exp-bidirectional exp-sentiment exp-distributed exp-all
 
 help:
 	@echo "make demo    # the main job: train a character-level LSTM language model"
@@ -21,6 +21,7 @@ help:
 	@echo "make exp-keras_guide    # the Keras RNN guide's models, trained on pydoc topics"
 	@echo "make exp-bidirectional  # stacked vs conv + bidirectional LSTMs on pydoc topics"
 	@echo "make exp-sentiment # stacked SimpleRNN sentiment (movie-review snippets or IMDB), vs Keras"
+	@echo "make exp-distributed NPROC=2  # the demo's LSTM on NPROC local processes (jrnn.launch)"
 	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~4 min)"
 
 $(PY):
@@ -78,6 +79,11 @@ exp-keras_guide: $(VENV)/.exp
 
 exp-bidirectional: $(VENV)/.exp
 	$(PY) experiments/bidirectional.py $(BIDIRECTIONAL_ARGS)
+
+# Several processes on this machine: every process runs the script, jrnn.launch starts them.
+NPROC ?= 2
+exp-distributed: $(VENV)/.exp
+	$(PY) -m jrnn.launch --nproc $(NPROC) experiments/distributed.py $(DISTRIBUTED_ARGS)
 
 # The default sentiment corpus: the VADER movie-review snippets, which ship only in the
 # vaderSentiment source distribution (pip verifies its hash against PyPI's). Fetched
