@@ -65,7 +65,11 @@ def unroll(
         only costs more; 8 on GPU/TPU, where it halves the per-step loop overhead
         (H100, LSTM train step: B=16 T=1024 H=64 25.0 -> 10.9 ms; B=64 T=128 H=256
         4.0 -> 2.3 ms). A symbolic number of steps (`jrnn.export`) runs with 1.
-      remat: save less for the backward pass and recompute it (long sequences).
+      remat: for long sequences: the backward pass keeps only the carries (T, B, H)
+        and recomputes each step's gates from them, instead of keeping per-step gate
+        buffers (T, B, G*H). At B=8 T=10,000 I=H=32 this takes XLA's temporary memory
+        for an LSTM's gradient from 127 to 39 MiB; the train step is slower (see the
+        README's benchmark section).
       fast: use the fused fast path for built-in cells (a `jax.custom_vjp`). Set False
         for forward-mode autodiff (`jax.jvp`, `jacfwd`, Hessians), which custom VJPs do
         not support; the plain `lax.scan` path gives the same values.
