@@ -15,7 +15,7 @@ help:
 	@echo "make lint    # ruff"
 	@echo "make bench   # jrnn vs Flax, Keras 3 (JAX) and PyTorch, as ratios"
 	@echo "make exp-classify  # UEA JapaneseVowels: jrnn vs Keras, same recipe"
-	@echo "make exp-seq2seq   # encoder-decoder LSTM: human-written dates to ISO 8601"
+	@echo "make exp-seq2seq   # encoder-decoder LSTMs, plain and with attention: dates to ISO 8601"
 	@echo "make exp-textgen   # word-level LSTM (n-grams) and char-level GRU text generation"
 	@echo "make exp-stateful  # stateful LSTM, truncated BPTT on a long real series, forecast skill"
 	@echo "make exp-keras_guide    # the Keras RNN guide's models, trained on pydoc topics"
@@ -101,7 +101,7 @@ exp-sentiment: $(VENV)/.exp $(VADER)
 ALL := runs/all
 exp-all: $(VENV)/.exp $(VADER)
 	$(PY) experiments/demo.py --fresh --epochs 3 --verbose 2 --out $(ALL)/demo
-	$(PY) experiments/seq2seq.py --fresh --epochs 4 --verbose 2 --out $(ALL)/seq2seq
+	$(PY) experiments/seq2seq.py --fresh --epochs 4 --models plain,luong --verbose 2 --out $(ALL)/seq2seq
 	$(PY) experiments/textgen.py --fresh --word-epochs 4 --char-epochs 2 --verbose 2 --out $(ALL)/textgen
 	$(PY) experiments/stateful.py --fresh --epochs 20 --verbose 2 --out $(ALL)/stateful
 	$(PY) experiments/keras_guide.py --fresh --epochs 3 --verbose 2 --out $(ALL)/keras_guide
