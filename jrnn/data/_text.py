@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from jrnn._atomic import atomic_write_text
-from jrnn._checks import check_int, check_positive_int
+from jrnn._checks import check_int, check_path, check_positive_int
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
@@ -188,8 +188,8 @@ class Tokenizer:
     def _check_fit(self, method: str):
         if not self.word_index and not self.document_count:
             raise ValueError(
-                f"Tokenizer.{method}: the tokenizer is not fit yet (empty word_index); call "
-                "fit_on_texts(texts) first, or load a fitted one with Tokenizer.load(path)"
+                f"Tokenizer.{method}: the tokenizer is not fit yet (empty word_index); expected "
+                "fit_on_texts(texts) first, or a fitted one from Tokenizer.load(path)"
             )
 
     def _tokens(self, name: str, text) -> list[str] | str:
@@ -326,11 +326,11 @@ class Tokenizer:
         else:
             raise ValueError(
                 "Tokenizer.sequences_to_matrix: the tokenizer is not fit yet and has no "
-                "num_words; call fit_on_texts(texts) first or give Tokenizer(num_words=...)"
+                "num_words; expected fit_on_texts(texts) first or Tokenizer(num_words=...)"
             )
         if mode == "tfidf" and not self.document_count:
             raise ValueError(
-                "Tokenizer.sequences_to_matrix: mode='tfidf' needs document counts; call "
+                "Tokenizer.sequences_to_matrix: mode='tfidf' needs document counts; expected "
                 "fit_on_texts(texts) or fit_on_sequences(sequences) first"
             )
         _check_texts("sequences", sequences)
@@ -432,12 +432,18 @@ class Tokenizer:
     def save(self, path) -> pathlib.Path:
         """Write `to_json()` to `path` atomically (temp file, fsync, os.replace); return
         the path. A crash leaves the previous file intact."""
+        path = check_path("path", path)
+        if path.is_dir():
+            raise ValueError(f"path: got the directory {path}, expected a file name")
         return atomic_write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path) -> Tokenizer:
         """The tokenizer saved at `path` by `save` (or Keras's `to_json` written to a file)."""
-        return cls.from_json(pathlib.Path(path).read_text(encoding="utf-8"))
+        path = check_path("path", path)
+        if not path.is_file():
+            raise FileNotFoundError(f"path: got {path}, expected an existing file")
+        return cls.from_json(path.read_text(encoding="utf-8"))
 
 
 def tokenizer_from_json(json_string: str) -> Tokenizer:
