@@ -116,13 +116,7 @@ MODES = {
     "lengths_reverse": {"lengths": LENGTHS, "reverse": True},
     "left_mask_reverse": {"mask": np.arange(T)[None] >= (T - LENGTHS)[:, None], "reverse": True},
     "unroll3_remat": {"lengths": LENGTHS, "unroll": 3, "remat": True},
-    "remat_reverse": {"reverse": True, "remat": True},
     "remat_lengths_reverse": {"lengths": LENGTHS, "reverse": True, "remat": True},
-    "remat_left_mask_reverse": {
-        "mask": np.arange(T)[None] >= (T - LENGTHS)[:, None],
-        "reverse": True,
-        "remat": True,
-    },
 }
 
 
