@@ -35,7 +35,7 @@ a step function of the trained decoder (`jrnn.lm_step` for the plain model; for 
 attention models a step that carries the encoder's states and mask beside the LSTM
 carry); the score is exact match of the whole 10-character date.
 
-    make exp-seq2seq                                   # ~12 min on 2 CPU cores
+    make exp-seq2seq                                   # ~11 min on 2 CPU cores
     make exp-seq2seq SEQ2SEQ_ARGS="--epochs 16"        # resume the runs above for 4 more
     make exp-seq2seq SEQ2SEQ_ARGS="--fresh --epochs 2 --models luong"
 
