@@ -1,16 +1,19 @@
 """The bad-input catalogue: every public callable, fed wrong ranks, dtypes, ranges,
 structures and empty input, must raise a clear error.
 
-Each row is one call that must raise `raises` (TypeError for a wrong type or structure,
-ValueError for a wrong value or shape, FileNotFoundError for a missing file) with a message
-that matches `match` (the argument's name at least), says what it got and what was
-expected, and is raised by jrnn's own code, not from inside JAX, NumPy or the standard
-library. `test_every_public_callable_has_a_row` walks the public namespace and fails for a
-callable with no row, unless it is EXEMPT (with the reason) or listed in KNOWN_GAPS.
+Each row (`bad(raises, match, target, *args, **kwargs)`) is one call that must raise
+`raises` (TypeError for a wrong type or structure, ValueError for a wrong value or shape,
+FileNotFoundError for a missing file) with a message that matches `match` (the argument's
+name at least) and says what it got or what was expected, raised by jrnn's own code, not
+from inside JAX, NumPy or the standard library. `test_every_public_callable_has_a_row`
+walks the public namespace (every package's `__all__`, the public modules' own names, and
+the methods of METHOD_OWNERS) and fails for a callable with no row, unless it is EXEMPT
+(with the reason) or has a known gap.
 
-KNOWN_GAPS holds the calls that do not raise well yet, in files other people own. Each one
-is a row marked `xfail(strict=True)`: it fails loudly the day the gap is fixed, so that
-the entry moves into ROWS.
+GAPS holds the calls that do not raise well yet, in files the catalogue's author does not
+own, each with what happens instead (KNOWN_GAPS: the same by qualified name). Each runs as
+a row marked `xfail(strict=True)`: it fails loudly the day the gap is fixed, so that the
+row moves into ROWS.
 """
 
 from __future__ import annotations
