@@ -1,16 +1,19 @@
 """The bad-input catalogue: every public callable, fed wrong ranks, dtypes, ranges,
 structures and empty input, must raise a clear error.
 
-Each row is one call that must raise `raises` (TypeError for a wrong type or structure,
-ValueError for a wrong value or shape, FileNotFoundError for a missing file) with a message
-that matches `match` (the argument's name at least), says what it got and what was
-expected, and is raised by jrnn's own code, not from inside JAX, NumPy or the standard
-library. `test_every_public_callable_has_a_row` walks the public namespace and fails for a
-callable with no row, unless it is EXEMPT (with the reason) or listed in KNOWN_GAPS.
+Each row (`bad(raises, match, target, *args, **kwargs)`) is one call that must raise
+`raises` (TypeError for a wrong type or structure, ValueError for a wrong value or shape,
+FileNotFoundError for a missing file) with a message that matches `match` (the argument's
+name at least) and says what it got or what was expected, raised by jrnn's own code, not
+from inside JAX, NumPy or the standard library. `test_every_public_callable_has_a_row`
+walks the public namespace (every package's `__all__`, the public modules' own names, and
+the methods of METHOD_OWNERS) and fails for a callable with no row, unless it is EXEMPT
+(with the reason) or has a known gap.
 
-KNOWN_GAPS holds the calls that do not raise well yet, in files other people own. Each one
-is a row marked `xfail(strict=True)`: it fails loudly the day the gap is fixed, so that
-the entry moves into ROWS.
+GAPS holds the calls that do not raise well yet, in files the catalogue's author does not
+own, each with what happens instead (KNOWN_GAPS: the same by qualified name). Each runs as
+a row marked `xfail(strict=True)`: it fails loudly the day the gap is fixed, so that the
+row moves into ROWS.
 """
 
 from __future__ import annotations
@@ -1363,6 +1366,145 @@ ROWS += [
         via=lambda: L.LSTM(4).apply({"cell": cell_params()}, np.zeros((2, 3))),
     ),
 ]
+
+# ---- booleans, export options, decoder and metric edge cases
+ROWS += [
+    bad(TypeError, "lower: got 'no'", jrnn.Tokenizer, lower="no"),
+    bad(TypeError, "char_level: got 'yes'", jrnn.Tokenizer, char_level="yes"),
+    bad(TypeError, "lower: got 'no'", D.text_to_word_sequence, "a b", lower="no"),
+    bad(TypeError, "shuffle: got 'no'", jrnn.skipgrams, [1, 2, 3], 5, shuffle="no"),
+    bad(TypeError, "categorical: got 1", jrnn.skipgrams, [1, 2, 3], 5, categorical=1),
+    bad(
+        TypeError,
+        "shuffle: got 'yes'",
+        jrnn.timeseries_dataset_from_array,
+        np.zeros(10),
+        None,
+        2,
+        shuffle="yes",
+    ),
+    bad(
+        TypeError,
+        "drop_remainder: got 'yes'",
+        DS.batch,
+        via=lambda: dataset().batch(2, drop_remainder="yes"),
+    ),
+    bad(
+        TypeError,
+        "reshuffle_each_iteration: got 'no'",
+        DS.shuffle,
+        via=lambda: dataset().shuffle(2, reshuffle_each_iteration="no"),
+    ),
+    bad(
+        TypeError,
+        "batch: got 0",
+        jrnn.export,
+        via=lambda: jrnn.export(*lm(), np.zeros((1, 2), np.int32), batch=0),
+    ),
+    bad(
+        TypeError,
+        "time: got 3",
+        jrnn.export,
+        via=lambda: jrnn.export(*lm(), np.zeros((1, 2), np.int32), time=3),
+    ),
+    bad(
+        TypeError,
+        "platforms: got 3 of type int",
+        jrnn.export,
+        via=lambda: jrnn.export(*lm(), np.zeros((1, 2), np.int32), platforms=3),
+    ),
+    bad(
+        TypeError,
+        "constraints: got 3",
+        jrnn.export,
+        via=lambda: jrnn.export(*lm(), np.zeros((1, 2), np.int32), constraints=3),
+    ),
+    bad(
+        ValueError, "batch: got -1", jrnn.export_step, via=lambda: jrnn.export_step(*lm(), batch=-1)
+    ),
+    bad(
+        TypeError,
+        "layers: got .dense. of type str",
+        jrnn.export_step,
+        via=lambda: jrnn.export_step(*lm(), layers="dense"),
+    ),
+    bad(
+        TypeError,
+        "step: got 1.5",
+        jrnn.load_variables,
+        via=lambda: jrnn.load_variables(_one_checkpoint().parent, step=1.5),
+    ),
+    bad(
+        ValueError,
+        "step: got 3 with a checkpoint file",
+        jrnn.load_variables,
+        via=lambda: jrnn.load_variables(_one_checkpoint(), step=3),
+    ),
+    bad(
+        ValueError,
+        "keras_model: is not built",
+        jrnn.from_keras_model,
+        type("Sequential", (), {"layers": [], "inputs": None})(),
+    ),
+    bad(
+        ValueError,
+        "model: has no layer with a carry",
+        jrnn.lm_step,
+        via=lambda: jrnn.lm_step(*_no_rnn()),
+    ),
+    bad(
+        TypeError,
+        "model: got Model and layers=None",
+        jrnn.lm_step,
+        via=lambda: jrnn.lm_step(_functional(), {"params": {}}),
+    ),
+    bad(TypeError, "start_token: got dtype", jrnn.decode.beam_search, step_fn, CARRY, "a", 2, 4),
+    bad(
+        ValueError,
+        "carry: got",
+        jrnn.decode.beam_search,
+        step_fn,
+        (jnp.zeros((2, 4)), jnp.zeros((3, 4))),
+        0,
+        2,
+        4,
+    ),
+    bad(
+        ValueError,
+        "step_fn's logits: got shape",
+        jrnn.decode.greedy_decode,
+        lambda c, t: (c, jnp.zeros(5)),
+        CARRY,
+        0,
+        4,
+    ),
+    bad(
+        ValueError,
+        "step_fn: returned a carry whose structure differs",
+        jrnn.decode.greedy_decode,
+        lambda c, t: ((c, c), jnp.zeros((2, 5))),
+        CARRY,
+        0,
+        4,
+    ),
+    bad(TypeError, "fn: got str", jrnn.metrics.MetricFunction, "mse"),
+    bad(TypeError, "total: got", jrnn.metrics.result, None, 1.0),
+    bad(ValueError, "initializer: got ''", jrnn.initializers.get, ""),
+    bad(ValueError, "activation: got ''", jrnn.activations.get, ""),
+    bad(ValueError, "shape: got", jrnn.initializers.vector_glorot_uniform, KEY, ()),
+]
+
+
+def _functional():
+    x = jrnn.Input((2,))
+    return jrnn.Model(x, L.Dense(2)(x))
+
+
+def _no_rnn():
+    model = jrnn.Sequential([L.Embedding(5, 3), L.Dense(5)])
+    shapes = jax.eval_shape(model.init, KEY, np.zeros((1, 2), np.int32))
+    return model, jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
 
 # Gaps in files this catalogue's author does not own: calls that do not raise well today,
 # each with what happens instead. Each runs as a row marked xfail(strict=True): a fixed

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 import jax
 import numpy as np
 
-from jrnn._checks import check_int
+from jrnn._checks import check_bool, check_int
 
 INFINITE, UNKNOWN = -1, -2
 
@@ -302,7 +302,7 @@ class Dataset:
         """
         buffer_size = check_int("buffer_size", buffer_size, minimum=1)
         seed = _seed(seed)
-        reshuffle = bool(reshuffle_each_iteration)
+        reshuffle = check_bool("reshuffle_each_iteration", reshuffle_each_iteration)
 
         def iterate(key):
             rng = np.random.default_rng([seed, *key] if reshuffle else [seed])
@@ -314,6 +314,7 @@ class Dataset:
         """Stack `batch_size` consecutive elements (of one structure and shape) into one,
         with a new leading axis; the last batch is smaller unless `drop_remainder`."""
         size = check_int("batch_size", batch_size, minimum=1)
+        drop_remainder = check_bool("drop_remainder", drop_remainder)
 
         def iterate(key):
             for rows in _batches(self._iterate(key), size, drop_remainder):
@@ -335,6 +336,7 @@ class Dataset:
         [[[1, 0], [2, 3]], [[4, 5, 6]]]
         """
         size = check_int("batch_size", batch_size, minimum=1)
+        drop_remainder = check_bool("drop_remainder", drop_remainder)
 
         def iterate(key):
             for rows in _batches(self._iterate(key), size, drop_remainder):
@@ -375,6 +377,9 @@ class Dataset:
         >>> [b.shape for b in ds.bucket_by_sequence_length(len, [2], [2, 2])]
         [(2, 1), (2, 3)]
         """
+        pad_to_bucket_boundary = check_bool("pad_to_bucket_boundary", pad_to_bucket_boundary)
+        no_padding = check_bool("no_padding", no_padding)
+        drop_remainder = check_bool("drop_remainder", drop_remainder)
         if not callable(element_length_func):
             raise TypeError(
                 f"element_length_func: got {type(element_length_func).__name__}, expected a "

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from jrnn._atomic import atomic_write_text
-from jrnn._checks import check_int, check_path, check_positive_int
+from jrnn._checks import check_bool, check_int, check_path, check_positive_int
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
@@ -101,7 +101,7 @@ def text_to_word_sequence(
     if not isinstance(text, str):
         raise TypeError(f"text: got {type(text).__name__}, expected a str")
     _check_filters_split(filters, split)
-    if lower:
+    if check_bool("lower", lower):
         text = text.lower()
     text = text.translate(str.maketrans({c: split for c in filters}))
     return [w for w in text.split(split) if w]
@@ -165,9 +165,9 @@ class Tokenizer:
         if oov_token is not None and not isinstance(oov_token, str):
             raise TypeError(f"oov_token: got {type(oov_token).__name__}, expected a str or None")
         self.filters = filters
-        self.lower = bool(lower)
+        self.lower = check_bool("lower", lower)
         self.split = split
-        self.char_level = bool(char_level)
+        self.char_level = check_bool("char_level", char_level)
         self.oov_token = oov_token
         self.document_count = 0
         self.word_counts: OrderedDict[str, int] = OrderedDict()
@@ -607,6 +607,8 @@ def skipgrams(
             f"sequence: got token id {big[0]}, expected ids < vocabulary_size={vocabulary_size}"
         )
     window_size = check_int("window_size", window_size, minimum=0)
+    shuffle = check_bool("shuffle", shuffle)
+    categorical = check_bool("categorical", categorical)
     if (
         not isinstance(negative_samples, (int, float, np.number))
         or isinstance(negative_samples, bool)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jrnn._checks import check_int
+from jrnn._checks import check_bool, check_int
 from jrnn.data._dataset import Dataset
 
 
@@ -41,6 +41,7 @@ def timeseries_dataset_from_array(
     sequence_length = check_int("sequence_length", sequence_length, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
     seed = check_int("seed", seed, minimum=0, allow_none=True)
+    shuffle = check_bool("shuffle", shuffle)
     for name, v in (("sequence_stride", sequence_stride), ("sampling_rate", sampling_rate)):
         if check_int(name, v, minimum=1) >= n:
             raise ValueError(f"{name}: got {v}, expected less than the data's length {n}")

@@ -10,6 +10,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jrnn._checks import check_int, check_positive_int, shape_error
@@ -26,11 +27,10 @@ def _decode_args(step_fn, carry, start_token, max_length, end_token):
     max_length = check_positive_int("max_length", max_length)
     batch = batch_of(carry)
     vocab = check_step(step, carry, batch)
-    start = jnp.asarray(start_token)
+    start = check_tokens("start_token", start_token, np.ndim(start_token), vocab)
     if start.ndim == 0:
         start = jnp.broadcast_to(start, (batch,))
-    start = check_tokens("start_token", start, 1, vocab)
-    if start.shape[0] != batch:
+    if start.shape != (batch,):
         raise shape_error("start_token", start.shape, f"() or ({batch},), the carry's batch")
     if end_token is not None:
         end_token = check_int("end_token", end_token, minimum=0)

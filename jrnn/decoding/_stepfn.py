@@ -54,7 +54,10 @@ def check_step(step, carry, batch: int) -> int:
     if logits.ndim != 2 or logits.shape[0] != batch:
         raise shape_error("step_fn's logits", logits.shape, f"({batch}, V)")
     if jax.tree.structure(new) != jax.tree.structure(carry):
-        raise ValueError("step_fn: returned a carry whose structure differs from its input's")
+        raise ValueError(
+            f"step_fn: returned a carry whose structure differs from its input's: got "
+            f"{jax.tree.structure(new)}, expected {jax.tree.structure(carry)}"
+        )
     got = [jnp.shape(v) for v in jax.tree.leaves(new)]
     want = [jnp.shape(v) for v in jax.tree.leaves(carry)]
     if got != want:  # most often a carry made for another batch size than the tokens'
@@ -68,6 +71,10 @@ def check_step(step, carry, batch: int) -> int:
 def check_tokens(name: str, tokens, ndim: int, vocab: int | None = None):
     """Integer token ids of rank `ndim` as int32, each in [0, vocab) when given and
     concrete; errors name the argument."""
+    if not hasattr(tokens, "dtype"):  # a str or a list of them would fail inside JAX
+        tokens = np.asarray(tokens)
+        if tokens.dtype.kind not in "iub":
+            raise TypeError(f"{name}: got dtype {tokens.dtype}, expected integer token ids")
     tokens = jnp.asarray(tokens)
     if not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise TypeError(f"{name}: got dtype {tokens.dtype}, expected integer token ids")

@@ -283,6 +283,11 @@ def _check_platforms(platforms):
         return None
     if isinstance(platforms, str):
         platforms = (platforms,)
+    if not isinstance(platforms, (list, tuple)):
+        raise TypeError(
+            f"platforms: got {platforms!r} of type {type(platforms).__name__}, expected None, "
+            f"a platform name or a list of them"
+        )
     platforms = tuple(platforms)
     bad = [p for p in platforms if p not in _PLATFORMS]
     if bad or not platforms:
@@ -309,7 +314,8 @@ def _time_names(time, n: int, has_time: list[bool]) -> list[str | None]:
             if t is not None and not isinstance(t, str):
                 raise TypeError(f"time[{i}]: got {t!r}, expected a symbol name or None")
         return list(time)
-    raise ValueError(
+    error = ValueError if isinstance(time, (list, tuple)) else TypeError
+    raise error(
         f"time: got {time!r}, expected a symbol name, None, or a list of {n} names or None "
         f"(one per model input)"
     )
@@ -321,7 +327,9 @@ def _input_specs(model, examples, batch, time, constraints) -> list[jax.ShapeDty
         raise TypeError(f"batch: got {batch!r}, expected a symbol name (str) or None")
     has_time = [_time_axis(s) is not None for s in examples]
     names = _time_names(time, len(examples), has_time)
-    if isinstance(constraints, str) or not all(isinstance(c, str) for c in constraints):
+    if not isinstance(constraints, (list, tuple)) or not all(
+        isinstance(c, str) for c in constraints
+    ):
         raise TypeError(
             f"constraints: got {constraints!r}, expected a sequence of strings such as ('t >= 3',)"
         )
@@ -357,7 +365,9 @@ def _batch_dim(batch, scope):
             return jax_export.symbolic_shape(batch, scope=scope)[0]
         except ValueError:
             raise ValueError(f"batch: got {batch!r}, expected an identifier such as 'b'") from None
-    if isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1:
+    if isinstance(batch, int) and not isinstance(batch, bool):
+        if batch < 1:
+            raise ValueError(f"batch: got {batch}, expected a symbol name (str) or a positive int")
         return batch
     raise TypeError(f"batch: got {batch!r}, expected a symbol name (str) or a positive int")
 
