@@ -6,6 +6,7 @@ functions to compute the one-process result the same way.
 Each process writes what it computed to OUT_DIR/<scenario>.<process index>.npz.
 """
 
+import itertools
 import os
 import sys
 
@@ -78,6 +79,26 @@ def stateful(devices=None):
     return _flat(state.params, history=hist.history, predict=pred, carry=carry)
 
 
+def sharded(processes=None, devices=None):
+    """Each process passes its own shard of a Dataset (batches of 4 rows; 49 rows, so
+    one shard runs out a batch before the other). With `processes=n` on one process:
+    the global batches that n processes' shards make together."""
+    x, y = data(49, seed=5)
+    model = jrnn.Sequential([Embedding(V, 8, mask_zero=True), LSTM(H), Dense(2)])
+    variables = model.init(jax.random.key(0), x[:2])
+    ds = jrnn.Dataset.from_tensor_slices((x, y))
+    if processes is None:
+        train = ds.shard(jax.process_count(), jax.process_index()).batch(4)
+    else:  # round k: batch k of every shard, in process order
+        shards = [list(ds.shard(processes, i).batch(4)) for i in range(processes)]
+        rounds = itertools.zip_longest(*shards)
+        train = [tuple(np.concatenate(parts) for parts in zip(*filter(None, r))) for r in rounds]
+    loss = jrnn.losses.SparseCategoricalCrossentropy(from_logits=True)
+    state, hist = jrnn.fit(model, variables, train, loss=loss, optimizer=optax.adam(1e-2),
+                           epochs=2, verbose=0, devices=devices)  # fmt: skip
+    return {f"sharded/{k}": v for k, v in _flat(state.params, history=hist.history).items()}
+
+
 def _flat(params, **extra):
     out = {f"param/{jax.tree_util.keystr(p)}": np.asarray(v)
            for p, v in jax.tree_util.tree_leaves_with_path(params)}  # fmt: skip
@@ -112,7 +133,7 @@ def main(scenario, out_dir, epochs="2"):
     if scenario == "classifier":
         result = classifier(ckpt=os.path.join(out_dir, "ckpt"), epochs=int(epochs), verbose=2)
     elif scenario == "stateful":
-        result = stateful()
+        result = {**stateful(), **sharded()}
     elif scenario == "die":
         die(1)
         return

@@ -79,12 +79,15 @@ def test_one_process_checkpoint_resumes_on_two_processes_of_two_devices(tmp_path
     np.testing.assert_allclose(got["history/loss"][-1], want["history/loss"][-1], rtol=1e-5)
 
 
-def test_stateful_model_on_two_processes(tmp_path):
-    """Each process keeps the carries of its own rows; the gathered carries, the
-    parameters and the predictions equal the one-process run."""
+def test_stateful_model_and_per_process_shards_on_two_processes(tmp_path):
+    """A stateful model: each process keeps the carries of its own rows; the gathered
+    carries, the parameters and the predictions equal the one-process run. A Dataset
+    that each process shards for itself (unevenly): the one-process run on the global
+    batches the shards make together."""
     rc, out, _ = _launch(WORKER, "stateful", str(tmp_path))
     assert rc == 0, out
-    _assert_same(_load(tmp_path / "stateful.1.npz"), worker.stateful(devices=ONE))
+    want = {**worker.stateful(devices=ONE), **worker.sharded(processes=2, devices=ONE)}
+    _assert_same(_load(tmp_path / "stateful.1.npz"), want)
 
 
 def test_a_dead_process_ends_its_peer_in_bounded_time(tmp_path):

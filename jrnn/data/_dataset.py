@@ -490,6 +490,23 @@ class Dataset:
         card = count if n == INFINITE else (n if n == UNKNOWN else min(n, count))
         return Dataset(lambda key: itertools.islice(self._iterate(key), count), card)
 
+    def shard(self, num_shards: int, index: int) -> Dataset:
+        """Every `num_shards`-th element from element `index` on (tf.data's `shard`):
+        shard `index` of `num_shards` disjoint parts. On several processes, each passes
+        its own part to `fit`, sharded before shuffling and batching:
+        `ds.shard(jax.process_count(), jax.process_index()).shuffle(...).batch(b)`."""
+        num_shards = check_int("num_shards", num_shards, minimum=1)
+        index = check_int("index", index, minimum=0)
+        if index >= num_shards:
+            raise ValueError(
+                f"index: got {index}, expected 0 <= index < num_shards ({num_shards})"
+            )
+        n = self._cardinality
+        card = n if n < 0 else len(range(index, n, num_shards))
+        return Dataset(
+            lambda key: itertools.islice(self._iterate(key), index, None, num_shards), card
+        )
+
     def skip(self, count: int) -> Dataset:
         """All but the first `count` elements (-1: skip all)."""
         count = check_int("count", count, minimum=-1)

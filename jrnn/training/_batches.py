@@ -50,6 +50,13 @@ class Batches:
         self.iterable = data
 
     @property
+    def local(self) -> bool:
+        """On several processes an iterable holds this process's own batches (each
+        process passes its shard, e.g. `Dataset.shard(jax.process_count(),
+        jax.process_index())`); arrays are the global data, the same everywhere."""
+        return self.iterable is not None and jax.process_count() > 1
+
+    @property
     def one_shot(self) -> bool:
         """An iterator (e.g. a generator): it can be read only once."""
         return self.iterable is not None and iter(self.iterable) is self.iterable
@@ -92,6 +99,10 @@ class Batches:
             for batch, n in padded_batches(self.arrays, batch_size, order[skip * batch_size :]):
                 yield _with_valid(pad_rows(batch, rows)[0], n)
             return
+        padded = self._padded(multiple)
+        yield from (_in_rounds(padded, self.name) if self.local else padded)
+
+    def _padded(self, multiple):
         rows = None
         for i, item in enumerate(self.iterable):
             batch = self._host_batch(i, item)
@@ -119,6 +130,32 @@ class Batches:
             except (TypeError, ValueError) as e:
                 raise type(e)(f"{self.name}: batch {i}: {e}") from None
         return batch
+
+
+def _in_rounds(batches, name: str):
+    """Per-process batches in rounds that every process takes together: each step is
+    one batch from every process. A process whose shard has run out while others still
+    have batches takes part with an all-padding batch (no row counts), so uneven shards
+    lose no data and no process waits alone. One small all-gather per batch."""
+    from jax.experimental import multihost_utils
+
+    template = None
+    for batch in itertools.chain(batches, itertools.repeat(None)):
+        rows = -1 if batch is None else num_rows(batch)
+        every = np.asarray(multihost_utils.process_allgather(np.int32(rows)))
+        if (every < 0).all():
+            return
+        live = every[every >= 0]
+        if (live != live[0]).any() or (batch is None and template is None):
+            raise ValueError(
+                f"{name}: the processes hold batches of {every.tolist()} rows (-1: none "
+                f"left), expected one row count everywhere: give every process's shard "
+                f"the same batch size"
+            )
+        if batch is None:
+            batch = jax.tree.map(np.zeros_like, template)  # "valid" all False
+        template = template or batch
+        yield batch
 
 
 class EpochIterator:

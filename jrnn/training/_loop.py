@@ -226,7 +226,8 @@ def _epoch(loop, epoch, batches, train_step, validate, mesh, reset_state, verbos
     if reset_state:  # before on_epoch_begin, which sees (and may change) the start state
         loop.state = loop.state._replace(model_state=_zeros(loop.state.model_state, mesh))
     loop.on_epoch_begin(epoch, {})
-    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch, probe_for)
+    sums = _train_epoch(loop, train_step, batches.epoch(epoch), mesh, epoch, probe_for,
+                        local=batches.data.local)  # fmt: skip
     if sums is None:  # a stream that ran out exactly at the previous epoch's end
         _warn_ran_out(f"before epoch {epoch + 1}", f"training stops after epoch {epoch}",
                       batches.steps_per_epoch)  # fmt: skip
@@ -270,7 +271,7 @@ def _fit_data(
     return train, val
 
 
-def _train_epoch(loop, train_step, batches, mesh, epoch, probe_for=None):
+def _train_epoch(loop, train_step, batches, mesh, epoch, probe_for=None, local=False):
     """Run one epoch's steps and return the summed (total, count) logs, or None when
     there was no batch. Each step's loss is read one step behind, so the device stays
     busy; a non-finite one puts back the state before that step and sets
@@ -278,7 +279,7 @@ def _train_epoch(loop, train_step, batches, mesh, epoch, probe_for=None):
     acc = pending = None
     for index, batch in enumerate(batches):
         before = loop.state
-        loop.state, sums, probe = train_step(before, shard_batch(batch, mesh))
+        loop.state, sums, probe = train_step(before, shard_batch(batch, mesh, local=local))
         acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
         if pending is not None and not _finish_batch(loop, pending, epoch, probe_for):
             return acc
@@ -380,7 +381,7 @@ def _evaluate(eval_step, *, variables, data, batch_size, mesh, prefix="", max_st
     acc = first_probe = None
     # islice, not a counted break: a one-shot iterator must not lose the batch after.
     for batch in itertools.islice(data.one_pass(batch_size, batch_multiple(mesh)), max_steps):
-        new_state, sums, probe = eval_step(variables, shard_batch(batch, mesh))
+        new_state, sums, probe = eval_step(variables, shard_batch(batch, mesh, local=data.local))
         variables = {**variables, "state": new_state}
         first_probe = probe if acc is None else first_probe
         acc = sums if acc is None else jax.tree.map(jnp.add, acc, sums)
