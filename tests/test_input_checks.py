@@ -326,3 +326,14 @@ def test_help_lists_arguments_and_user_api_first():
         assert arg in text, arg
     cell = pydoc.render_doc(jrnn.LSTMCell, renderer=pydoc.plaintext)
     assert cell.index("cell.initial_carry(32)") < cell.index("fused_split")
+
+
+def test_user_cell_layer_step_input_size_is_a_clear_error():
+    """RNN.step_input_size asks the protocol, not a method user cells lack (it raised
+    AttributeError)."""
+    from cells_registry import IndRNNCell
+
+    layer = L.RNN(IndRNNCell(3))
+    with pytest.raises(ValueError, match="its cell does not say its input size"):
+        layer.step_input_size(layer.init(KEY, XS))
+    assert RNN.step_input_size(RP) == 3
