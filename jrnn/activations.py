@@ -21,6 +21,11 @@ def _linear(x):
     return x
 
 
+def _gelu(x):
+    # Keras 3's gelu is the exact erf form; jax.nn.gelu defaults to the tanh approximation.
+    return jax.nn.gelu(x, approximate=False)
+
+
 ACTIVATIONS: dict[str, Callable] = {
     "tanh": jnp.tanh,
     "sigmoid": jax.nn.sigmoid,
@@ -29,7 +34,7 @@ ACTIVATIONS: dict[str, Callable] = {
     "relu6": jax.nn.relu6,
     "elu": jax.nn.elu,
     "selu": jax.nn.selu,
-    "gelu": jax.nn.gelu,
+    "gelu": _gelu,
     "silu": jax.nn.silu,
     "swish": jax.nn.silu,
     "softsign": jax.nn.soft_sign,

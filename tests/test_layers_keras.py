@@ -104,17 +104,7 @@ ACTIVATIONS = ["relu", "tanh", "sigmoid", "hard_sigmoid", "softmax", "elu", "sel
 @needs_keras
 @pytest.mark.parametrize(
     "name",
-    ACTIVATIONS
-    + [
-        pytest.param(
-            "gelu",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="jrnn.activations maps 'gelu' to jax.nn.gelu (tanh approximation); "
-                "Keras 3's gelu is exact (approximate=False)",
-            ),
-        )
-    ],
+    [*ACTIVATIONS, "gelu"],
 )
 def test_activation_matches_keras(name):
     x = 2.0 * normal((B, TV, D), 3)
