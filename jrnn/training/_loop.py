@@ -82,7 +82,11 @@ def fit(
         `fit(epochs=n)` bitwise. As in Keras, each call trains `epochs` more epochs.
       data: (x, y) or (x, y, sample_weight) arrays (x a list or dict for several
         inputs; y and sample_weight a list, or a dict by output name, for several
-        outputs), or an iterable of such batches (a `jrnn.Dataset`).
+        outputs), or an iterable of such batches (a `jrnn.Dataset`). On several
+        processes (`jrnn.distributed`) arrays are the global data, the same on every
+        process, while an iterable holds this process's own batches (e.g.
+        `ds.shard(jax.process_count(), jax.process_index()).batch(b)`, b rows each:
+        global batches of b times the process count).
       loss: a name ("sparse_categorical_crossentropy", "mse", ...), a `jrnn.losses`
         instance, or `fn(y_true, y_pred) -> per-example loss`; for several outputs one
         loss for all, a list, or a dict by output name (None: that output is not
