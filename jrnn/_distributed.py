@@ -80,8 +80,6 @@ def initialize(
     Returns:
       True when this process is part of a multi-process run, False when alone.
     """
-    if _state["initialized"]:
-        return jax.process_count() > 1
     coordinator_address = coordinator_address or os.environ.get(ENV_COORDINATOR)
     if num_processes is None:
         num_processes = _env_int(ENV_NUM_PROCESSES)
@@ -107,6 +105,8 @@ def initialize(
             "'host:port' string"
         )
 
+    if _state["initialized"]:  # a second call (the arguments are checked all the same)
+        return jax.process_count() > 1
     explicit = coordinator_address is not None or num_processes not in (None, 1)
     in_cluster = any((_env_int(v) or 1) > 1 for v in _CLUSTER_SIZES) or "," in os.environ.get(
         "TPU_WORKER_HOSTNAMES", ""
@@ -159,6 +159,8 @@ def is_primary() -> bool:
 
 def barrier(name: str) -> None:
     """Wait until every process reaches the barrier `name` (a no-op on one process)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name: got {type(name).__name__}, expected a str naming the barrier")
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 

@@ -37,7 +37,7 @@ from jrnn._distributed import (
 )
 
 
-def free_port() -> int:
+def _free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -135,9 +135,9 @@ def _stop(procs, grace: float) -> None:
             p.wait()
 
 
-def launch(opts) -> int:
+def _launch(opts) -> int:
     """Run the processes to the end; the launcher's exit code."""
-    port = opts.port or free_port()
+    port = opts.port or _free_port()
     out = sys.stdout.buffer
     lock = threading.Lock()
     procs, relays = [], []
@@ -180,7 +180,7 @@ def launch(opts) -> int:
 
 
 def main(argv=None) -> int:
-    return launch(_parse(sys.argv[1:] if argv is None else argv))
+    return _launch(_parse(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -1285,7 +1285,7 @@ ROWS += [
     ),
     bad(
         TypeError,
-        "embedding: got ids of dtype float32",
+        "got dtype float32, expected integers",
         jrnn.Model,
         via=lambda: lm()[0].apply(lm()[1], np.zeros((2, 3), np.float32)),
     ),
@@ -1495,6 +1495,170 @@ ROWS += [
 ]
 
 
+# Gaps that later fixes closed (each was a GAPS row that failed before the fix).
+ROWS += []
+
+
+# Gaps that later fixes closed (each was a GAPS row that failed before the fix).
+ROWS += []
+
+
+# Gaps that later fixes closed (each was a GAPS row that failed before the fix).
+ROWS += [
+    bad(ValueError, "dtype: got", jrnn.LSTMCell, 4, dtype="int32"),
+    bad(ValueError, "param_dtype: got", jrnn.LSTMCell, 4, param_dtype="int8"),
+    bad(TypeError, "key: got", jrnn.LSTMCell, via=lambda: CELL.init(3, 3)),
+    bad(ValueError, "batch_size: got -1", jrnn.LSTMCell, via=lambda: CELL.initial_carry(-1)),
+    bad(TypeError, "batch_size: got 1.5", jrnn.LSTMCell, via=lambda: CELL.initial_carry(1.5)),
+    bad(
+        TypeError,
+        "carry: got",
+        jrnn.LSTMCell,
+        via=lambda: CELL(cell_params(), jnp.zeros((2, 4)), jnp.zeros((2, 3))),
+    ),
+    bad(TypeError, "cells", jrnn.stack, [CELL, "lstm"]),
+    bad(TypeError, "cells: got LSTMCell", jrnn.stack, CELL),
+    bad(TypeError, "cells", C.StackedCell, (CELL, 3)),
+    bad(TypeError, "layers", C.StackedBidirectional, (CELL,)),
+    bad(ValueError, "merge_mode: got 'max'", C.merge, "max", X2, X2),
+    bad(ValueError, "y_bw: got shape", C.merge, "sum", X2, np.zeros((2, 4))),
+    bad(
+        ValueError,
+        "merge_mode: got 'max'",
+        R.bidirectional_unroll,
+        via=lambda: R.bidirectional_unroll(
+            CELL,
+            CELL,
+            {"forward": cell_params(), "backward": cell_params()},
+            XS,
+            merge_mode="max",
+        ),
+    ),
+    bad(ValueError, "backend: got 'abacus'", R.default_unroll, "abacus"),
+    bad(
+        ValueError,
+        "x: got shape|inputs: got shape",
+        L.Dense,
+        via=lambda: L.Dense(2).init(KEY, np.zeros(())),
+    ),
+    bad(TypeError, "key: got", L.Dense, via=lambda: L.Dense(2).init(3, X2)),
+    bad(TypeError, "mask_value: got 'x'", L.Masking, "x"),
+    bad(TypeError, "axis: got 'last'", L.Concatenate, "last"),
+    bad(TypeError, "dtype: got 'float33'", jrnn.Input, (4,), dtype="float33"),
+    bad(TypeError, "layers: got Dense", jrnn.Sequential, L.Dense(2)),
+    bad(
+        TypeError,
+        "key: got",
+        jrnn.Sequential,
+        via=lambda: jrnn.Sequential([L.Dense(2)]).init(0, X2),
+    ),
+    bad(TypeError, "model: got Dense", jrnn.fit, L.Dense(2), {}, (X2, X2), loss="mse"),
+    bad(TypeError, "model: got Dense", jrnn.evaluate, L.Dense(2), {}, (X2, X2), loss="mse"),
+    bad(TypeError, "model: got Dense", jrnn.predict, L.Dense(2), {}, X2),
+    bad(ValueError, "patience: got -1", CB.EarlyStopping, patience=-1),
+    bad(TypeError, "patience: got '3'", CB.EarlyStopping, patience="3"),
+    bad(TypeError, "monitor: got None", CB.EarlyStopping, monitor=None),
+    bad(ValueError, "cooldown: got -1", CB.ReduceLROnPlateau, cooldown=-1),
+    bad(TypeError, "directory: got None", CB.ModelCheckpoint, None),
+    bad(ValueError, "max_to_keep: got 0", CB.ModelCheckpoint, "ckpts", max_to_keep=0),
+    bad(TypeError, "filename: got None", CB.CSVLogger, None),
+    bad(ValueError, "separator: got ''", CB.CSVLogger, "log.csv", separator=""),
+    bad(TypeError, "on_epoch_end: got int", CB.LambdaCallback, on_epoch_end=3),
+    bad(ValueError, "steps: got -1", CB.ProgressBar, -1),
+    bad(ValueError, "verbose: got 3", CB.ProgressBar, 2, verbose=3),
+    bad(TypeError, "history: got list", jrnn.History, [1, 2]),
+    bad(TypeError, "epoch: got int", jrnn.History, epoch=3),
+    bad(TypeError, "fn: got int", LS.LossFunction, 3),
+    bad(TypeError, "values: got", LS.reduce_weighted, ["a"]),
+    bad(ValueError, "maxlen: got 0", jrnn.pad_sequences, [[1, 2]], maxlen=0),
+    bad(TypeError, "variables: got None", jrnn.Model, via=lambda: lm()[0].reset_states(None)),
+    bad(TypeError, "d: got list|history: got list", jrnn.History, [1]),
+    bad(
+        TypeError,
+        "callback: got str",
+        CB.CallbackList,
+        via=lambda: CB.CallbackList(
+            [], model=None, state=None, history=jrnn.History(), epochs=1
+        ).append("cb"),
+    ),
+    bad(
+        ValueError,
+        r"x.*got shape|expected",
+        L.Dense,
+        via=lambda: L.Dense(2).apply(
+            {"kernel": np.zeros((3, 2)), "bias": np.zeros(2)}, np.zeros((2, 5))
+        ),
+    ),
+    bad(
+        ValueError,
+        r"x.*got shape|expected",
+        L.Conv1D,
+        via=lambda: L.Conv1D(2, 5).apply(
+            {"kernel": np.zeros((5, 3, 2)), "bias": np.zeros(2)}, np.zeros((2, 3, 3))
+        ),
+    ),
+]
+
+
+def _seq(b=2, t=3, f=4, seed=0):
+    return np.random.default_rng(seed).standard_normal((b, t, f)).astype(np.float32)
+
+
+# Several processes, Dataset.shard, and the Keras layers added with them.
+ROWS += [
+    bad(ValueError, "process_id: got 2", jrnn.distributed.initialize, "127.0.0.1:1", 2, 2),
+    bad(TypeError, "coordinator_address: got int", jrnn.distributed.initialize, 5, 2, 0),
+    bad(ValueError, "expected all three", jrnn.distributed.initialize, num_processes=2),
+    bad(ValueError, "timeout: got 0", jrnn.distributed.initialize, timeout=0),
+    bad(TypeError, "num_processes: got 1.5", jrnn.distributed.initialize, num_processes=1.5),
+    bad(TypeError, "name: got int", jrnn.distributed.barrier, 3),
+    bad(ValueError, "num_shards: got 0", jrnn.Dataset.shard, via=lambda: dataset().shard(0, 0)),
+    bad(ValueError, "index: got 2", jrnn.Dataset.shard, via=lambda: dataset().shard(2, 2)),
+    bad(TypeError, "index: got 1.5", jrnn.Dataset.shard, via=lambda: dataset().shard(2, 1.5)),
+    bad(ValueError, "nope", jrnn.layers.Activation, "nope"),
+    bad(
+        TypeError,
+        "x: got ndarray",
+        jrnn.layers.Add,
+        via=lambda: jrnn.layers.Add().apply({}, _seq()),
+    ),
+    bad(
+        ValueError,
+        "x: got shapes",
+        jrnn.layers.Multiply,
+        via=lambda: jrnn.layers.Multiply().apply({}, [_seq(b=2), _seq(b=3)]),
+    ),
+    bad(
+        ValueError,
+        "expected shapes that broadcast",
+        jrnn.layers.Average,
+        via=lambda: jrnn.layers.Average().apply({}, [_seq(f=4), _seq(f=5)]),
+    ),
+    bad(ValueError, "score_mode: got 'x'", jrnn.layers.Attention, score_mode="x"),
+    bad(
+        ValueError,
+        "x: got a list of 1 arrays",
+        jrnn.layers.Attention,
+        via=lambda: jrnn.layers.Attention().init(KEY, [_seq()]),
+    ),
+    bad(
+        ValueError,
+        "key: got 3 features, expected the query's 4",
+        jrnn.layers.AdditiveAttention,
+        via=lambda: jrnn.layers.AdditiveAttention().init(KEY, [_seq(), _seq(), _seq(f=3)]),
+    ),
+    bad(
+        ValueError,
+        "x: got shape",
+        jrnn.layers.Flatten,
+        via=lambda: jrnn.layers.Flatten().apply({}, np.float32(1.0)),
+    ),
+    bad(TypeError, "function: got 3", jrnn.layers.Lambda, 3),
+    bad(ValueError, "epsilon: got 0", jrnn.layers.LayerNormalization, epsilon=0),
+    bad(TypeError, "axis: got 'x'", jrnn.layers.LayerNormalization, axis="x"),
+]
+
+
 def _functional():
     x = jrnn.Input((2,))
     return jrnn.Model(x, L.Dense(2)(x))
@@ -1522,35 +1686,6 @@ GAPS: list[tuple[Row, str]] = [
         "accepted at construction (Keras raises); init raises, naming 'initializer'",
     ),
     (
-        bad(ValueError, "dtype: got", jrnn.LSTMCell, 4, dtype="int32"),
-        "dtype='int32' accepted: the cell computes in integers",
-    ),
-    (
-        bad(ValueError, "param_dtype: got", jrnn.LSTMCell, 4, param_dtype="int8"),
-        "param_dtype='int8' accepted",
-    ),
-    (
-        bad(TypeError, "key: got", jrnn.LSTMCell, via=lambda: CELL.init(3, 3)),
-        "init(3, ...): JAX's 'invalid PRNG key data' error from jax/random",
-    ),
-    (
-        bad(ValueError, "batch_size: got -1", jrnn.LSTMCell, via=lambda: CELL.initial_carry(-1)),
-        "initial_carry(-1): JAX's broadcast_in_dim error",
-    ),
-    (
-        bad(TypeError, "batch_size: got 1.5", jrnn.LSTMCell, via=lambda: CELL.initial_carry(1.5)),
-        "initial_carry(1.5): 'float object cannot be interpreted as an integer', unnamed",
-    ),
-    (
-        bad(
-            TypeError,
-            "carry: got",
-            jrnn.LSTMCell,
-            via=lambda: CELL(cell_params(), jnp.zeros((2, 4)), jnp.zeros((2, 3))),
-        ),
-        "a bare h instead of (h, c): JAX's rank-promotion broadcasting error",
-    ),
-    (
         bad(TypeError, "reset_after: got 'yes'", jrnn.GRUCell, 4, reset_after="yes"),
         "reset_after='yes' accepted (truthy string)",
     ),
@@ -1559,33 +1694,12 @@ GAPS: list[tuple[Row, str]] = [
         "use_bias='no' accepted (truthy string: a bias is used)",
     ),
     (
-        bad(TypeError, "cells", jrnn.stack, [CELL, "lstm"]),
-        "stack([cell, 'lstm']) accepted; fails later",
-    ),
-    (
-        bad(TypeError, "cells: got LSTMCell", jrnn.stack, CELL),
-        "stack(cell): TypeError \"'LSTMCell' object is not iterable\", no argument named",
-    ),
-    (bad(TypeError, "cells", C.StackedCell, (CELL, 3)), "StackedCell((cell, 3)) accepted"),
-    (
         bad(TypeError, "forward: got str", jrnn.bidirectional, "lstm", CELL),
         "bidirectional('lstm', cell): AttributeError 'str' object has no attribute 'output_size'",
     ),
     (
         bad(TypeError, "backward: got int", C.BidirectionalCells, CELL, 3),
         "BidirectionalCells(cell, 3): AttributeError 'int' object has no attribute 'output_size'",
-    ),
-    (
-        bad(TypeError, "layers", C.StackedBidirectional, (CELL,)),
-        "StackedBidirectional((cell,)) (a cell, not a pair) accepted",
-    ),
-    (
-        bad(ValueError, "merge_mode: got 'max'", C.merge, "max", X2, X2),
-        "merge('max', ...) accepted (returns a result)",
-    ),
-    (
-        bad(ValueError, "y_bw: got shape", C.merge, "sum", X2, np.zeros((2, 4))),
-        "merge('sum') of (2, 3) and (2, 4): NumPy's broadcasting error",
     ),
     (
         bad(TypeError, "cell: got int", C.expected_input_size, 3, {}),
@@ -1637,51 +1751,11 @@ GAPS: list[tuple[Row, str]] = [
         ),
         "bidirectional_unroll with rank-2 xs accepted",
     ),
-    (
-        bad(
-            ValueError,
-            "merge_mode: got 'max'",
-            R.bidirectional_unroll,
-            via=lambda: R.bidirectional_unroll(
-                CELL,
-                CELL,
-                {"forward": cell_params(), "backward": cell_params()},
-                XS,
-                merge_mode="max",
-            ),
-        ),
-        "bidirectional_unroll(merge_mode='max') accepted",
-    ),
-    (
-        bad(ValueError, "backend: got 'abacus'", R.default_unroll, "abacus"),
-        "default_unroll('abacus') returns 8",
-    ),
     (bad(TypeError, "backend: got int", R.default_unroll, 3), "default_unroll(3) returns 8"),
     # ---- layers
     (
-        bad(
-            ValueError,
-            "x: got shape|inputs: got shape",
-            L.Dense,
-            via=lambda: L.Dense(2).init(KEY, np.zeros(())),
-        ),
-        "Dense(2).init(key, scalar x): IndexError 'tuple index out of range'",
-    ),
-    (
-        bad(TypeError, "key: got", L.Dense, via=lambda: L.Dense(2).init(3, X2)),
-        "Dense(2).init(3, x): JAX's 'invalid PRNG key data' error",
-    ),
-    (
         bad(TypeError, "noise_shape: got int", L.Dropout, 0.5, noise_shape=3),
         "Dropout(noise_shape=3): TypeError \"'int' object is not iterable\", no argument named",
-    ),
-    (
-        bad(TypeError, "mask_value: got 'x'", L.Masking, "x"),
-        "Masking('x'): \"could not convert string to float: 'x'\", no argument named",
-    ),
-    (
-        bad(TypeError, "axis: got 'last'", L.Concatenate, "last"),
-        "Concatenate('last'): \"invalid literal for int()\", ValueError, no argument named",
     ),
     (
         bad(TypeError, "keepdims: got 'x'", L.GlobalAveragePooling1D, keepdims="x"),
@@ -1699,29 +1773,8 @@ GAPS: list[tuple[Row, str]] = [
         bad(TypeError, "shape: got", jrnn.Input, 3),
         "Input(3): ValueError (a wrong type: expected TypeError)",
     ),
-    (
-        bad(TypeError, "dtype: got 'float33'", jrnn.Input, (4,), dtype="float33"),
-        "Input(dtype='float33'): NumPy's \"data type 'float33' not understood\"",
-    ),
     # ---- models
-    (
-        bad(TypeError, "layers: got Dense", jrnn.Sequential, L.Dense(2)),
-        "Sequential(Dense(2)) (not a list): TypeError \"'Dense' object is not iterable\"",
-    ),
-    (
-        bad(
-            TypeError,
-            "key: got",
-            jrnn.Sequential,
-            via=lambda: jrnn.Sequential([L.Dense(2)]).init(0, X2),
-        ),
-        "model.init(0, x): JAX's 'invalid PRNG key data' error",
-    ),
     # ---- training
-    (
-        bad(TypeError, "model: got Dense", jrnn.fit, L.Dense(2), {}, (X2, X2), loss="mse"),
-        "fit(Dense(2), ...): AttributeError 'Dense' object has no attribute 'output_names'",
-    ),
     (
         bad(
             TypeError,
@@ -1737,14 +1790,6 @@ GAPS: list[tuple[Row, str]] = [
         "fit(seed=1.5): ValueError (a wrong type: expected TypeError)",
     ),
     (
-        bad(TypeError, "model: got Dense", jrnn.evaluate, L.Dense(2), {}, (X2, X2), loss="mse"),
-        "evaluate(Dense(2), ...): AttributeError 'Dense' object has no attribute 'output_names'",
-    ),
-    (
-        bad(TypeError, "model: got Dense", jrnn.predict, L.Dense(2), {}, X2),
-        "predict(Dense(2), {}, x): complains about variables; the model is not checked",
-    ),
-    (
         bad(
             ValueError,
             r"x: got shape \(2,\)",
@@ -1755,61 +1800,12 @@ GAPS: list[tuple[Row, str]] = [
     ),
     # ---- callbacks
     (
-        bad(ValueError, "patience: got -1", CB.EarlyStopping, patience=-1),
-        "EarlyStopping(patience=-1) accepted",
-    ),
-    (
-        bad(TypeError, "patience: got '3'", CB.EarlyStopping, patience="3"),
-        "EarlyStopping(patience='3') accepted",
-    ),
-    (
-        bad(TypeError, "monitor: got None", CB.EarlyStopping, monitor=None),
-        "EarlyStopping(monitor=None): TypeError \"argument of type 'NoneType' is not iterable\"",
-    ),
-    (
-        bad(ValueError, "cooldown: got -1", CB.ReduceLROnPlateau, cooldown=-1),
-        "ReduceLROnPlateau(cooldown=-1) accepted",
-    ),
-    (
-        bad(TypeError, "directory: got None", CB.ModelCheckpoint, None),
-        "ModelCheckpoint(None): pathlib's TypeError, no argument named",
-    ),
-    (
-        bad(ValueError, "max_to_keep: got 0", CB.ModelCheckpoint, "ckpts", max_to_keep=0),
-        "ModelCheckpoint(max_to_keep=0) accepted",
-    ),
-    (
-        bad(TypeError, "filename: got None", CB.CSVLogger, None),
-        "CSVLogger(None): pathlib's TypeError, no argument named",
-    ),
-    (
-        bad(ValueError, "separator: got ''", CB.CSVLogger, "log.csv", separator=""),
-        "CSVLogger(separator='') accepted",
-    ),
-    (
-        bad(TypeError, "on_epoch_end: got int", CB.LambdaCallback, on_epoch_end=3),
-        "LambdaCallback(on_epoch_end=3) accepted",
-    ),
-    (
         bad(TypeError, "nope", CB.LambdaCallback, nope=print),
         "LambdaCallback(nope=print): 'nope: not a callback hook', no expected hooks listed",
-    ),
-    (bad(ValueError, "steps: got -1", CB.ProgressBar, -1), "ProgressBar(-1) accepted"),
-    (
-        bad(ValueError, "verbose: got 3", CB.ProgressBar, 2, verbose=3),
-        "ProgressBar(2, verbose=3) accepted",
     ),
     (
         bad(TypeError, "raise_error: got 'x'", CB.TerminateOnNaN, raise_error="x"),
         "TerminateOnNaN(raise_error='x') accepted",
-    ),
-    (
-        bad(TypeError, "history: got list", jrnn.History, [1, 2]),
-        "History([1, 2]): AttributeError 'list' object has no attribute 'items'",
-    ),
-    (
-        bad(TypeError, "epoch: got int", jrnn.History, epoch=3),
-        "History(epoch=3): TypeError \"'int' object is not iterable\", no argument named",
     ),
     (
         bad(
@@ -1825,7 +1821,6 @@ GAPS: list[tuple[Row, str]] = [
         "CallbackList(epochs=-1) accepted",
     ),
     # ---- losses
-    (bad(TypeError, "fn: got int", LS.LossFunction, 3), "LossFunction(3) accepted"),
     (
         bad(TypeError, "from_logits: got 'yes'", LS.CategoricalCrossentropy, from_logits="yes"),
         "CategoricalCrossentropy(from_logits='yes') accepted (truthy string)",
@@ -1835,10 +1830,6 @@ GAPS: list[tuple[Row, str]] = [
             TypeError, "from_logits: got 'yes'", LS.SparseCategoricalCrossentropy, from_logits="yes"
         ),
         "SparseCategoricalCrossentropy(from_logits='yes') accepted (truthy string)",
-    ),
-    (
-        bad(TypeError, "values: got", LS.reduce_weighted, ["a"]),
-        "reduce_weighted(['a']): JAX's 'not a valid JAX array type' error",
     ),
     # ---- saving registry
     (
@@ -1887,10 +1878,6 @@ GAPS: list[tuple[Row, str]] = [
         bad(ValueError, "dtype: got 'float33'", jrnn.pad_sequences, [[1, 2]], dtype="float33"),
         "pad_sequences(dtype='float33'): NumPy's \"data type 'float33' not understood\"",
     ),
-    (
-        bad(ValueError, "maxlen: got 0", jrnn.pad_sequences, [[1, 2]], maxlen=0),
-        "pad_sequences(maxlen=0) returns an (N, 0) array (Keras raises)",
-    ),
     # ---- methods
     (
         bad(
@@ -1900,10 +1887,6 @@ GAPS: list[tuple[Row, str]] = [
             via=lambda: lm()[0].check_inputs(np.zeros((2,), np.int32)),
         ),
         "model.check_inputs((2,) ids for a (B, T) model) accepted (apply raises)",
-    ),
-    (
-        bad(TypeError, "variables: got None", jrnn.Model, via=lambda: lm()[0].reset_states(None)),
-        "model.reset_states(None): AttributeError 'NoneType' object has no attribute 'get'",
     ),
     (
         bad(
@@ -1937,27 +1920,12 @@ GAPS: list[tuple[Row, str]] = [
         "model.summary(variables, print_fn=3): TypeError \"'int' object is not callable\"",
     ),
     (
-        bad(TypeError, "d: got list|history: got list", jrnn.History, [1]),
-        "History.from_dict([1]): AttributeError 'list' object has no attribute 'get'",
-    ),
-    (
         bad(TypeError, "path: got None", jrnn.History, via=lambda: jrnn.History().to_json(None)),
         "History().to_json(None): pathlib's TypeError, no argument named",
     ),
     (
         bad(TypeError, "path: got None", jrnn.History, via=lambda: jrnn.History().to_csv(None)),
         "History().to_csv(None): pathlib's TypeError, no argument named",
-    ),
-    (
-        bad(
-            TypeError,
-            "callback: got str",
-            CB.CallbackList,
-            via=lambda: CB.CallbackList(
-                [], model=None, state=None, history=jrnn.History(), epochs=1
-            ).append("cb"),
-        ),
-        "CallbackList.append('cb'): AttributeError 'str' object has no attribute 'loop'",
     ),
     (
         bad(
@@ -1969,28 +1937,6 @@ GAPS: list[tuple[Row, str]] = [
             ),
         ),
         "per_example(label 7, 3 classes) on concrete arrays: a finite loss (JAX clamps the gather)",
-    ),
-    (
-        bad(
-            ValueError,
-            r"x.*got shape|expected",
-            L.Dense,
-            via=lambda: L.Dense(2).apply(
-                {"kernel": np.zeros((3, 2)), "bias": np.zeros(2)}, np.zeros((2, 5))
-            ),
-        ),
-        "Dense(2).apply on 5 features with a (3, 2) kernel: JAX's dot_general error",
-    ),
-    (
-        bad(
-            ValueError,
-            r"x.*got shape|expected",
-            L.Conv1D,
-            via=lambda: L.Conv1D(2, 5).apply(
-                {"kernel": np.zeros((5, 3, 2)), "bias": np.zeros(2)}, np.zeros((2, 3, 3))
-            ),
-        ),
-        "Conv1D(2, 5) valid padding on T=3: returns a (B, 0, 2) array (Keras raises)",
     ),
 ]
 
@@ -2015,6 +1961,8 @@ EXEMPT: dict[str, str] = {
     "jrnn.Dataset.cardinality": "no arguments",
     "jrnn.Tokenizer.get_config": "no arguments",
     "jrnn.Tokenizer.to_json": "its keyword arguments go to json.dumps as they are",
+    "jrnn.distributed.is_primary": "no arguments",
+    "jrnn.launch.main": "a command line: argparse names a bad flag (tests/test_distributed.py)",
 }
 
 # ------------------------------------------------------------------------------- tests

@@ -120,9 +120,9 @@ def test_a_dead_process_ends_its_peer_in_bounded_time(tmp_path):
 
 
 def _free_port():
-    from jrnn.launch import free_port
+    from jrnn.launch import _free_port
 
-    return free_port()
+    return _free_port()
 
 
 def _script(tmp_path, body):
