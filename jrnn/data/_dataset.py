@@ -498,9 +498,7 @@ class Dataset:
         num_shards = check_int("num_shards", num_shards, minimum=1)
         index = check_int("index", index, minimum=0)
         if index >= num_shards:
-            raise ValueError(
-                f"index: got {index}, expected 0 <= index < num_shards ({num_shards})"
-            )
+            raise ValueError(f"index: got {index}, expected 0 <= index < num_shards ({num_shards})")
         n = self._cardinality
         card = n if n < 0 else len(range(index, n, num_shards))
         return Dataset(
