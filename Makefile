@@ -39,8 +39,11 @@ $(VENV)/.exp: $(VENV)/.test
 
 install: $(VENV)/.test
 
+# Two worker processes (pytest-xdist), each test file whole on one of them (its tests keep
+# their order); TEST_ARGS adds to or overrides this, e.g. TEST_ARGS="-n 0 -x".
+TEST_ARGS ?=
 test: $(VENV)/.test
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15 $(TEST_ARGS)
 
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check jrnn tests experiments

@@ -42,10 +42,16 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
     rebuilt with `from_config(config)` when it has one, else `cls(**config)`. A registered
     function (e.g. an activation) is saved by its registered name.
     """
-    if not (isinstance(package, str) and package and ">" not in package):
-        raise ValueError(f"package: got {package!r}, expected a non-empty string without '>'")
-    if name is not None and not (isinstance(name, str) and name and ">" not in name):
-        raise ValueError(f"name: got {name!r}, expected None or a non-empty string without '>'")
+    for arg, value in (("package", package), ("name", name)):
+        if value is None and arg == "name":
+            continue
+        if not isinstance(value, str):
+            raise TypeError(
+                f"{arg}: got {value!r} of type {type(value).__name__}, expected a non-empty "
+                f"string without '>'"
+            )
+        if not value or ">" in value:
+            raise ValueError(f"{arg}: got {value!r}, expected a non-empty string without '>'")
 
     def decorate(obj):
         if not callable(obj):
@@ -68,14 +74,15 @@ def _qualname(obj) -> str:
     return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
 
 
-def registered_name(obj_or_cls) -> str:
+def registered_name(obj_or_cls, _what: str = "obj_or_cls") -> str:
     """The config name of a built-in or registered class (or of `obj`'s class)."""
     cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
     name = _NAME_OF.get(cls)
     if name is None:
         raise TypeError(
-            f"{cls.__module__}.{cls.__qualname__} is not registered, so a config cannot name "
-            f"it; decorate the class with @jrnn.saving.register_serializable() to save it"
+            f"{_what}: got {cls.__module__}.{cls.__qualname__}, which is not registered, so "
+            f"a config cannot name it; expected a built-in class, or one decorated with "
+            f"@jrnn.saving.register_serializable()"
         )
     return name
 
@@ -103,7 +110,7 @@ def lookup(name: str):
 
 def serialize(obj) -> dict:
     """`{"class_name", "config"}` of a built-in or registered layer or cell."""
-    name = registered_name(obj)
+    name = registered_name(obj, "obj")
     if hasattr(obj, "get_config"):
         config = obj.get_config()
     elif dataclasses.is_dataclass(obj):
@@ -118,7 +125,12 @@ def serialize(obj) -> dict:
 
 def deserialize(spec):
     """The object `serialize` described (its class looked up in the registry)."""
-    if not (isinstance(spec, dict) and "class_name" in spec and "config" in spec):
+    if not isinstance(spec, dict):
+        raise TypeError(
+            f"spec: got {_short(spec)} of type {type(spec).__name__}, expected a dict with "
+            f"'class_name' and 'config' (as serialize returns)"
+        )
+    if not ("class_name" in spec and "config" in spec):
         raise ValueError(
             f"config: got {_short(spec)}, expected a dict with 'class_name' and 'config'"
         )

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jrnn._checks import check_bool, is_concrete
 from jrnn._shapes import as_f32, broadcast_left, match_elementwise
 
 __all__ = [
@@ -128,6 +129,7 @@ class BinaryCrossentropy(Loss):
     name: ClassVar[str] = "binary_crossentropy"
 
     def __post_init__(self):
+        check_bool("from_logits", self.from_logits)
         _check_label_smoothing(self.name, self.label_smoothing)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
@@ -158,6 +160,7 @@ class CategoricalCrossentropy(Loss):
     name: ClassVar[str] = "categorical_crossentropy"
 
     def __post_init__(self):
+        check_bool("from_logits", self.from_logits)
         _check_label_smoothing(self.name, self.label_smoothing)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
@@ -186,12 +189,16 @@ class SparseCategoricalCrossentropy(Loss):
     with probabilities `−log clip(p[y] / Σ p, ε, 1 − ε)` like Keras.
 
     Shapes: y_pred (..., C); y_true (...) or (..., 1), integer (floats are truncated, as in
-    Keras). Returns (...,). A label ≥ C gives NaN (Keras silently gives 0) and a negative
-    one wraps around: check token ids on the host, or mask those entries.
+    Keras). Returns (...,). Labels outside [0, C) raise ValueError when they are concrete
+    (`fit` checks them on the host); under `jit` a label ≥ C gives NaN (Keras silently
+    gives 0) and a negative one wraps around.
     """
 
     from_logits: bool = False
     name: ClassVar[str] = "sparse_categorical_crossentropy"
+
+    def __post_init__(self):
+        check_bool("from_logits", self.from_logits)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
         y_true, y_pred = jnp.asarray(y_true), as_f32(y_pred)
@@ -204,6 +211,15 @@ class SparseCategoricalCrossentropy(Loss):
                 f"{tuple(y_pred.shape[:-1])} (or with a trailing 1)"
             )
         labels = y_true.astype(jnp.int32)
+        classes = y_pred.shape[-1]
+        if is_concrete(labels):
+            bad = np.asarray(labels)
+            bad = bad[(bad < 0) | (bad >= classes)]
+            if bad.size:
+                raise ValueError(
+                    f"y_true: got labels {sorted(set(bad.tolist()))[:5]}, expected class ids "
+                    f"in [0, {classes}) for predictions over {classes} classes"
+                )
         if self.from_logits:
             return optax.losses.softmax_cross_entropy_with_integer_labels(y_pred, labels)
         p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)

@@ -188,6 +188,7 @@ class Model:
         """Host-side checks (e.g. token ids in range) of concrete inputs; fit calls it on
         the whole data set once."""
         inputs = self._as_input_list(x)
+        self._check_shapes([shape_dtype(v) for v in inputs], batch=False)
         for call in self._calls:
             for node in call.parents():
                 if node.call is None:
@@ -332,7 +333,14 @@ class Model:
 
     # -- description ------------------------------------------------------------------------
     def name_of(self, layer: Layer) -> str:
-        return self._names[id(layer)]
+        """The name this model gives `layer` (its key in the variables)."""
+        try:
+            return self._names[id(layer)]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"layer: got {layer!r}, which is not a layer of this model; expected one of "
+                f"model.layers"
+            ) from None
 
     def feeds(self, prev: Layer, layer: Layer) -> bool:
         """True when `layer` is called on `prev`'s (first) output somewhere in the graph."""
@@ -382,6 +390,16 @@ class Model:
         parameters and are not counted, as in Keras 3, whose `rnn_state` variables are
         not weights (a stateful LSTM(8) on 5 features: 448 params, 0 non-trainable).
         """
+        if not isinstance(variables, dict):
+            raise TypeError(
+                f"variables: got {type(variables).__name__}, expected model.init's "
+                f"{{'params', 'state'}} dict"
+            )
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(
+                f"print_fn: got {print_fn!r} of type {type(print_fn).__name__}, expected a "
+                f"callable (e.g. print) or None"
+            )
         shapes = self._summary_shapes(variables)
         rows = []
         functional = type(self) is Model

@@ -195,8 +195,12 @@ def _unroll_checked(
 def default_unroll(backend: str) -> int:
     """Scan steps per loop iteration when the caller does not choose (see `unroll`):
     1 for "cpu", 8 for an accelerator backend ("gpu", "cuda", "rocm", "tpu", "METAL",
-    as `jax.default_backend()` names them)."""
-    check_choice("backend", backend, ("cpu", "gpu", "cuda", "rocm", "tpu", "METAL"))
+    or a plugin's name, as `jax.default_backend()` gives them)."""
+    if not isinstance(backend, str):
+        raise TypeError(
+            f"backend: got {backend!r} of type {type(backend).__name__}, expected a platform "
+            f"name such as jax.default_backend()"
+        )
     return 1 if backend == "cpu" else 8
 
 
@@ -241,6 +245,7 @@ def scan_unroll(cell, params, xs, carry, mask, *, reverse=False, unroll=1, remat
     xs (T, *B, I), mask (T, *B) or None. Used for user cells, and by the tests as the
     plain reference for the fast path.
     """
+    unroll = check_int("unroll", unroll, minimum=1)
 
     def step(carry, inp):
         x_t, m_t = inp

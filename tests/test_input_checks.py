@@ -57,7 +57,7 @@ def _raises(fn, err, match):
             ValueError,
             "merge_mode: got 'max'",
         ),
-        (lambda: default_unroll("abacus"), ValueError, "backend: got 'abacus'"),
+        (lambda: default_unroll(3), TypeError, "backend: got 3"),
     ],
 )
 def test_engine_structure(fn, err, match):

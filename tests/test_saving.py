@@ -520,7 +520,7 @@ def test_load_variables_from_fit_checkpoints(tmp_path):
         model,
         variables,
         (x, y),
-        loss="sparse_categorical_crossentropy",
+        loss=jrnn.losses.SparseCategoricalCrossentropy(from_logits=True),  # Dense: logits
         epochs=2,
         batch_size=4,
         shuffle=False,  # a stateful model: rows continue their carries

@@ -61,6 +61,7 @@ def is_fusable(cell) -> bool:
 def expected_input_size(cell, params) -> int | None:
     """The input width I that `params` were made for (kernel rows), or None when the
     cell does not say (user cells)."""
+    _check_is_cell(cell)
     if isinstance(cell, (Cell, StackedCell)):
         return cell.expected_input_size(params)
     if isinstance(cell, BidirectionalCells):
@@ -73,13 +74,24 @@ def expected_input_size(cell, params) -> int | None:
 def output_of_carry(cell, carry):
     """The step output y a carry stands for (Keras's `states[0]`): h for the built-in
     cells, the last cell's for a stack, the first carry leaf for a user cell."""
+    _check_is_cell(cell)
+    if isinstance(cell, StackedCell):
+        return output_of_carry(cell.cells[-1], carry[-1])
+    if isinstance(cell, FusedCell):
+        # An LSTM's (h, c) given as a bare h would read a slice of h as the output.
+        want = jax.tree.structure(jax.eval_shape(lambda: cell.initial_carry(1)))
+        if jax.tree.structure(carry) != want:
+            raise TypeError(
+                f"carry: got {jax.tree.structure(carry)}, expected the structure of "
+                f"{type(cell).__name__}.initial_carry: {want}"
+            )
+        return cell.output(carry)
+    return jax.tree.leaves(carry)[0]
+
+
+def _check_is_cell(cell) -> None:
     if not is_cell(cell):
         raise TypeError(
             f"cell: got {cell!r} of type {type(cell).__name__}, expected a cell (init, "
             f"initial_carry, __call__)"
         )
-    if isinstance(cell, StackedCell):
-        return output_of_carry(cell.cells[-1], carry[-1])
-    if isinstance(cell, FusedCell):
-        return cell.output(carry)
-    return jax.tree.leaves(carry)[0]

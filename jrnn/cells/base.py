@@ -37,7 +37,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jrnn._checks import check_batch_size, check_positive_int, shape_error
+from jrnn import initializers
+from jrnn._checks import check_batch_size, check_bool, check_positive_int, shape_error
 from jrnn._ops import add_bias, batch_shape_of, dtype_name, matmul, split_gates
 from jrnn._serialize import json_value, resolve_functions
 
@@ -74,8 +75,19 @@ class Cell:
         return self.units
 
     def _check_hyperparameters(self):
-        """Validate `units`; store dtypes by name, so configs round-trip to equal cells."""
+        """Validate `units`, the bool flags and the initializers (at construction, as
+        Keras, not at the first `init`); store dtypes by name, so configs round-trip to
+        equal cells."""
         check_positive_int("units", self.units)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("bool", bool):
+                check_bool(f.name, value)  # "no" is truthy: a string flag is a bug
+            elif f.name.endswith("_initializer"):
+                try:
+                    initializers.get(value)
+                except ValueError as e:
+                    raise ValueError(f"{f.name}: {str(e).partition(': ')[2]}") from None
         for name in ("dtype", "param_dtype"):
             value = getattr(self, name)
             try:

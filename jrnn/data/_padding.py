@@ -49,7 +49,10 @@ def pad_sequences(
         if mode not in ("pre", "post"):
             raise ValueError(f"{name}: got {mode!r}, expected 'pre' or 'post'")
     maxlen = check_int("maxlen", maxlen, minimum=1, allow_none=True)
-    kind = np.dtype(dtype).kind
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        raise ValueError(f"dtype: got {dtype!r}, expected a NumPy dtype such as 'int32'") from None
     if isinstance(value, str) and kind not in "OUS":
         raise ValueError(
             f"value: got the str {value!r}, which dtype {np.dtype(dtype)} cannot hold; use "

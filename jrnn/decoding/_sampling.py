@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jrnn._checks import check_int, check_positive_int, shape_error
+from jrnn._checks import check_int, check_key, check_positive_int, shape_error
 from jrnn._ops import tree_where
 from jrnn.decoding._stepfn import as_step, check_number, check_step, check_tokens
 
@@ -40,6 +40,9 @@ def _checked_feed(step, carry, tokens, mask, names):
         mask = jnp.asarray(mask)
         if mask.shape != tokens.shape:
             raise shape_error(names[1], mask.shape, f"{tokens.shape} like {names[0]}")
+        if not (mask.dtype == bool or jnp.issubdtype(mask.dtype, jnp.integer)):
+            # a float mask looks like weights, which a keep/skip mask cannot honour
+            raise TypeError(f"{names[1]}: got dtype {mask.dtype}, expected bool (or 0/1 ints)")
         mask = mask.astype(bool)
     return _feed(step, carry, tokens, mask, vocab)
 
@@ -127,6 +130,8 @@ def sample(
             raise ValueError(f"top_k: got {top_k}, expected at most the vocabulary size {vocab}")
     if key is None and not greedy:
         raise ValueError("key: got None, expected a PRNG key (jax.random.key) for sampling")
+    if key is not None:
+        check_key("key", key)
     carry, logits = _checked_feed(step, carry, prompt, prompt_mask, ("prompt", "prompt_mask"))
     if num_steps == 0:
         return jnp.zeros((prompt.shape[0], 0), jnp.int32)

@@ -46,8 +46,13 @@ class Layer:
     num_outputs = 1
 
     def __init__(self, *, name: str | None = None):
-        if name is not None and not (isinstance(name, str) and name):
-            raise ValueError(f"name: got {name!r}, expected a non-empty string or None")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"name: got {name!r} of type {type(name).__name__}, expected a non-empty "
+                f"string or None"
+            )
+        if name == "":
+            raise ValueError("name: got '', expected a non-empty string or None")
         self.name = name
 
     # -- pure functions ---------------------------------------------------------------
@@ -267,7 +272,7 @@ def Input(shape, dtype: Any = "float32", *, name: str | None = None, batch_size=
     try:
         shape = tuple(None if d is None else int(d) for d in shape)
     except TypeError:
-        raise ValueError(
+        raise TypeError(
             f"shape: got {shape!r}, expected a tuple of ints or None without the batch axis"
         ) from None
     if any(d is not None and d < 0 for d in shape):

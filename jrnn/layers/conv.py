@@ -9,7 +9,7 @@ from jax import lax
 from jax.export import is_symbolic_dim
 
 from jrnn import activations, initializers
-from jrnn._checks import check_choice, check_key, check_positive_int, shape_error
+from jrnn._checks import check_bool, check_choice, check_key, check_positive_int, shape_error
 from jrnn._ops import add_bias
 from jrnn.layers.base import Layer, as_float, shape_dtype
 
@@ -142,7 +142,7 @@ class GlobalAveragePooling1D(Layer):
 
     def __init__(self, *, keepdims: bool = False, name=None):
         super().__init__(name=name)
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool("keepdims", keepdims)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         self.check_rank(x, (3,), _SEQUENCE)
@@ -162,7 +162,7 @@ class GlobalMaxPooling1D(Layer):
 
     def __init__(self, *, keepdims: bool = False, name=None):
         super().__init__(name=name)
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool("keepdims", keepdims)
 
     def call(self, params, x, *, state=None, mask=None, training=False, key=None):
         self.check_rank(x, (3,), _SEQUENCE)

@@ -29,7 +29,7 @@ import numpy as np
 
 from jrnn import checkpoint
 from jrnn._atomic import atomic_write, atomic_write_text
-from jrnn._checks import check_int
+from jrnn._checks import check_bool, check_int, check_path
 from jrnn._distributed import is_primary
 from jrnn.training._resume import past_values
 
@@ -91,10 +91,12 @@ class History(Callback):
 
     def to_json(self, path) -> None:
         """Write {"epoch": [...], "history": {...}} atomically."""
+        path = check_path("path", path)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
 
     def to_csv(self, path, separator: str = ",") -> None:
         """One row per epoch: epoch, then each key (the format CSVLogger writes)."""
+        path = check_path("path", path)
         keys = sorted(self.history)
         rows = [["epoch", *keys]]
         rows += [
@@ -600,7 +602,7 @@ class TerminateOnNaN(Callback):
     there too, with the state before that step, and never checkpoints it.)"""
 
     def __init__(self, raise_error: bool = False):
-        self.raise_error = raise_error
+        self.raise_error = check_bool("raise_error", raise_error)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -629,7 +631,11 @@ class LambdaCallback(Callback):
     def __init__(self, **hooks):
         for name, fn in hooks.items():
             if not name.startswith("on_") or not hasattr(Callback, name):
-                raise ValueError(f"{name}: not a callback hook")
+                hooks_known = sorted(k for k in vars(Callback) if k.startswith("on_"))
+                raise TypeError(
+                    f"{name}: got an unknown keyword argument, expected a callback hook: "
+                    f"{', '.join(hooks_known)}"
+                )
             if not callable(fn):
                 raise TypeError(f"{name}: got {type(fn).__name__}, expected a function")
             setattr(self, name, fn)
@@ -655,7 +661,8 @@ class CallbackList:
                 )
         self.callbacks = [history, *callbacks]
         self.model, self.state, self.history = model, state, history
-        self.epochs, self.initial_epoch = epochs, initial_epoch
+        self.epochs = check_int("epochs", epochs, minimum=0)
+        self.initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         self.stop_training = False
         self.nonfinite = None
         for cb in self.callbacks:

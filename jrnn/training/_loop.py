@@ -370,9 +370,7 @@ def _batch_size(value) -> int:
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: got {seed!r}, expected an integer >= 0")
-    return int(seed)
+    return check_int("seed", seed, minimum=0)
 
 
 # -- evaluate / predict -------------------------------------------------------------------------
