@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jrnn._checks import check_bool, is_concrete
+from jrnn._checks import check_bool
 from jrnn._shapes import as_f32, broadcast_left, match_elementwise
 
 __all__ = [
@@ -189,9 +189,9 @@ class SparseCategoricalCrossentropy(Loss):
     with probabilities `−log clip(p[y] / Σ p, ε, 1 − ε)` like Keras.
 
     Shapes: y_pred (..., C); y_true (...) or (..., 1), integer (floats are truncated, as in
-    Keras). Returns (...,). Labels outside [0, C) raise ValueError when they are concrete
-    (`fit` checks them on the host); under `jit` a label ≥ C gives NaN (Keras silently
-    gives 0) and a negative one wraps around.
+    Keras). Returns (...,). A label ≥ C gives NaN (Keras silently gives 0) and a negative
+    one wraps around; not refused here, since a masked step may hold any pad id (`fit`
+    checks the labels of the steps that count on the host).
     """
 
     from_logits: bool = False
@@ -211,15 +211,6 @@ class SparseCategoricalCrossentropy(Loss):
                 f"{tuple(y_pred.shape[:-1])} (or with a trailing 1)"
             )
         labels = y_true.astype(jnp.int32)
-        classes = y_pred.shape[-1]
-        if is_concrete(labels):
-            bad = np.asarray(labels)
-            bad = bad[(bad < 0) | (bad >= classes)]
-            if bad.size:
-                raise ValueError(
-                    f"y_true: got labels {sorted(set(bad.tolist()))[:5]}, expected class ids "
-                    f"in [0, {classes}) for predictions over {classes} classes"
-                )
         if self.from_logits:
             return optax.losses.softmax_cross_entropy_with_integer_labels(y_pred, labels)
         p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)

@@ -1768,10 +1768,10 @@ ROWS += [
     bad(TypeError, "path: got None", jrnn.History, via=lambda: jrnn.History().to_csv(None)),
     bad(
         ValueError,
-        "y_true: got",
+        "got y_true shape",
         LS.SparseCategoricalCrossentropy,
         via=lambda: jrnn.losses.SparseCategoricalCrossentropy().per_example(
-            np.array([0, 7]), np.zeros((2, 3))
+            np.array([0, 1, 2]), np.zeros((2, 3))
         ),
     ),
 ]

@@ -248,10 +248,10 @@ def test_unregistered_classes_are_named():
 
     model = jrnn.Sequential([L.RNN(Plain(2))])
     with pytest.raises(
-        TypeError, match=r"test_saving.*Plain is not registered.*register_serializable"
+        TypeError, match=r"test_saving.*Plain, which is not registered.*register_serializable"
     ):
         model.get_config()
-    with pytest.raises(TypeError, match="Plain is not registered"):
+    with pytest.raises(TypeError, match="Plain, which is not registered"):
         pickle.dumps(model)
     config = build("user_cell")[0].get_config()
     config["layers"][0]["config"]["cell"]["class_name"] = "elsewhere>IndRNNCell"

@@ -90,7 +90,9 @@ def output_of_carry(cell, carry):
 
 
 def _check_is_cell(cell) -> None:
-    if not is_cell(cell):
+    # What the engine steps: initial_carry and __call__ (an internal wrapper such as the
+    # recurrent-dropout cell runs without an init of its own).
+    if not (is_cell(cell) or (callable(cell) and hasattr(cell, "initial_carry"))):
         raise TypeError(
             f"cell: got {cell!r} of type {type(cell).__name__}, expected a cell (init, "
             f"initial_carry, __call__)"

@@ -334,6 +334,8 @@ class GateDropoutCell:
 
 def initial_output(cell, carry):
     """Keras's output before the first step (`states[0]`): h0 for the built-in cells."""
+    if isinstance(cell, GateDropoutCell):  # a wrapper: the carry is its cell's
+        cell = cell.cell
     return output_of_carry(cell, carry)
 
 
