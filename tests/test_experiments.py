@@ -479,3 +479,18 @@ def test_sentiment_imdb_npz_and_keras(tmp_path):
     for name in ("jrnn", "keras"):
         assert 0 <= m["summary"][name]["test_accuracy_mean"] <= 1
     assert not (tmp_path / "run" / "tokenizer.json").exists()  # imdb.npz is already ids
+
+
+def test_distributed_runs_on_one_process_and_compares(tmp_path):
+    """experiments/distributed.py as `make exp-distributed NPROC=1` runs it (the
+    multi-process runs are tests/test_distributed.py's); a second run beside the first
+    reports how far apart they are: nothing, on one process."""
+    dist = load_experiment("distributed")
+    tiny = ["--max-chars", "3000", "--seq-len", "16", "--batch", "8", "--embed", "4",
+            "--units", "8", "--epochs", "1", "--verbose", "0"]  # fmt: skip
+    first = dist.main([*tiny, "--out", str(tmp_path / "n1")])
+    assert (first["processes"], first["epochs"]) == (1, 1)
+    assert (tmp_path / "n1" / "params.npz").is_file()
+    assert len(read_csv(tmp_path / "n1" / "history.csv")) == 1
+    again = dist.main([*tiny, "--out", str(tmp_path / "again")])
+    assert again["compared"]["n1"] == {"max_abs_param_diff": 0.0, "max_abs_val_loss_diff": 0.0}
