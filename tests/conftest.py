@@ -1,5 +1,6 @@
 """Strict JAX settings for every test, and the cell registry of the contract suite."""
 
+import collections
 import os
 
 # Keras (parity tests) must use the JAX backend; set before anything imports it.
@@ -39,3 +40,19 @@ def xla_cache(tmp_path_factory):
     cc.reset_cache()
     for n, v in old.items():
         jax.config.update(n, v)
+
+
+@pytest.fixture
+def compiles():
+    """Compilations by function name, e.g. {"jit(train_step)": 1}, counted as lowerings
+    to XLA: every jit cache miss lowers, so this counts compilations even where the
+    session's persistent compilation cache spares XLA's own compile."""
+    counts = collections.Counter()
+
+    def listen(event, duration, **kw):
+        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+            counts[kw.get("fun_name", "?")] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    yield counts
+    jax.monitoring.unregister_event_duration_listener(listen)

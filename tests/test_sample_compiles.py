@@ -2,28 +2,12 @@
 
 import jax
 import numpy as np
-import pytest
 
 import jrnn
 from jrnn.layers import Dense, Embedding, SimpleRNN
 
 V = 7
 FEED, LOOP = "jit(_feed)", "jit(_sample)"  # the prompt's program and the loop's
-
-
-@pytest.fixture
-def compiles():
-    counts = {}
-
-    def listen(event, duration, **kw):
-        # lowerings, not XLA compiles: the session's persistent cache may spare those
-        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
-            name = kw.get("fun_name", "?")
-            counts[name] = counts.get(name, 0) + 1
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    yield counts
-    jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def test_what_recompiles(compiles):

@@ -55,21 +55,6 @@ def _floats(n, seed=0):
     return x, y
 
 
-@pytest.fixture
-def compiles():
-    """Counts XLA compilations by function name, e.g. {"jit(train_step)": 1}."""
-    counts = {}
-
-    def listen(event, duration, **kw):
-        if event == "/jax/core/compile/backend_compile_duration":
-            name = kw.get("fun_name", "?")
-            counts[name] = counts.get(name, 0) + 1
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    yield counts
-    jax.monitoring.unregister_event_duration_listener(listen)
-
-
 def _clf(**lstm_kw):
     return jrnn.Sequential([Embedding(V, 8, mask_zero=True), LSTM(H, **lstm_kw), Dense(2)])
 
@@ -955,25 +940,18 @@ def test_steps_per_epoch_with_endless_and_one_shot_data():
         ("binary_crossentropy", "sigmoid", 1),
     ],
 )
-def test_probability_loss_given_logits_warns_once(loss, activation, units):
+def test_probability_loss_given_logits_warns_once(loss, activation, units, compiles):
     rng = np.random.default_rng(0)
     x = 3 * rng.standard_normal((40, F)).astype(np.float32)
     y = rng.integers(0, units if units > 1 else 2, 40).astype(np.int32)
     model = jrnn.Sequential([Dense(units, activation=activation)])
     v = model.init(jax.random.key(0), x[:2])
     kw = {"loss": loss, "batch_size": 16, "verbose": 0, "devices": ONE}
-    lowered = []
-
-    def listen(event, duration, **kw):  # lowerings: the persistent cache may skip compiles
-        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
-            lowered.append(kw.get("fun_name"))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
+    compiles.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         state, _ = jrnn.fit(model, v, (x, y), epochs=2, validation_data=(x, y), **kw)
         jrnn.evaluate(model, state, (x, y), loss=loss, batch_size=16, devices=ONE)
-    jax.monitoring.unregister_event_duration_listener(listen)
     mine = [w for w in caught if "from_logits" in str(w.message)]
     if activation is not None:  # probabilities: no warning
         assert mine == []
@@ -984,7 +962,7 @@ def test_probability_loss_given_logits_warns_once(loss, activation, units):
     msg = str(mine[0].message)
     assert "from_logits=True" in msg and "outside [0, 1]" in msg
     # the probe rides on the steps: one train step and one eval step program
-    assert lowered.count("jit(train_step)") == 1 and lowered.count("jit(eval_step)") == 1
+    assert compiles["jit(train_step)"] == 1 and compiles["jit(eval_step)"] == 1
 
 
 def test_categorical_rows_that_do_not_sum_to_one_warn():
