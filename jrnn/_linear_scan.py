@@ -136,19 +136,23 @@ def _choose_method(backend: str, steps) -> str:
     On XLA:CPU the sequential scan wins at every size measured: the associative scan does
     ~2x the multiply-adds in log2(T) levels of strided slices that each write a whole
     (T, B, F) buffer, and the 2 cores cannot run the parallel levels side by side.
-    Measured on the 2-core CI machine (AMD EPYC, shared with other jobs, so two runs
-    each; B=16 F=64 float32; median of 5 jitted calls, ms, forward / value-and-grad):
-      T=256:  sequential 1.3/2.3, 1.2/1.6     associative 0.8/2.4, 0.5/1.5
-              chunked(64) 1.4/3.4, 1.2/4.3    chunked(256) 1.2/5.1, 0.9/2.4
-      T=1024: sequential 2.9/7.9, 2.0/9.5     associative 4.1/17.7, 3.7/11.3
-              chunked(64) 4.5/22.5, 5.8/16.1  chunked(256) 8.5/22.8, 6.2/12.7
-      T=4096: sequential 20.9/60.0, 23.8/44.5 associative 51.3/169, 40.3/100
-              chunked(64) 72.3/114, 52.3/151  chunked(256) 77.6/79.1, 70.0/97.3
+    Measured on the 2-core CI machine (AMD EPYC; B=16 F=64 float32, a in (0, 1); median
+    of 7 interleaved rounds of jitted calls, ms, forward / value-and-grad w.r.t. a and b):
+      T     sequential    associative   chunked(64)    chunked(256)
+      64    0.16 / 0.29   0.23 / 0.33
+      128   0.31 / 0.50   0.45 / 0.74
+      256   0.34 / 0.54   0.51 / 1.15   0.60 / 1.37    0.80 / 1.35
+      512   0.69 / 1.04   1.08 / 3.12
+      1024  2.67 / 4.53   3.56 / 7.75   4.41 / 10.75   4.83 / 11.19
+      4096  33.7 / 40.2   40.5 / 70.5   44.8 / 79.0    49.5 / 87.4
+    (Earlier non-interleaved runs, disturbed by other jobs on the machine, gave the same
+    order at T >= 1024 and noise at T=256.)
     On GPU/TPU a sequential scan pays a kernel launch (several µs) per step while the
     associative scan's log2(T) levels are each one wide elementwise kernel, so the
-    associative scan is chosen there.
+    associative scan is chosen there; this is not measured yet (no accelerator was
+    available to this work), and `steps` is where a measured size threshold would go.
     """
-    del steps  # every size measured on CPU gave the same answer (see above)
+    del steps  # every size measured gave the same answer (see above)
     return "sequential" if backend == "cpu" else "associative"
 
 

@@ -76,11 +76,10 @@ def _check(method, dtype, padding, reverse, time_major=False, tol=2e-5):
 
     def scan(a, b, h0):
         if time_major:
-            if "mask" in kw:
-                kw["mask"] = MASK.T
+            tm_kw = {**kw, "mask": MASK.T} if "mask" in kw else kw  # time-major mask too
             h, hs = jrnn.linear_scan(
                 a.swapaxes(0, 1), b.swapaxes(0, 1), h0, reverse=reverse, time_major=True,
-                method=method, **kw, **KW[method],
+                method=method, **tm_kw, **KW[method],
             )  # fmt: skip
             return h, hs.swapaxes(0, 1)
         return jrnn.linear_scan(a, b, h0, reverse=reverse, method=method, **kw, **KW[method])
