@@ -37,7 +37,7 @@ from jrnn.data import (
 from jrnn.decoding import lm_step
 from jrnn.layers import Input
 from jrnn.models import Model, Sequential
-from jrnn.recurrence import unroll
+from jrnn.recurrence import linear_scan, unroll
 from jrnn.saving import (
     export,
     export_chunk_step,
@@ -70,6 +70,7 @@ __all__ = [
     "export_step",
     "fit",
     "layers",
+    "linear_scan",
     "lm_step",
     "load_model",
     "load_train_state",

@@ -1,5 +1,6 @@
 """`unroll`: the one engine that runs any cell over time, and `bidirectional_unroll`, the
-one core of every bidirectional RNN (`jrnn.bidirectional` and `jrnn.layers.Bidirectional`).
+one core of every bidirectional RNN (`jrnn.bidirectional` and `jrnn.layers.Bidirectional`);
+`linear_scan` (from `jrnn._linear_scan`), the one primitive for linear recurrences.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from jax.export import is_symbolic_dim
 
 from jrnn._checks import check_choice, check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
+from jrnn._linear_scan import linear_scan as linear_scan  # re-exported: the engine's API
 from jrnn._ops import tree_where, zero_where_masked
 from jrnn.cells import (
     MERGE_MODES,

@@ -1777,12 +1777,46 @@ ROWS += [
 ]
 
 
+# a and b of jrnn.linear_scan: (B, T, F).
+_AB = np.zeros((2, 5, 3), np.float32)
 ROWS += [
     bad(TypeError, "backend: got 3", R.default_unroll, 3),
     bad(TypeError, "name: got 3", L.GlobalMaxPooling1D, name=3),
     bad(TypeError, "name: got 3", L.Layer, name=3),
     bad(TypeError, "spec: got 3", jrnn.saving.deserialize, 3),
     bad(TypeError, "package: got 3", jrnn.saving.register_serializable, package=3),
+    bad(TypeError, "a: got dtype int32", jrnn.linear_scan, _AB.astype(np.int32), _AB),
+    bad(TypeError, "b: got dtype int32", jrnn.linear_scan, _AB, _AB.astype(np.int32)),
+    bad(ValueError, r"b: got shape \(5,\)", jrnn.linear_scan, np.zeros(5), np.zeros(5)),
+    bad(ValueError, r"a: got shape \(2, 4, 3\)", jrnn.linear_scan, _AB[:, :4], _AB),
+    bad(ValueError, r"h0: got shape \(2, 5, 3\)", jrnn.linear_scan, _AB, _AB, _AB),
+    bad(
+        TypeError, "h0: got dtype float16", jrnn.linear_scan, _AB, _AB, np.zeros((2, 3), np.float16)
+    ),
+    bad(ValueError, "lengths: got \\[6\\]", jrnn.linear_scan, _AB, _AB, lengths=np.array([5, 6])),
+    bad(TypeError, "lengths: got dtype float", jrnn.linear_scan, _AB, _AB, lengths=np.ones(2)),
+    bad(
+        ValueError,
+        r"mask: got shape \(5, 2\)",
+        jrnn.linear_scan,
+        _AB,
+        _AB,
+        mask=np.ones((5, 2), bool),
+    ),
+    bad(TypeError, "mask: got dtype float", jrnn.linear_scan, _AB, _AB, mask=np.ones((2, 5))),
+    bad(
+        ValueError,
+        "lengths, mask: got both",
+        jrnn.linear_scan,
+        _AB,
+        _AB,
+        lengths=np.array([5, 5]),
+        mask=np.ones((2, 5), bool),
+    ),
+    bad(ValueError, "method: got 'fast'", jrnn.linear_scan, _AB, _AB, method="fast"),
+    bad(ValueError, "chunk_size: got 0", jrnn.linear_scan, _AB, _AB, chunk_size=0),
+    bad(TypeError, "reverse: got 'yes'", jrnn.linear_scan, _AB, _AB, reverse="yes"),
+    bad(TypeError, "time_major: got 1", jrnn.linear_scan, _AB, _AB, time_major=1),
 ]
 
 
