@@ -22,7 +22,7 @@ help:
 	@echo "make exp-bidirectional  # stacked vs conv + bidirectional LSTMs on pydoc topics"
 	@echo "make exp-sentiment # stacked SimpleRNN sentiment (movie-review snippets or IMDB), vs Keras"
 	@echo "make exp-distributed NPROC=2  # the demo's LSTM on NPROC local processes (jrnn.launch)"
-	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~4 min)"
+	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~4.5 min)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
