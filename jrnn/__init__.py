@@ -22,7 +22,18 @@ from jrnn import (
 )
 from jrnn._version import __version__
 from jrnn.callbacks import History
-from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell, bidirectional, stack, stack_bidirectional
+from jrnn.cells import (
+    GRUCell,
+    LRUCell,
+    LSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
+    RGLRUCell,
+    SimpleRNNCell,
+    bidirectional,
+    stack,
+    stack_bidirectional,
+)
 from jrnn.convert import from_keras, from_keras_model, from_torch
 from jrnn.data import (
     Dataset,
@@ -86,7 +97,11 @@ __all__ = [
     "saving",
     "skipgrams",
     "GRUCell",
+    "LRUCell",
     "LSTMCell",
+    "MinGRUCell",
+    "MinLSTMCell",
+    "RGLRUCell",
     "SimpleRNNCell",
     "Tokenizer",
     "bidirectional",

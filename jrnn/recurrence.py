@@ -13,6 +13,7 @@ from jax.export import is_symbolic_dim
 from jrnn._checks import check_choice, check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
 from jrnn._linear_scan import linear_scan as linear_scan  # re-exported: the engine's API
+from jrnn._linear_unroll import linear_unroll
 from jrnn._ops import tree_where, zero_where_masked
 from jrnn.cells import (
     MERGE_MODES,
@@ -22,6 +23,7 @@ from jrnn.cells import (
     StackedCell,
     expected_input_size,
     is_fusable,
+    is_linear,
     merge,
 )
 from jrnn.cells.stacked import check_per_layer
@@ -208,7 +210,8 @@ def default_unroll(backend: str) -> int:
 
 def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
     """Dispatch on the cell: stacks layer by layer, bidirectional pairs through
-    `bidirectional_unroll`, fused cells fast, others by scan."""
+    `bidirectional_unroll`, linear-recurrence cells by `linear_scan`, fused cells fast,
+    others by scan."""
     if isinstance(cell, (StackedCell, StackedBidirectional)):
         # Layer k+1 at step t needs only layer k's output at t, so running whole layers
         # in turn is the same computation and lets every layer use its fast path.
@@ -234,6 +237,8 @@ def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
             remat=remat,
             fast=fast,
         )
+    if fast and is_linear(cell):
+        return linear_unroll(cell, params, xs, carry, mask, reverse=reverse, remat=remat)
     if fast and is_fusable(cell):
         return fused_unroll(
             cell, params, xs, carry, mask, reverse=reverse, unroll=unroll, remat=remat
@@ -316,7 +321,7 @@ def _check_params(cell, params, name, size, reads_xs=True):
         _check_params(cell.forward, params["forward"], f"{name}['forward']", size, reads_xs)
         _check_params(cell.backward, params["backward"], f"{name}['backward']", size, reads_xs)
         return
-    if isinstance(cell, Cell) and not (isinstance(params, dict) and "kernel" in params):
+    if isinstance(cell, Cell) and not (isinstance(params, dict) and cell.input_kernel in params):
         raise TypeError(
             f"{name}: got {type(params).__name__}, expected the dict of arrays from "
             f"{type(cell).__name__}.init"

@@ -25,7 +25,12 @@ def osize(cell):
 
 
 def leaves(tree):
-    return [np.asarray(x, np.float64) for x in jax.tree.leaves(tree)]
+    """float64 copies; a complex leaf (the LRU's state) as its real and imaginary parts."""
+    out = []
+    for x in jax.tree.leaves(tree):
+        x = np.asarray(x)
+        out.append(np.stack([x.real, x.imag]) if np.iscomplexobj(x) else x.astype(np.float64))
+    return out
 
 
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
@@ -131,7 +136,11 @@ def test_fast_path_equals_autodiff(name, mode):
 
     def loss(fn, params, xs, carry):
         c, ys = fn(params, xs, carry)
-        carry_term = sum(jnp.sum(jnp.sin(leaf)) for leaf in jax.tree.leaves(c))
+        # real and imaginary parts both (the LRU's carry is complex)
+        carry_term = sum(
+            jnp.sum(jnp.sin(jnp.real(leaf)) + jnp.cos(jnp.imag(leaf)))
+            for leaf in jax.tree.leaves(c)
+        )
         return jnp.sum(ys * out_w) + carry_term
 
     def fast(params, xs, carry):
@@ -212,7 +221,7 @@ def test_stateful_chunks_equal_whole(name):
     np.testing.assert_allclose(jnp.concatenate(ys, 1), whole_y, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "stack_lstm_gru"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "stack_lstm_gru", "mingru", "rglru"])
 def test_encoder_decoder_carry_handoff(name):
     """An encoder's final carry starts a decoder: equal to one loop over both."""
     cell, params, xs, _ = setup(name)
@@ -240,13 +249,14 @@ def test_encoder_decoder_carry_handoff(name):
 
 @pytest.mark.parametrize("name", [n for n in ids if n != "user_indrnn"])
 def test_bf16_compute(name):
-    """dtype=bfloat16: params stay float32, carry float32, outputs bf16, close to f32."""
+    """dtype=bfloat16: params stay float32, carry float32 (complex64 for the LRU),
+    outputs bf16, close to f32."""
     cell, params, xs, carry = setup(name)
     bf = _with_dtype(cell, "bfloat16")
     c16, y16 = jrnn.unroll(bf, params, xs, carry=carry, lengths=LENGTHS)
     c32, y32 = jrnn.unroll(cell, params, xs, carry=carry, lengths=LENGTHS)
     assert y16.dtype == jnp.bfloat16
-    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(c16))
+    assert all(leaf.dtype in (jnp.float32, jnp.complex64) for leaf in jax.tree.leaves(c16))
     np.testing.assert_allclose(np.asarray(y16, np.float32), y32, atol=0.06)
     g = jax.grad(
         lambda p: jnp.sum(jrnn.unroll(bf, p, xs, lengths=LENGTHS)[1].astype(jnp.float32) ** 2)
@@ -284,14 +294,15 @@ def test_fast_path_large_buffer_layout(name, mode, monkeypatch):
 def test_cell_protocol(name):
     """Every cell follows `RecurrentCell`; the engine's questions are answered by the
     cells package (fast path: built-in cells but GRU reset_before; input size: the
-    kernel rows, unknown for a user cell)."""
+    kernel rows, unknown for a user cell; linear recurrences by linear_scan)."""
     cell, params, xs, _ = setup(name)
     assert isinstance(cell, jrnn.cells.RecurrentCell) and jrnn.cells.is_cell(cell)
-    builtin = isinstance(cell, (jrnn.cells.FusedCell, jrnn.cells.StackedCell))
+    builtin = isinstance(cell, (jrnn.cells.Cell, jrnn.cells.StackedCell))
     fusable = isinstance(cell, jrnn.cells.FusedCell) and not (
         isinstance(cell, jrnn.GRUCell) and not cell.reset_after
     )
     assert jrnn.cells.is_fusable(cell) == fusable
+    assert jrnn.cells.is_linear(cell) == isinstance(cell, jrnn.cells.LinearCell)
     assert jrnn.cells.expected_input_size(cell, params) == (I if builtin else None)
     y0 = jrnn.cells.output_of_carry(cell, cell.initial_carry(B))
     assert y0.shape == (B, osize(cell))

@@ -2,7 +2,8 @@
 
 Every cell, built in or user-written, follows `RecurrentCell` (three pure methods). The
 optional contracts are nominal: a cell takes `jrnn.unroll`'s fused fast path by
-subclassing `FusedCell` (see `jrnn.cells.base`), and a stack is a `StackedCell`. The
+subclassing `FusedCell` (see `jrnn.cells.base`), a linear recurrence by subclassing
+`LinearCell` (`jrnn.cells.linear`), and a stack is a `StackedCell`. The
 functions here answer each question once, so no caller probes attributes with
 `hasattr`/`getattr`.
 """
@@ -15,6 +16,7 @@ import jax
 
 from jrnn.cells.base import Cell, FusedCell
 from jrnn.cells.bidirectional import BidirectionalCells, StackedBidirectional
+from jrnn.cells.linear import LinearCell
 from jrnn.cells.stacked import StackedCell
 
 
@@ -32,7 +34,9 @@ class RecurrentCell(Protocol):
     Nothing else is required: a user cell with only these methods runs on the plain
     `lax.scan` path with autodiff (see `IndRNNCell` in tests/cells_registry.py).
     Optional contracts: `FusedCell` (one GEMM and one elementwise block per step, with a
-    hand-written backward; the engine's fast path) and `StackedCell` (layer by layer).
+    hand-written backward; the engine's fast path), `LinearCell` (a recurrence linear in
+    h: one GEMM over all steps and `jrnn.linear_scan`) and `StackedCell` (layer by
+    layer).
     """
 
     def init(self, key: jax.Array, input_size: int) -> Any:
@@ -58,6 +62,12 @@ def is_fusable(cell) -> bool:
     return isinstance(cell, FusedCell) and cell.fusable
 
 
+def is_linear(cell) -> bool:
+    """Whether `jrnn.unroll` runs `cell` as a linear recurrence (`LinearCell`: one input
+    GEMM over all steps, then `jrnn.linear_scan`)."""
+    return isinstance(cell, LinearCell)
+
+
 def expected_input_size(cell, params) -> int | None:
     """The input width I that `params` were made for (kernel rows), or None when the
     cell does not say (user cells)."""
@@ -77,7 +87,7 @@ def output_of_carry(cell, carry):
     _check_is_cell(cell)
     if isinstance(cell, StackedCell):
         return output_of_carry(cell.cells[-1], carry[-1])
-    if isinstance(cell, FusedCell):
+    if isinstance(cell, (FusedCell, LinearCell)):
         # An LSTM's (h, c) given as a bare h would read a slice of h as the output.
         want = jax.tree.structure(jax.eval_shape(lambda: cell.initial_carry(1)))
         if jax.tree.structure(carry) != want:

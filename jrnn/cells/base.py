@@ -53,6 +53,8 @@ class Cell:
     units: int
     dtype: Any
     param_dtype: Any
+    # The parameter whose rows are the input features (I).
+    input_kernel = "kernel"
 
     # -- config -------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -104,9 +106,10 @@ class Cell:
                 )
             object.__setattr__(self, name, canonical)
 
-    def _zeros(self, batch_size, dtype):
+    def _zeros(self, batch_size, dtype, width=None):
+        """Zeros (*batch, width), width default `units`."""
         check_batch_size("batch_size", batch_size)
-        return jnp.zeros(batch_shape_of(batch_size) + (self.units,), dtype)
+        return jnp.zeros(batch_shape_of(batch_size) + (width or self.units,), dtype)
 
     @property
     def compute_dtype(self):
@@ -117,7 +120,7 @@ class Cell:
         return h if self.dtype is None else h.astype(self.dtype)
 
     def expected_input_size(self, params) -> int:
-        return params["kernel"].shape[0]
+        return params[self.input_kernel].shape[0]
 
     def _check_input_size(self, input_size) -> int:
         return check_positive_int("input_size", input_size)
