@@ -966,6 +966,52 @@ ROWS += [
     bad(ValueError, "units: got 0", jrnn.GRUCell, 0),
     bad(ValueError, "activation: got 'nope'", jrnn.GRUCell, 4, recurrent_activation="nope"),
     bad(ValueError, "units: got -1", jrnn.SimpleRNNCell, -1),
+    # ---- linear-recurrence cells
+    bad(ValueError, "units: got 0", jrnn.MinGRUCell, 0),
+    bad(ValueError, "activation: got 'nope'", jrnn.MinGRUCell, 4, candidate_activation="nope"),
+    bad(TypeError, "use_bias: got 'no'", jrnn.MinLSTMCell, 4, use_bias="no"),
+    bad(ValueError, "dtype: got 'int32'", jrnn.MinLSTMCell, 4, dtype="int32"),
+    bad(
+        ValueError,
+        r"x_t: got shape \(2, 7\)",
+        jrnn.MinGRUCell,
+        via=lambda: jrnn.MinGRUCell(4)(
+            jrnn.MinGRUCell(4).init(KEY, 3), jnp.zeros((2, 4)), jnp.zeros((2, 7))
+        ),
+    ),
+    bad(
+        ValueError,
+        r"carry: got shape \(2, 5\)",
+        jrnn.MinLSTMCell,
+        via=lambda: jrnn.MinLSTMCell(4)(
+            jrnn.MinLSTMCell(4).init(KEY, 3), jnp.zeros((2, 5)), jnp.zeros((2, 3))
+        ),
+    ),
+    bad(ValueError, "r_max: got 1.5", jrnn.LRUCell, 4, r_max=1.5),
+    bad(ValueError, "r_min: got 0.9", jrnn.LRUCell, 4, r_min=0.9, r_max=0.5),
+    bad(ValueError, "max_phase: got 0", jrnn.LRUCell, 4, max_phase=0),
+    bad(ValueError, "state_units: got 0", jrnn.LRUCell, 4, state_units=0),
+    bad(
+        ValueError,
+        "input_size: got 3, expected units=4",
+        jrnn.LRUCell,
+        via=lambda: jrnn.LRUCell(4).init(KEY, 3),
+    ),
+    bad(ValueError, "c: got 0", jrnn.RGLRUCell, 4, c=0),
+    bad(ValueError, "max_rad: got 1.0", jrnn.RGLRUCell, 4, max_rad=1.0),
+    bad(ValueError, "min_rad: got 0.9999", jrnn.RGLRUCell, 4, min_rad=0.9999),
+    bad(
+        ValueError,
+        "input_size: got 5, expected units=4",
+        jrnn.RGLRUCell,
+        via=lambda: jrnn.RGLRUCell(4).init(KEY, 5),
+    ),
+    bad(
+        TypeError,
+        "params: got",
+        jrnn.RGLRUCell,
+        via=lambda: jrnn.RGLRUCell(4)({"kernel": jnp.zeros((4, 8))}, jnp.zeros(4), jnp.zeros(4)),
+    ),
     bad(ValueError, "activation: got 3", jrnn.SimpleRNNCell, 4, activation=3),
     bad(ValueError, "cells: got", jrnn.stack, []),
     bad(ValueError, "cells: got", C.StackedCell, ()),
@@ -1846,6 +1892,7 @@ def _one_checkpoint() -> pathlib.Path:
 EXEMPT: dict[str, str] = {
     "jrnn.cells.Cell": "abstract base class: no constructor arguments",
     "jrnn.cells.FusedCell": "abstract base class: no constructor arguments",
+    "jrnn.cells.LinearCell": "abstract base class: no constructor arguments",
     "jrnn.cells.RecurrentCell": "a typing.Protocol, not called",
     "jrnn.callbacks.Callback": "base class: no constructor arguments",
     "jrnn.losses.Loss": "base class: no constructor arguments",
@@ -1854,6 +1901,7 @@ EXEMPT: dict[str, str] = {
     "jrnn.TrainState": "a NamedTuple container: fields are stored as given (fit checks them)",
     "jrnn.cells.is_cell": "a predicate: any object is a valid question",
     "jrnn.cells.is_fusable": "a predicate: any object is a valid question",
+    "jrnn.cells.is_linear": "a predicate: any object is a valid question",
     "jrnn.Dataset.as_numpy_iterator": "no arguments",
     "jrnn.Dataset.cardinality": "no arguments",
     "jrnn.Tokenizer.get_config": "no arguments",
