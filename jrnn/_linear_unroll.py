@@ -3,12 +3,17 @@ elementwise recurrence with `linear_scan`, then all outputs at once."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 
 from jrnn._linear_scan import linear_scan
 from jrnn._ops import zero_where_masked
 
 
+# One compiled program when called eagerly (op by op, the coefficients, the scan and the
+# readout would each compile and dispatch apart); inlined under an enclosing jit.
+@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat"))
 def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False):
     """Run a `LinearCell` over xs (T, *B, I) (time-major; B one axis or none) from
     carry h0 (*B, S), with mask (T, *B) or None: (h_last, ys (T, *B, H)), ys zero at

@@ -63,9 +63,7 @@ CELLS = {
     # Linear recurrences (jrnn.cells.LinearCell): the engine runs them with linear_scan.
     # LRU and RG-LRU need input width == units (the contract suite's I is 4).
     "mingru": jrnn.MinGRUCell(6),
-    "mingru_tanh_no_bias": jrnn.MinGRUCell(5, candidate_activation="tanh", use_bias=False),
     "minlstm": jrnn.MinLSTMCell(6),
     "lru": jrnn.LRUCell(4, state_units=6, r_min=0.5, max_phase=3.0),
     "rglru": jrnn.RGLRUCell(4),
-    "stack_mingru_rglru": jrnn.stack([jrnn.MinGRUCell(4), jrnn.RGLRUCell(4)]),
 }

@@ -156,6 +156,35 @@ LAYERS = {
         mask_out=lambda x, mask: (None, None, None, None),
         uses_mask=True,
     ),
+    # Linear recurrences (jrnn.cells.LinearCell); LRU and RGLRU need width F == units.
+    "mingru_sequences_dropout": Case(
+        lambda: L.MinGRU(4, return_sequences=True, dropout=0.3),
+        out_shape=(B, T, 4),
+        uses_mask=True,
+        stochastic=True,
+    ),
+    "minlstm_backwards": Case(
+        lambda: L.MinLSTM(4, go_backwards=True), out_shape=(B, 4), mask_out=NONE, uses_mask=True
+    ),
+    "lru_state": Case(
+        lambda: L.LRU(F, state_units=6, return_sequences=True, return_state=True),
+        out_shape=((B, T, F), (B, 6)),
+        mask_out=lambda x, mask: (mask, None),
+        uses_mask=True,
+    ),
+    "rglru_stateful": Case(
+        lambda: L.RGLRU(F, stateful=True), out_shape=(B, F), mask_out=NONE, uses_mask=True
+    ),
+    "bidirectional_mingru": Case(
+        lambda: L.Bidirectional(L.MinGRU(4, return_sequences=True)),
+        out_shape=(B, T, 8),
+        uses_mask=True,
+    ),
+    "rnn_stack_mingru_lru": Case(
+        lambda: L.RNN([jrnn.MinGRUCell(3), jrnn.LRUCell(3)], return_sequences=True),
+        out_shape=(B, T, 3),
+        uses_mask=True,
+    ),
     "layer_normalization": Case(lambda: L.LayerNormalization()),
     "layer_normalization_time_and_features": Case(
         lambda: L.LayerNormalization(axis=[1, -1], epsilon=1e-5, center=False)

@@ -11,7 +11,9 @@ import jrnn
 from jrnn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from jrnn.layers import (
     GRU,
+    LRU,
     LSTM,
+    RGLRU,
     RNN,
     Bidirectional,
     Conv1D,
@@ -19,6 +21,8 @@ from jrnn.layers import (
     Dropout,
     Embedding,
     Layer,
+    MinGRU,
+    MinLSTM,
     SimpleRNN,
     TimeDistributed,
 )
@@ -104,8 +108,12 @@ def test_dropout_steps_as_the_identity():
         lambda **kw: GRU(6, **kw),
         lambda **kw: GRU(6, reset_after=False, **kw),
         lambda **kw: RNN([LSTMCell(6), GRUCell(5), SimpleRNNCell(4)], **kw),
+        lambda **kw: MinGRU(6, **kw),
+        lambda **kw: MinLSTM(6, **kw),
+        lambda **kw: LRU(F, state_units=6, **kw),
+        lambda **kw: RGLRU(F, **kw),
     ],
-    ids=["SimpleRNN", "LSTM", "GRU", "GRU-v1", "stacked"],
+    ids=["SimpleRNN", "LSTM", "GRU", "GRU-v1", "stacked", "MinGRU", "MinLSTM", "LRU", "RGLRU"],
 )
 def test_recurrent_layers_step_their_cell(make, return_sequences):
     layer = make(return_sequences=return_sequences)
@@ -117,7 +125,11 @@ def test_recurrent_layers_step_their_cell(make, return_sequences):
 
 
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
-@pytest.mark.parametrize("make", [LSTM, GRU, SimpleRNN])
+@pytest.mark.parametrize(
+    "make",
+    [LSTM, GRU, SimpleRNN, MinGRU, lambda _units, **kw: RGLRU(F, **kw)],
+    ids=["LSTM", "GRU", "SimpleRNN", "MinGRU", "RGLRU"],
+)
 def test_masked_steps_keep_the_carry(make, zero_output_for_mask):
     """Padding on either side: a masked step keeps the carry, and its output is the
     previous one (or zeros), as apply over the masked sequence."""

@@ -15,6 +15,7 @@ from jrnn.layers.core import (
     TimeDistributed,
 )
 from jrnn.layers.function import Activation, Lambda
+from jrnn.layers.linear_recurrent import LRU, RGLRU, MinGRU, MinLSTM
 from jrnn.layers.merging import Add, Average, Multiply
 from jrnn.layers.normalization import LayerNormalization
 from jrnn.layers.recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
@@ -46,6 +47,10 @@ register_builtin(
     RNN,
     Bidirectional,
     SimpleRNN,
+    MinGRU,
+    MinLSTM,
+    LRU,
+    RGLRU,
 )
 
 __all__ = [
@@ -59,7 +64,11 @@ __all__ = [
     "LayerNormalization",
     "Multiply",
     "GRU",
+    "LRU",
     "LSTM",
+    "MinGRU",
+    "MinLSTM",
+    "RGLRU",
     "RNN",
     "Bidirectional",
     "Concatenate",
