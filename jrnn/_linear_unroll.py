@@ -1,33 +1,80 @@
-"""The engine's path for `LinearCell`s: all steps' coefficients at once, then the
-elementwise recurrence with `linear_scan`, then all outputs at once."""
+"""The engine's path for `LinearCell`s: the coefficients of many steps at once, the
+elementwise recurrence h_t = a_t ⊙ h_{t-1} + b_t, then the outputs of many steps at once.
+
+Two layouts, the same numbers (see `choose_block`):
+  - all at once: one (T*B, I) x (I, G*H) GEMM, `linear_scan` over all T steps, one
+    readout; autodiff through it (the scan's backward is `linear_scan`'s custom VJP).
+  - time blocks (XLA:CPU, long sequences): a loop over blocks of L steps, each doing
+    its GEMM, scan and readout while its buffers stay in cache; a hand-written backward
+    keeps only the carry entering each block and recomputes the block from it.
+"""
 
 from __future__ import annotations
 
 import functools
 
 import jax
+import jax.numpy as jnp
+from jax import lax
 
 from jrnn._linear_scan import linear_scan
 from jrnn._ops import zero_where_masked
 
 
+def choose_block(backend: str, steps) -> int | None:
+    """Steps per time block, or None to run all steps at once.
+
+    XLA:CPU: the all-at-once GEMM writes (T, B, G*H) gate buffers that spill out of
+    cache for long sequences, and every elementwise pass then streams them through
+    DRAM; blocks of BLOCK_STEPS keep them in cache and the backward recomputes a block
+    instead of reading saved gates. Measured on the 2-core CI machine (train step,
+    value_and_grad of a mean over ys, B=16 I=H=64, ms, all at once vs blocks of 128):
+    see the README's benchmark section (`make bench BENCH_ARGS="--rows linear"`).
+    GPU/TPU: all at once, with the associative scan (one wide kernel per level).
+    A number of steps that is symbolic (`jrnn.export`) or at most two blocks runs all
+    at once.
+    """
+    if backend != "cpu" or not isinstance(steps, int) or steps <= 2 * BLOCK_STEPS:
+        return None
+    return BLOCK_STEPS
+
+
+# Steps per time block on XLA:CPU (see choose_block).
+BLOCK_STEPS = 128
+
+
 # One compiled program when called eagerly (op by op, the coefficients, the scan and the
 # readout would each compile and dispatch apart); inlined under an enclosing jit.
-@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat"))
-def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False):
+@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block"))
+def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False, block=-1):
     """Run a `LinearCell` over xs (T, *B, I) (time-major; B one axis or none) from
     carry h0 (*B, S), with mask (T, *B) or None: (h_last, ys (T, *B, H)), ys zero at
     masked steps, exactly as `scan_unroll` over the cell's step.
 
-    The (T*B, I) x (I, G*H) input GEMM and the readout run over all steps at once; the
-    only sequential work is the elementwise scan. With `remat` the backward pass keeps
-    only xs and h0 and recomputes the coefficients and the scan.
+    block: steps per time block, None for all at once, -1 to ask `choose_block`. With
+    `remat` (all at once) the backward keeps only xs and h0 and recomputes the rest;
+    the blocked layout keeps only the block carries anyway.
     """
     unbatched = xs.ndim == 2
     if unbatched:  # linear_scan wants a batch axis
         xs, carry = xs[:, None], carry[None]
         mask = None if mask is None else mask[:, None]
+    if block == -1:
+        block = choose_block(jax.default_backend(), xs.shape[0])
+    if block is None:
+        h_last, ys = _all_at_once(cell, params, xs, carry, mask, reverse, remat)
+    else:
+        if reverse:  # masked steps are identity steps: reversed time is reversed order
+            xs, mask = jnp.flip(xs, 0), None if mask is None else jnp.flip(mask, 0)
+        h_last, ys = _blocked(cell, block, params, xs, carry, mask)
+        if reverse:
+            ys = jnp.flip(ys, 0)
+    if unbatched:
+        h_last, ys = h_last[0], ys[:, 0]
+    return h_last, ys
 
+
+def _all_at_once(cell, params, xs, h0, mask, reverse, remat):
     def run(params, xs, h0):
         a, b = cell.coefficients(params, xs)
         h_last, hs = linear_scan(a, b, h0, mask=mask, reverse=reverse, time_major=True)
@@ -35,9 +82,109 @@ def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False):
 
     if remat:
         run = jax.checkpoint(run)
-    h_last, ys = run(params, xs, carry)
+    h_last, ys = run(params, xs, h0)
     if mask is not None:  # the readout of a zero state is not zero (the LRU's skip term)
         ys = zero_where_masked(mask, ys)
-    if unbatched:
-        h_last, ys = h_last[0], ys[:, 0]
     return h_last, ys
+
+
+# ------------------------------------------------------------------ time blocks
+# xs (T, B, I), h0 (B, S), mask (T, B) or None, processed in order t = 0..T-1.
+
+
+def _blocked(cell, block, params, xs, h0, mask):
+    steps = xs.shape[0]
+    blocks = -(-steps // block)
+    pad = blocks * block - steps
+    valid = jnp.ones(xs.shape[:2], bool) if mask is None else mask
+    if pad:  # masked steps at the end: identity steps, zero outputs
+        xs = jnp.pad(xs, [(0, pad), (0, 0), (0, 0)])
+        valid = jnp.pad(valid, [(0, pad), (0, 0)])
+    xs_b = xs.reshape((blocks, block) + xs.shape[1:])
+    valid_b = valid.reshape((blocks, block) + valid.shape[1:])
+    h_last, ys = _blocked_scan(cell, params, xs_b, h0, valid_b)
+    ys = ys.reshape((blocks * block,) + ys.shape[2:])
+    return h_last, ys[:steps]
+
+
+def _coefficients(cell, params, xs, valid):
+    """a, b of one block (L, B, S), identity (a = 1, b = 0) at masked steps."""
+    a, b = cell.coefficients(params, xs)
+    a = jnp.broadcast_to(a, b.shape)
+    m = valid[..., None]
+    return jnp.where(m, a, jnp.ones((), a.dtype)), jnp.where(m, b, jnp.zeros((), b.dtype))
+
+
+def _readout(cell, params, hs, xs, valid):
+    return zero_where_masked(valid, cell.readout(params, hs, xs))
+
+
+def _scan_block(a, b, h):
+    """h_t = a_t h_{t-1} + b_t over one block: (h_last, hs)."""
+
+    def step(h, ab):
+        h = ab[0] * h + ab[1]
+        return h, h
+
+    return lax.scan(step, h, (a, b))
+
+
+def _block_forward(cell, params, xs, valid, h):
+    a, b = _coefficients(cell, params, xs, valid)
+    h_last, hs = _scan_block(a, b, h)
+    return h_last, (hs, _readout(cell, params, hs, xs, valid))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _blocked_scan(cell, params, xs_b, h0, valid_b):
+    def body(h, inp):
+        xs, valid = inp
+        h, (_, ys) = _block_forward(cell, params, xs, valid, h)
+        return h, ys
+
+    return lax.scan(body, h0, (xs_b, valid_b))
+
+
+def _blocked_scan_fwd(cell, params, xs_b, h0, valid_b):
+    def body(h, inp):
+        xs, valid = inp
+        h_next, (_, ys) = _block_forward(cell, params, xs, valid, h)
+        return h_next, (ys, h)  # keep only the carry entering each block
+
+    h_last, (ys, h_in) = lax.scan(body, h0, (xs_b, valid_b))
+    return (h_last, ys), (params, xs_b, valid_b, h_in)
+
+
+def _blocked_scan_bwd(cell, residuals, cotangents):
+    params, xs_b, valid_b, h_in = residuals
+    g_last, g_ys = cotangents
+    acc = jax.tree.map(
+        lambda p: jnp.zeros(p.shape, jnp.promote_types(p.dtype, jnp.float32)), params
+    )
+
+    def body(carry, inp):
+        dh_end, dparams = carry  # dL/d(state leaving this block), summed param grads
+        xs, valid, h, g_y = inp
+        (a, b), coef_vjp = jax.vjp(lambda p, x: _coefficients(cell, p, x, valid), params, xs)
+        _, hs = _scan_block(a, b, h)
+        _, read_vjp = jax.vjp(lambda p, s, x: _readout(cell, p, s, x, valid), params, hs, xs)
+        dp_read, g_hs, dx_read = read_vjp(g_y)
+        # The adjoint recurrence, backwards through the block: lam_t = g_t + a_{t+1} lam_{t+1},
+        # started from dh_end at the block's last step.
+        a_next = jnp.concatenate([a[1:], jnp.ones_like(a[:1])])
+        _, lam = lax.scan(
+            lambda lam, ag: (ag[0] * lam + ag[1],) * 2, dh_end, (a_next, g_hs), reverse=True
+        )
+        h_prev = jnp.concatenate([h[None], hs[:-1]])
+        dp_coef, dx_coef = coef_vjp((lam * h_prev, lam))
+        dparams = jax.tree.map(
+            lambda s, u, v: s + u.astype(s.dtype) + v.astype(s.dtype), dparams, dp_read, dp_coef
+        )
+        return (a[0] * lam[0], dparams), dx_read + dx_coef
+
+    (dh0, dparams), dxs = lax.scan(body, (g_last, acc), (xs_b, valid_b, h_in, g_ys), reverse=True)
+    dparams = jax.tree.map(lambda d, p: d.astype(p.dtype), dparams, params)
+    return dparams, dxs, dh0, None
+
+
+_blocked_scan.defvjp(_blocked_scan_fwd, _blocked_scan_bwd)
