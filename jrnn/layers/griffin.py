@@ -29,7 +29,8 @@ def _rms_norm(x, scale, epsilon):
     """recurrentgemma's RMSNorm: x / sqrt(mean(x²) + ε) · (1 + scale), in float32."""
     xf = x.astype(jnp.result_type(x.dtype, jnp.float32))
     var = jnp.mean(jnp.square(xf), axis=-1, keepdims=True)
-    return (xf * jax.lax.rsqrt(var + epsilon) * (1.0 + scale.astype(xf.dtype))).astype(x.dtype)
+    scale = jnp.reshape(1.0 + scale.astype(xf.dtype), (1,) * (x.ndim - 1) + scale.shape)
+    return (xf * jax.lax.rsqrt(var + epsilon) * scale).astype(x.dtype)
 
 
 class GriffinBlock(Layer):
@@ -114,12 +115,12 @@ class GriffinBlock(Layer):
         if rnn_width is None:
             rnn_width = max(1, round(4 * self.width / 3))
         self.rnn_width = check_positive_int("rnn_width", rnn_width)
-        if (
-            isinstance(mlp_expansion, bool)
-            or not isinstance(mlp_expansion, (int, float))
-            or not math.isfinite(mlp_expansion)
-            or round(mlp_expansion * self.width) < 1
-        ):
+        if isinstance(mlp_expansion, bool) or not isinstance(mlp_expansion, (int, float)):
+            raise TypeError(
+                f"mlp_expansion: got {mlp_expansion!r} of type {type(mlp_expansion).__name__}, "
+                f"expected a number"
+            )
+        if not math.isfinite(mlp_expansion) or round(mlp_expansion * self.width) < 1:
             raise ValueError(
                 f"mlp_expansion: got {mlp_expansion!r}, expected a number > 0 with "
                 f"round(mlp_expansion * width) >= 1 (width={self.width})"
@@ -244,8 +245,8 @@ class GriffinBlock(Layer):
         lax.conv, and the same arithmetic for one step and for a sequence."""
         t, kw = z.shape[1], self.conv_width
         window = jnp.concatenate([history.astype(z.dtype), z], axis=1)  # (B, K-1+T, R)
-        kernel = params["kernel"].astype(z.dtype)
-        out = params["bias"].astype(z.dtype)
+        kernel = params["kernel"].astype(z.dtype)[:, None, None, :]  # (K, 1, 1, R)
+        out = jnp.broadcast_to(params["bias"].astype(z.dtype), z.shape)
         for k in range(kw):
             out = out + window[:, k : k + t] * kernel[k]
         return out, window[:, t:].astype(jnp.float32)
