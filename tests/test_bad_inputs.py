@@ -1697,6 +1697,20 @@ ROWS += [
 ]
 
 
+# Griffin's residual block: its arguments, and x whose features differ from `width`.
+ROWS += [
+    bad(ValueError, "width: got 0", L.GriffinBlock, 0),
+    bad(ValueError, "rnn_width: got 0", L.GriffinBlock, 4, rnn_width=0),
+    bad(TypeError, "mlp_expansion: got '3'", L.GriffinBlock, 4, mlp_expansion="3"),
+    bad(
+        ValueError,
+        r"x: got shape \(2, 3, 5\), expected \(batch, time, 4\)",
+        L.GriffinBlock,
+        via=lambda: L.GriffinBlock(4).init(KEY, _seq(f=5)),
+    ),
+]
+
+
 ROWS += [
     bad(
         ValueError,

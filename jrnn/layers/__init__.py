@@ -15,6 +15,7 @@ from jrnn.layers.core import (
     TimeDistributed,
 )
 from jrnn.layers.function import Activation, Lambda
+from jrnn.layers.griffin import GriffinBlock
 from jrnn.layers.linear_recurrent import LRU, RGLRU, MinGRU, MinLSTM
 from jrnn.layers.merging import Add, Average, Multiply
 from jrnn.layers.normalization import LayerNormalization
@@ -28,6 +29,7 @@ register_builtin(
     Attention,
     Average,
     Flatten,
+    GriffinBlock,
     Lambda,
     LayerNormalization,
     Multiply,
@@ -60,6 +62,7 @@ __all__ = [
     "Attention",
     "Average",
     "Flatten",
+    "GriffinBlock",
     "Lambda",
     "LayerNormalization",
     "Multiply",
