@@ -185,6 +185,7 @@ LAYERS = {
         out_shape=(B, T, 3),
         uses_mask=True,
     ),
+    "griffin_block": Case(lambda: L.GriffinBlock(F, rnn_width=4, mlp_expansion=2), uses_mask=True),
     "layer_normalization": Case(lambda: L.LayerNormalization()),
     "layer_normalization_time_and_features": Case(
         lambda: L.LayerNormalization(axis=[1, -1], epsilon=1e-5, center=False)

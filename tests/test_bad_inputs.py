@@ -1082,6 +1082,25 @@ ROWS += [
     bad(TypeError, "layer: got int", L.TimeDistributed, 3),
     bad(ValueError, "pool_size: got 0", L.MaxPooling1D, 0),
     bad(ValueError, "padding: got 'x'", L.MaxPooling1D, 2, padding="x"),
+    bad(ValueError, "units: got 0", L.MinGRU, 0),
+    bad(
+        ValueError, "recurrent_dropout: got 0.2 for MinGRUCell", L.MinGRU, 4, recurrent_dropout=0.2
+    ),
+    bad(ValueError, "dropout: got 1.5", L.MinLSTM, 4, dropout=1.5),
+    bad(ValueError, "r_max: got 2", L.LRU, 4, r_max=2),
+    bad(
+        ValueError,
+        "input_size: got 3, expected units=4",
+        L.LRU,
+        via=lambda: L.LRU(4).init(KEY, jnp.zeros((2, 5, 3))),
+    ),
+    bad(ValueError, "min_rad: got 0", L.RGLRU, 4, min_rad=0),
+    bad(
+        ValueError,
+        r"x: got shape \(2, 3\)|rank",
+        L.RGLRU,
+        via=lambda: L.RGLRU(3).init(KEY, jnp.zeros((2, 3))),
+    ),
     bad(ValueError, "units: got 0", L.LSTM, 0),
     bad(ValueError, "units: got -1", L.GRU, -1),
     bad(TypeError, "units: got 1.5", L.SimpleRNN, 1.5),
