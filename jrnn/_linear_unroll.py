@@ -6,7 +6,9 @@ Two layouts, the same numbers (see `choose_block`):
     readout; autodiff through it (the scan's backward is `linear_scan`'s custom VJP).
   - time blocks (XLA:CPU, long sequences): a loop over blocks of L steps, each doing
     its GEMM, scan and readout while its buffers stay in cache; a hand-written backward
-    keeps only the carry entering each block and recomputes the block from it.
+    keeps the carry entering each block and the block's projections, reruns the
+    elementwise gates and scan from them, and runs the adjoint scan and the weight and
+    input gradients' GEMMs block by block.
 """
 
 from __future__ import annotations
@@ -107,9 +109,10 @@ def _blocked(cell, block, params, xs, h0, mask):
     return h_last, ys[:steps]
 
 
-def _coefficients(cell, params, xs, valid):
-    """a, b of one block (L, B, S), identity (a = 1, b = 0) at masked steps."""
-    a, b = cell.coefficients(params, xs)
+def _gates(cell, params, k, xs, valid):
+    """a, b of one block (L, B, S) from its projections, identity (a = 1, b = 0) at
+    masked steps."""
+    a, b = cell.gates(params, k, xs)
     a = jnp.broadcast_to(a, b.shape)
     m = valid[..., None]
     return jnp.where(m, a, jnp.ones((), a.dtype)), jnp.where(m, b, jnp.zeros((), b.dtype))
@@ -130,9 +133,11 @@ def _scan_block(a, b, h):
 
 
 def _block_forward(cell, params, xs, valid, h):
-    a, b = _coefficients(cell, params, xs, valid)
+    """One block: (h_last, (k, ys)) with k the block's projections."""
+    k = cell.project(params, xs)
+    a, b = _gates(cell, params, k, xs, valid)
     h_last, hs = _scan_block(a, b, h)
-    return h_last, (hs, _readout(cell, params, hs, xs, valid))
+    return h_last, (k, _readout(cell, params, hs, xs, valid))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -148,15 +153,17 @@ def _blocked_scan(cell, params, xs_b, h0, valid_b):
 def _blocked_scan_fwd(cell, params, xs_b, h0, valid_b):
     def body(h, inp):
         xs, valid = inp
-        h_next, (_, ys) = _block_forward(cell, params, xs, valid, h)
-        return h_next, (ys, h)  # keep only the carry entering each block
+        h_next, (k, ys) = _block_forward(cell, params, xs, valid, h)
+        # Keep the carry entering the block and its projections: the backward reruns
+        # the (elementwise) gates and scan, not the GEMM.
+        return h_next, (ys, h, k)
 
-    h_last, (ys, h_in) = lax.scan(body, h0, (xs_b, valid_b))
-    return (h_last, ys), (params, xs_b, valid_b, h_in)
+    h_last, (ys, h_in, k) = lax.scan(body, h0, (xs_b, valid_b))
+    return (h_last, ys), (params, xs_b, valid_b, h_in, k)
 
 
 def _blocked_scan_bwd(cell, residuals, cotangents):
-    params, xs_b, valid_b, h_in = residuals
+    params, xs_b, valid_b, h_in, k_b = residuals
     g_last, g_ys = cotangents
     acc = jax.tree.map(
         lambda p: jnp.zeros(p.shape, jnp.promote_types(p.dtype, jnp.float32)), params
@@ -164,25 +171,34 @@ def _blocked_scan_bwd(cell, residuals, cotangents):
 
     def body(carry, inp):
         dh_end, dparams = carry  # dL/d(state leaving this block), summed param grads
-        xs, valid, h, g_y = inp
-        (a, b), coef_vjp = jax.vjp(lambda p, x: _coefficients(cell, p, x, valid), params, xs)
+        xs, valid, h, k, g_y = inp
+        (a, b), gates_vjp = jax.vjp(lambda p, k, x: _gates(cell, p, k, x, valid), params, k, xs)
         _, hs = _scan_block(a, b, h)
         _, read_vjp = jax.vjp(lambda p, s, x: _readout(cell, p, s, x, valid), params, hs, xs)
         dp_read, g_hs, dx_read = read_vjp(g_y)
-        # The adjoint recurrence, backwards through the block: lam_t = g_t + a_{t+1} lam_{t+1},
+        # The adjoint recurrence, backwards through the block: lam_t = g_t + a_{t+1} lam_t+1,
         # started from dh_end at the block's last step.
         a_next = jnp.concatenate([a[1:], jnp.ones_like(a[:1])])
         _, lam = lax.scan(
             lambda lam, ag: (ag[0] * lam + ag[1],) * 2, dh_end, (a_next, g_hs), reverse=True
         )
         h_prev = jnp.concatenate([h[None], hs[:-1]])
-        dp_coef, dx_coef = coef_vjp((lam * h_prev, lam))
+        dp_gates, dk, dx_gates = gates_vjp((lam * h_prev, lam))
+        # project is linear: its VJP is the two GEMMs dW = x^T dk, dx = dk W^T (the
+        # forward GEMM it would trace is unused and compiled away).
+        dp_proj, dx_proj = jax.vjp(lambda p, x: cell.project(p, x), params, xs)[1](dk)
         dparams = jax.tree.map(
-            lambda s, u, v: s + u.astype(s.dtype) + v.astype(s.dtype), dparams, dp_read, dp_coef
+            lambda s, *d: s + sum(x.astype(s.dtype) for x in d),
+            dparams,
+            dp_read,
+            dp_gates,
+            dp_proj,
         )
-        return (a[0] * lam[0], dparams), dx_read + dx_coef
+        return (a[0] * lam[0], dparams), dx_read + dx_gates + dx_proj
 
-    (dh0, dparams), dxs = lax.scan(body, (g_last, acc), (xs_b, valid_b, h_in, g_ys), reverse=True)
+    (dh0, dparams), dxs = lax.scan(
+        body, (g_last, acc), (xs_b, valid_b, h_in, k_b, g_ys), reverse=True
+    )
     dparams = jax.tree.map(lambda d, p: d.astype(p.dtype), dparams, params)
     return dparams, dxs, dh0, None
 

@@ -2,16 +2,17 @@
 
 A `LinearCell` (MinGRU, MinLSTM, LRU, RG-LRU) computes, from the input alone,
 
-    a_t, b_t = coefficients(params, x_t)       # (*B, S) each; a may broadcast
+    k_t = project(params, x_t)                 # the input GEMM, (*B, K)
+    a_t, b_t = gates(params, k_t, x_t)         # elementwise, (*B, S) each; a may broadcast
     h_t = a_t ⊙ h_{t-1} + b_t                  # the carry is h (*B, S)
     y_t = readout(params, h_t, x_t)            # (*B, H)
 
-Because a and b do not depend on h, `jrnn.unroll` computes them for every step at once
-(one GEMM over (T*B, I)), runs the elementwise recurrence with `jrnn.linear_scan`
-(sequential, associative or chunked) and reads all outputs out at once; the step
-`__call__` (decoding, streaming, the reference) runs the same three functions on one
-step, so both give the same numbers. `coefficients` and `readout` take any leading
-axes: (T, *B, I) for a whole sequence, (*B, I) for one step.
+Because a and b do not depend on h, `jrnn.unroll` computes them for many steps at once
+(one GEMM over (T*B, I), or one per block of steps: see `jrnn._linear_unroll`), runs the
+elementwise recurrence with `jrnn.linear_scan` and reads the outputs out; the step
+`__call__` (decoding, streaming, the reference) runs the same functions on one step, so
+both give the same numbers. `project`, `gates` and `readout` take any leading axes:
+(T, *B, I) for a whole sequence, (*B, I) for one step.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ class LinearCell(Cell, metaclass=abc.ABCMeta):
     """A cell with a linear recurrence h_t = a_t ⊙ h_{t-1} + b_t (module docstring).
 
     Subclasses implement `param_shapes(input_size)` (name -> shape of every parameter;
-    `init` and the step's checks use it), `coefficients`, optionally `readout` (default:
-    y_t = h_t in the compute dtype) and `state_size` (S; default `units`).
+    `init` and the step's checks use it), `project` and `gates`, optionally `readout`
+    (default: y_t = h_t in the compute dtype) and `state_size` (S; default `units`).
+    The split of `project` (linear in x, the GEMM) from `gates` (elementwise) lets the
+    engine's backward keep the projections and differentiate the GEMM as two GEMMs
+    (dW = x^T dk, dx = dk W^T) without recomputing it.
     """
 
     @property
@@ -43,9 +47,17 @@ class LinearCell(Cell, metaclass=abc.ABCMeta):
         """{name: shape} of the parameters for inputs of width `input_size`."""
 
     @abc.abstractmethod
+    def project(self, params, xs):
+        """xs (..., I) -> k (..., K) float32: the input projection, linear in xs."""
+
+    @abc.abstractmethod
+    def gates(self, params, k, xs):
+        """k (..., K), xs (..., I) -> (a, b): b (..., S) float32 (complex64 for a complex
+        state), a of b's shape or broadcastable to it with the same number of axes."""
+
     def coefficients(self, params, xs):
-        """xs (..., I) -> (a, b): b (..., S) float32 (complex64 for a complex state), a
-        of b's shape or broadcastable to it with the same number of axes."""
+        """xs (..., I) -> (a, b) = gates(params, project(params, xs), xs)."""
+        return self.gates(params, self.project(params, xs), xs)
 
     def readout(self, params, hs, xs):
         """hs (..., S), xs (..., I) -> ys (..., H); default y = h."""

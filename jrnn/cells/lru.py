@@ -130,11 +130,15 @@ class LRUCell(LinearCell):
     def output(self, carry):
         return jnp.zeros(carry.shape[:-1] + (self.units,), self.compute_dtype or jnp.float32)
 
-    def coefficients(self, params, xs):
+    def project(self, params, xs):
+        """xs @ [B_re | B_im]: (..., 2N)."""
+        b_both = jnp.concatenate([params["B_re"], params["B_im"]], axis=1)
+        return matmul(xs, b_both, self.compute_dtype)
+
+    def gates(self, params, k, xs):
         f32 = lambda name: params[name].astype(jnp.float32)  # noqa: E731
         lam = jnp.exp(lax.complex(-jnp.exp(f32("nu_log")), jnp.exp(f32("theta_log"))))
-        b_both = jnp.concatenate([params["B_re"], params["B_im"]], axis=1)
-        bx_re, bx_im = split_gates(matmul(xs, b_both, self.compute_dtype), 2)
+        bx_re, bx_im = split_gates(k, 2)
         gamma = jnp.exp(f32("gamma_log"))
         gamma = jnp.reshape(gamma, (1,) * (bx_re.ndim - 1) + gamma.shape)
         b = lax.complex(bx_re * gamma, bx_im * gamma)
@@ -222,9 +226,11 @@ class RGLRUCell(LinearCell):
             "a_param": a_param.astype(dt),
         }
 
-    def coefficients(self, params, xs):
-        g = add_bias(matmul(xs, params["kernel"], self.compute_dtype), params["bias"])
-        k_a, k_x = split_gates(g, 2)
+    def project(self, params, xs):
+        return add_bias(matmul(xs, params["kernel"], self.compute_dtype), params["bias"])
+
+    def gates(self, params, k, xs):
+        k_a, k_x = split_gates(k, 2)
         softplus = jax.nn.softplus(params["a_param"].astype(jnp.float32))
         log_a = (
             -self.c

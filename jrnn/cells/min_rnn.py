@@ -61,10 +61,9 @@ class _MinCell(LinearCell):
             params["bias"] = initializers.get(self.bias_initializer)(k2, shapes["bias"], dt)
         return params
 
-    def _gates(self, params, xs):
-        """xs (..., I) -> G pre-activation blocks (..., H), float32."""
-        g = add_bias(matmul(xs, params["kernel"], self.compute_dtype), params.get("bias"))
-        return split_gates(g, self.num_gates)
+    def project(self, params, xs):
+        """xs (..., I) -> the G pre-activation blocks side by side (..., G*H), float32."""
+        return add_bias(matmul(xs, params["kernel"], self.compute_dtype), params.get("bias"))
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,8 @@ class MinGRUCell(_MinCell):
     def __post_init__(self):
         self._check_min_cell()
 
-    def coefficients(self, params, xs):
-        k_z, k_h = self._gates(params, xs)
+    def gates(self, params, k, xs):
+        k_z, k_h = split_gates(k, 2)
         z = jax.nn.sigmoid(k_z)
         return jax.nn.sigmoid(-k_z), z * _candidate(self.candidate_activation)(k_h)
 
@@ -129,8 +128,8 @@ class MinLSTMCell(_MinCell):
     def __post_init__(self):
         self._check_min_cell()
 
-    def coefficients(self, params, xs):
-        k_f, k_i, k_h = self._gates(params, xs)
+    def gates(self, params, k, xs):
+        k_f, k_i, k_h = split_gates(k, 3)
         diff = _log_sigmoid(k_f) - _log_sigmoid(k_i)  # log f - log i
         return jax.nn.sigmoid(diff), jax.nn.sigmoid(-diff) * _candidate(self.candidate_activation)(
             k_h
