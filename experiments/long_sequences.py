@@ -281,10 +281,12 @@ def count_params(name: str, units: int, layers: int, features: int, outputs: int
     return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(shapes["params"]))
 
 
+@functools.cache
 def units_for(name: str, budget: int, layers: int, features: int, outputs: int) -> tuple:
     """(units, params): the width whose model has the parameter count nearest `budget`.
     Every model here has a count quadratic in the width, so three widths fix it; the
-    rounded root and its neighbours are then counted exactly."""
+    rounded root and its neighbours are then counted exactly (cached: smnist and
+    psmnist ask for the same)."""
     count = functools.partial(count_params, name, layers=layers, features=features, outputs=outputs)
     widths = np.array([8, 16, 32])
     coef = np.polyfit(widths, [count(units=int(w)) for w in widths], 2)
