@@ -228,7 +228,9 @@ def adding_problem(n: int, length: int, rng: np.random.Generator):
 
 
 def load_adding(args):
-    train = adding_problem(args.adding_train, args.adding_len, np.random.default_rng([args.seed, 2]))
+    train = adding_problem(
+        args.adding_train, args.adding_len, np.random.default_rng([args.seed, 2])
+    )
     test = adding_problem(args.adding_test, args.adding_len, np.random.default_rng([args.seed, 3]))
     facts = {
         "train": args.adding_train,
