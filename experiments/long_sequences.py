@@ -44,7 +44,7 @@ linear-recurrence cells are for: compare it across models, on the same machine.
 
     make exp-long                                                   # every task and model
     make exp-long LONG_ARGS="--tasks adding --models lstm,mingru"
-    make exp-long LONG_ARGS="--epochs 30"            # resume: 10 more epochs each
+    make exp-long LONG_ARGS="--epochs 20"            # resume: 10 more epochs each
     make exp-long LONG_ARGS="--fresh --pixel-stride 4 --adding-len 200 --epochs 2"
 
 Resuming: each (task, model) continues from its checkpoint in `--out`/<task>/<model>/
@@ -465,7 +465,7 @@ def parse_args(argv):
     )
     ap.add_argument("--params", type=int, default=30_000, help="parameters per model (about)")
     ap.add_argument("--layers", type=int, default=2, help="recurrent layers per model")
-    ap.add_argument("--epochs", type=int, default=20, help="total epochs per model and task")
+    ap.add_argument("--epochs", type=int, default=10, help="total epochs per model and task")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     ap.add_argument("--train-size", type=int, default=4000, help="MNIST training digits")
