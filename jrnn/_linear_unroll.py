@@ -50,13 +50,16 @@ BLOCK_STEPS = 128
 
 # One compiled program when called eagerly (op by op, the coefficients, the scan and the
 # readout would each compile and dispatch apart); inlined under an enclosing jit.
-@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block"))
-def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False, block=-1):
+@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block", "method"))
+def linear_unroll(
+    cell, params, xs, carry, mask, *, reverse=False, remat=False, block=-1, method=None
+):
     """Run a `LinearCell` over xs (T, *B, I) (time-major; B one axis or none) from
     carry h0 (*B, S), with mask (T, *B) or None: (h_last, ys (T, *B, H)), ys zero at
     masked steps, exactly as `scan_unroll` over the cell's step.
 
-    block: steps per time block, None for all at once, -1 to ask `choose_block`. With
+    block: steps per time block, None for all at once, -1 to ask `choose_block`;
+    method: `linear_scan`'s method when all at once (None: its default). With
     `remat` (all at once) the backward keeps only xs and h0 and recomputes the rest;
     the blocked layout keeps only the block carries anyway.
     """
@@ -67,7 +70,7 @@ def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False, 
     if block == -1:
         block = choose_block(jax.default_backend(), xs.shape[0])
     if block is None:
-        h_last, ys = _all_at_once(cell, params, xs, carry, mask, reverse, remat)
+        h_last, ys = _all_at_once(cell, params, xs, carry, mask, reverse, remat, method)
     else:
         if reverse:  # masked steps are identity steps: reversed time is reversed order
             xs, mask = jnp.flip(xs, 0), None if mask is None else jnp.flip(mask, 0)
@@ -79,10 +82,12 @@ def linear_unroll(cell, params, xs, carry, mask, *, reverse=False, remat=False, 
     return h_last, ys
 
 
-def _all_at_once(cell, params, xs, h0, mask, reverse, remat):
+def _all_at_once(cell, params, xs, h0, mask, reverse, remat, method):
     def run(params, xs, h0):
         a, b = cell.coefficients(params, xs)
-        h_last, hs = linear_scan(a, b, h0, mask=mask, reverse=reverse, time_major=True)
+        h_last, hs = linear_scan(
+            a, b, h0, mask=mask, reverse=reverse, time_major=True, method=method
+        )
         return h_last, cell.readout(params, hs, xs)
 
     if remat:
