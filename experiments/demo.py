@@ -51,11 +51,24 @@ from _runs import (
 )
 
 import jrnn
-from jrnn.layers import LSTM, Dense, Embedding
+from jrnn import layers
+from jrnn.layers import Dense, Embedding
 
 RUN_DIR = Path(__file__).resolve().parent.parent / "runs" / "demo"
 # Settings that fix the parameters' shapes or the data: a resumed run must use the same.
-FIXED = ("max_chars", "embed", "units")
+FIXED = ("max_chars", "embed", "units", "cell", "layers")
+# --cell: the recurrent layer (jrnn.layers) of the model.
+CELLS = {
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "mingru": "MinGRU",
+    "minlstm": "MinLSTM",
+    "rglru": "RGLRU",
+    "lru": "LRU",
+}
+# Layers whose input width must equal their units (elementwise in x): a Dense projects
+# the embedding to it.
+SAME_WIDTH = ("rglru", "lru")
 
 
 def load_text(max_chars: int | None = None) -> str:
@@ -76,11 +89,16 @@ def windows(ids: np.ndarray, seq_len: int, stride: int):
     return np.ascontiguousarray(w[:, :-1]), np.ascontiguousarray(w[:, 1:])
 
 
-def build_model(vocab: int, embed: int, units: int) -> jrnn.Sequential:
-    return jrnn.Sequential(
-        [Embedding(vocab, embed), LSTM(units, return_sequences=True), Dense(vocab)],
-        name="char_lstm",
-    )
+def build_model(
+    vocab: int, embed: int, units: int, cell: str = "lstm", num_layers: int = 1
+) -> jrnn.Sequential:
+    """Embedding -> `num_layers` recurrent layers of `cell` -> Dense over the vocabulary."""
+    stack = [Embedding(vocab, embed)]
+    if cell in SAME_WIDTH and embed != units:
+        stack.append(Dense(units))
+    layer = getattr(layers, CELLS[cell])
+    stack += [layer(units, return_sequences=True) for _ in range(num_layers)]
+    return jrnn.Sequential([*stack, Dense(vocab)], name=f"char_{cell}")
 
 
 def bits(history: dict, key: str) -> list[float]:
@@ -102,6 +120,14 @@ def parse_args(argv):
     ap.add_argument("--max-chars", type=int, default=None, help="use the text's first N chars")
     ap.add_argument("--embed", type=int, default=64)
     ap.add_argument("--units", type=int, default=256)
+    ap.add_argument(
+        "--cell",
+        choices=sorted(CELLS),
+        default="lstm",
+        help="the recurrent layer (default lstm; mingru, minlstm, rglru, lru: the linear "
+        "recurrences, run with one GEMM per layer and linear_scan)",
+    )
+    ap.add_argument("--layers", type=int, default=1, help="recurrent layers stacked")
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--prompt", default="The ")
@@ -200,7 +226,7 @@ def main(argv=None) -> dict:
     save_tokenizer(tok, out / "tokenizer.json", resuming=bool(start_epoch))
 
     # -- model and training
-    model = build_model(vocab, args.embed, args.units)
+    model = build_model(vocab, args.embed, args.units, args.cell, args.layers)
     variables = model.init(jax.random.key(config["seed"]), x[:2])
     model.summary(variables)
     optimizer = cosine_adam(args.lr, config["decay_steps"], alpha=0.1)
@@ -232,7 +258,7 @@ def main(argv=None) -> dict:
         },
         history.epoch,
     )
-    curves.plot(out / "curves.png", title="char-LSTM on pydoc_data.topics")
+    curves.plot(out / "curves.png", title=f"char-{CELLS[args.cell]} on pydoc_data.topics")
 
     # The trained model, loadable without this code: `--sample-only` samples from it.
     jrnn.save_model(out / "model.npz", model, state)

@@ -81,6 +81,23 @@ def test_demo_runs(tmp_path):
     assert read_csv(tmp_path / "history.csv") == rows
 
 
+def test_demo_trains_a_linear_recurrence_stack(tmp_path):
+    """--cell rglru --layers 2: a Dense to the RG-LRU's width, two RG-LRU layers, saved
+    and loaded as such."""
+    demo = load_experiment("demo")
+    tiny = [
+        "--steps-per-epoch", "2", "--max-chars", "6000", "--seq-len", "16", "--batch", "8",
+        "--embed", "8", "--units", "16", "--sample-chars", "10", "--cell", "rglru",
+        "--layers", "2", "--verbose", "0", "--out", str(tmp_path),
+    ]  # fmt: skip
+    m = demo.main(["--epochs", "1", *tiny])
+    assert math.isfinite(m["val_bits_per_char"])
+    model, _ = jrnn.load_model(tmp_path / "model.npz")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Embedding", "Dense", "RGLRU", "RGLRU", "Dense"
+    ]  # fmt: skip
+
+
 def test_seq2seq_runs(tmp_path):
     s2s = load_experiment("seq2seq")
     # The data: 20 distinct renderings of a date, ordinals, disjoint date splits, and
