@@ -107,9 +107,8 @@ exp-sentiment: $(VENV)/.exp $(VADER)
 # seed instead of three), each from scratch into runs/all/<name>/, so the full runs in
 # runs/<name>/ are left alone.
 ALL := runs/all
-# The models exp-all's long-sequence line trains: lstm,mingru,lru,rglru once jrnn has the
-# linear-recurrence cells (issue 14).
-LONG_ALL_MODELS ?= lstm,gru
+# The models exp-all's long-sequence line trains.
+LONG_ALL_MODELS ?= lstm,mingru,lru,rglru
 exp-all: $(VENV)/.exp $(VADER)
 	$(PY) experiments/demo.py --fresh --epochs 3 --verbose 2 --out $(ALL)/demo
 	$(PY) experiments/seq2seq.py --fresh --epochs 4 --models plain,luong --verbose 2 --out $(ALL)/seq2seq

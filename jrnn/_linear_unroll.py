@@ -26,7 +26,7 @@ from jrnn._linear_scan import linear_scan
 from jrnn._ops import zero_where_masked
 
 
-def choose_block(backend: str, steps) -> int | None:
+def choose_block(backend: str, steps, batch: int) -> int | None:
     """Steps per time block, or None to run all steps at once.
 
     XLA:CPU: the all-at-once GEMM writes (T, B, G*H) gate buffers that spill out of
@@ -39,13 +39,15 @@ def choose_block(backend: str, steps) -> int | None:
     A number of steps that is symbolic (`jrnn.export`) or at most two blocks runs all
     at once.
     """
-    if backend != "cpu" or not isinstance(steps, int) or steps <= 2 * BLOCK_STEPS:
+    if backend != "cpu" or not isinstance(steps, int):
         return None
-    return BLOCK_STEPS
+    block = max(MIN_BLOCK_STEPS, BLOCK_ROWS // max(batch, 1))
+    return block if steps > 2 * block else None
 
 
-# Steps per time block on XLA:CPU (see choose_block).
-BLOCK_STEPS = 128
+# Rows (steps x batch) per time block on XLA:CPU, and the fewest steps (see choose_block).
+BLOCK_ROWS = 2048
+MIN_BLOCK_STEPS = 16
 
 
 # One compiled program when called eagerly (op by op, the coefficients, the scan and the
@@ -68,7 +70,7 @@ def linear_unroll(
         xs, carry = xs[:, None], carry[None]
         mask = None if mask is None else mask[:, None]
     if block == -1:
-        block = choose_block(jax.default_backend(), xs.shape[0])
+        block = choose_block(jax.default_backend(), xs.shape[0], xs.shape[1])
     if block is None:
         h_last, ys = _all_at_once(cell, params, xs, carry, mask, reverse, remat, method)
     else:
