@@ -47,10 +47,13 @@ def unroll(
 
     Args:
       cell: a cell (`jrnn.cells.RecurrentCell`: `init`, `initial_carry(batch_size)`,
-        `__call__(params, carry, x_t) -> (carry, y_t)`); `FusedCell`s (the built-in
-        cells) take the fast path, a `StackedCell` runs layer by layer. Also a
-        `jrnn.bidirectional(...)` or `jrnn.stack_bidirectional(...)` pair of cells
-        (carry (forward, backward); ys merged, see `bidirectional_unroll`).
+        `__call__(params, carry, x_t) -> (carry, y_t)`); `FusedCell`s (LSTM, GRU,
+        SimpleRNN) take the fused fast path, `LinearCell`s (MinGRU, MinLSTM, LRU,
+        RG-LRU) one input GEMM over many steps and `linear_scan` (on CPU in time
+        blocks for long sequences; see `jrnn._linear_unroll`), a `StackedCell` runs
+        layer by layer. Also a `jrnn.bidirectional(...)` or
+        `jrnn.stack_bidirectional(...)` pair of cells (carry (forward, backward); ys
+        merged, see `bidirectional_unroll`).
       params: the cell's parameters.
       xs: (B, T, I), or (T, B, I) with `time_major=True`, or (T, I) unbatched.
       carry: initial carry (default `cell.initial_carry(B)`, zeros).
