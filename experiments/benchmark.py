@@ -200,8 +200,9 @@ def torch_peer(kind, b, t, i, h, x):
 BUILDERS = {"jrnn": jrnn_peer, "flax": flax_peer, "keras": keras_peer, "torch": torch_peer}
 
 
-def available_peers(names):
-    """The requested peers whose packages import; prints a note for each one skipped."""
+def available_peers(names, torch_threads=None):
+    """The requested peers whose packages import; prints a note for each one skipped.
+    PyTorch gets `torch_threads` intra-op threads (default: one per CPU)."""
     keep = []
     for name in names:
         module = OPTIONAL.get(name)
@@ -215,7 +216,7 @@ def available_peers(names):
     if "torch" in keep:
         import torch
 
-        torch.set_num_threads(os.cpu_count())
+        torch.set_num_threads(torch_threads or os.cpu_count())
     return keep
 
 
@@ -491,6 +492,13 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=3, help="untimed calls after the first")
     p.add_argument("--peers", type=parse_list(PEERS), default=list(PEERS))
     p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="PyTorch's intra-op threads (default: one per CPU; on a machine where "
+        "another job holds a core, 1 avoids OpenMP workers waiting on a descheduled one)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help=f"smoke test: config {QUICK_CONFIGS} (linear rows "
@@ -555,7 +563,9 @@ def main(argv=None):
     if "linear" in args.rows:
         _bench_linear.bench_linear(
             args,
-            peers=available_peers([p for p in args.peers if p in ("jrnn", "torch")]),
+            peers=available_peers(
+                [p for p in args.peers if p in ("jrnn", "torch")], args.torch_threads
+            ),
             jax_calls=jax_calls,
             classic_peers={"jrnn": jrnn_peer, "torch": torch_peer},
             machine_info=lambda: machine_info(None, args),
@@ -563,7 +573,7 @@ def main(argv=None):
 
 
 def bench_speed(args):
-    peers = available_peers(args.peers)
+    peers = available_peers(args.peers, args.torch_threads)
     rate = gemm_gflops()
     print(
         f"backend {jax.default_backend()} ({jax.devices()[0].device_kind}), "
