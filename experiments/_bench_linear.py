@@ -23,7 +23,7 @@ Every row goes through the speed rows' `jax_calls` (jitted forward; jitted
 value_and_grad of mean(ys**2) + one optax Adam(1e-3) step) or `torch_peer`. Timing is
 interleaved: all rows of one config are built and called once (reported as "compile s"),
 then `--warmup` untimed rounds, then timed rounds, each round calling every row once in
-turn, so a drift in the machine's load hits every row alike; we report each row's median
+a shuffled order, so a drift in the machine's load hits every row alike; we report each row's median
 ms. A slow row (one call > `--linear-budget` / `--repeats` seconds, e.g. the classic cells
 at T=16k on a CPU) gets fewer timed calls, at least 3, so a config finishes in minutes.
 Ratios are the jrnn GRU row's ms / this row's ms (> 1: faster than jrnn's GRU).
@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 import statistics
 import time
 
@@ -116,7 +117,9 @@ def _timed(call):
 
 def time_interleaved(calls, warmup, repeats, budget):
     """Per call: (first-call s, median ms, timed calls). One first call each, `warmup`
-    untimed rounds, then rounds of every call in turn; a call whose last warm-up took
+    untimed rounds, then rounds of every call in turn, in a new order each round (a call
+    right after one that freed large buffers paid ~10-50% more in a fixed order here:
+    its fresh buffers' page faults, or caches the last call filled); a call whose last warm-up took
     more than budget / repeats s gets max(MIN_REPEATS, budget / that) timed calls."""
     first = [_timed(c) for c in calls]
     last = list(first)
@@ -129,10 +132,13 @@ def time_interleaved(calls, warmup, repeats, budget):
         for s in last
     ]
     times = [[] for _ in calls]
+    order = list(range(len(calls)))
+    rng = random.Random(0)
     for r in range(max(want, default=0)):
-        for k, call in enumerate(calls):
+        rng.shuffle(order)  # no row always follows the same one (see the docstring)
+        for k in order:
             if r < want[k]:
-                times[k].append(_timed(call))
+                times[k].append(_timed(calls[k]))
     return [(f, 1e3 * statistics.median(ts), len(ts)) for f, ts in zip(first, times)]
 
 
