@@ -10,8 +10,9 @@
 * each cell of `--linear-cells` (MinGRU, MinLSTM, LRU, RG-LRU; LRU and RG-LRU only when
   I == H) in these variants of the engine's path (`jrnn._linear_unroll.linear_unroll`):
     default          `jrnn.unroll(cell, params, xs)` as a user calls it (on XLA:CPU
-                     time blocks of 128 steps when T > 256; elsewhere all steps at once
-                     with the backend's default scan method);
+                     time blocks for long sequences, as `choose_block` sizes them: 128
+                     steps at B=16; elsewhere all steps at once with the backend's
+                     default scan method);
     blocked-128      time blocks of 128 steps, explicitly (block=128);
     all-sequential   all steps at once (one GEMM), `linear_scan` method "sequential";
     all-associative  ... method "associative";
@@ -44,7 +45,7 @@ import jax
 import jax.numpy as jnp
 
 import jrnn
-from jrnn._linear_unroll import BLOCK_STEPS, linear_unroll
+from jrnn._linear_unroll import linear_unroll
 
 DEFAULT_CONFIGS = "16x1024x64x64,16x4096x64x64,16x16384x64x64"
 QUICK_CONFIGS = "2x16x8x8"
@@ -55,10 +56,11 @@ CELLS = {
     "rglru": jrnn.RGLRUCell,
 }
 SQUARE_ONLY = ("lru", "rglru")  # the input width must equal the units
+BLOCK = 128  # steps per time block of the explicit blocked variant
 # variant -> linear_unroll's (block, method); "default" goes through jrnn.unroll.
 VARIANTS = {
     "default": None,
-    f"blocked-{BLOCK_STEPS}": (BLOCK_STEPS, None),
+    f"blocked-{BLOCK}": (BLOCK, None),
     "all-sequential": (None, "sequential"),
     "all-associative": (None, "associative"),
     "all-chunked": (None, "chunked"),
