@@ -15,6 +15,8 @@ help:
 	@echo "make test    # the test suite"
 	@echo "make lint    # ruff"
 	@echo "make bench   # jrnn vs Flax, Keras 3 (JAX) and PyTorch, as ratios"
+	@echo "make bench BENCH_ARGS=\"--rows linear\"  # minGRU/minLSTM/LRU/RG-LRU vs GRU/LSTM, T=1k-16k"
+	@echo "             # (--rows speed,memory,linear: any of them; --quick: tiny)"
 	@echo "make exp-classify  # UEA JapaneseVowels: jrnn vs Keras, same recipe"
 	@echo "make exp-seq2seq   # encoder-decoder LSTMs, plain and with attention: dates to ISO 8601"
 	@echo "make exp-textgen   # word-level LSTM (n-grams) and char-level GRU text generation"

@@ -34,9 +34,16 @@ jitted gradient (temp bytes: what it needs beyond its arguments and outputs; arg
 and output bytes), the peak RSS (`ru_maxrss`) after compiling and after running it,
 and the median ms of `--memory-repeats` calls. Written to runs/bench/memory.csv.
 
+Linear rows (`--rows linear`): the linear-recurrence cells (MinGRU, MinLSTM, LRU,
+RG-LRU; `--linear-cells`), in each variant of the engine's path (default, time blocks,
+all steps at once with each `linear_scan` method), against jrnn's and PyTorch's GRU and
+LSTM at `--linear-configs` (default B=16, I=H=64, T = 1k, 4k, 16k); protocol in
+experiments/_bench_linear.py. Written to runs/bench/linear.csv, .json and .md.
+
     python experiments/benchmark.py --quick
     python experiments/benchmark.py --cells lstm --configs 64x128x256x256 --repeats 20
     python experiments/benchmark.py --rows memory --memory-configs 16x10000x64x64
+    python experiments/benchmark.py --rows linear --repeats 5
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ import optax
 
 import jrnn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _bench_linear, run from anywhere
+import _bench_linear  # noqa: E402
+
 os.environ["KERAS_BACKEND"] = "jax"  # read when keras is first imported (lazily, below)
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -69,7 +79,7 @@ DEFAULT_CONFIGS = "32x64x128x128,64x128x256x256,16x1024x64x64,64x64x512x512"
 QUICK_CONFIGS = "8x32x32x32"
 MEMORY_CONFIGS = "8x10000x32x32,16x10000x64x64"
 QUICK_MEMORY_CONFIGS = "4x500x16x16"
-ROWS = ("speed", "memory")
+ROWS = ("speed", "memory", "linear")
 PEERS = ("jrnn", "flax", "keras", "torch")
 OPTIONAL = {"keras": "keras", "torch": "torch"}  # peer -> module it needs
 OUT_DIR = Path(__file__).resolve().parent.parent / "runs" / "bench"
@@ -190,8 +200,9 @@ def torch_peer(kind, b, t, i, h, x):
 BUILDERS = {"jrnn": jrnn_peer, "flax": flax_peer, "keras": keras_peer, "torch": torch_peer}
 
 
-def available_peers(names):
-    """The requested peers whose packages import; prints a note for each one skipped."""
+def available_peers(names, torch_threads=None):
+    """The requested peers whose packages import; prints a note for each one skipped.
+    PyTorch gets `torch_threads` intra-op threads (default: one per CPU)."""
     keep = []
     for name in names:
         module = OPTIONAL.get(name)
@@ -205,7 +216,7 @@ def available_peers(names):
     if "torch" in keep:
         import torch
 
-        torch.set_num_threads(os.cpu_count())
+        torch.set_num_threads(torch_threads or os.cpu_count())
     return keep
 
 
@@ -481,15 +492,24 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=3, help="untimed calls after the first")
     p.add_argument("--peers", type=parse_list(PEERS), default=list(PEERS))
     p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="PyTorch's intra-op threads (default: one per CPU; on a machine where "
+        "another job holds a core, 1 avoids OpenMP workers waiting on a descheduled one)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
-        help=f"smoke test: config {QUICK_CONFIGS}, 2 repeats, 1 warm-up",
+        help=f"smoke test: config {QUICK_CONFIGS} (linear rows "
+        f"{_bench_linear.QUICK_CONFIGS}), 2 repeats, 1 warm-up",
     )
     p.add_argument(
         "--rows",
         type=parse_list(ROWS),
         default=["speed"],
-        help="speed (the peers' timings), memory (jrnn's gradient memory), or both",
+        help="speed (the peers' timings), memory (jrnn's gradient memory), linear (the "
+        "linear-recurrence cells vs GRU/LSTM), comma separated",
     )
     p.add_argument(
         "--memory-configs",
@@ -499,6 +519,26 @@ def parse_args(argv=None):
     )
     p.add_argument("--memory-cells", type=parse_list(tuple(GATES)), default=["lstm", "gru"])
     p.add_argument("--memory-repeats", type=int, default=3, help="timed gradient calls")
+    p.add_argument(
+        "--linear-configs",
+        type=parse_configs,
+        default=parse_configs(_bench_linear.DEFAULT_CONFIGS),
+        help=f"BxTxIxH of the linear rows (default {_bench_linear.DEFAULT_CONFIGS})",
+    )
+    p.add_argument(
+        "--linear-cells",
+        type=parse_list(_bench_linear.ALL_CELLS),
+        default=list(_bench_linear.ALL_CELLS),
+        help="linear rows: the baselines (gru, lstm: jrnn's and PyTorch's) and the "
+        "linear-recurrence cells, each in every variant; gru gives the ratios",
+    )
+    p.add_argument(
+        "--linear-budget",
+        type=float,
+        default=20.0,
+        help="linear rows: about this many seconds of timed calls per row and mode at "
+        "most (a slow row gets fewer than --repeats calls, at least 3)",
+    )
     # Internal: one memory row in this (fresh) process, printed as JSON; see memory_row.
     p.add_argument("--measure-memory", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=OUT_DIR, help="results folder")
@@ -506,6 +546,7 @@ def parse_args(argv=None):
     if args.quick:
         args.configs, args.repeats, args.warmup = parse_configs(QUICK_CONFIGS), 2, 1
         args.memory_configs, args.memory_repeats = parse_configs(QUICK_MEMORY_CONFIGS), 1
+        args.linear_configs = parse_configs(_bench_linear.QUICK_CONFIGS)
     return args
 
 
@@ -519,10 +560,20 @@ def main(argv=None):
         bench_speed(args)
     if "memory" in args.rows:
         write_memory(bench_memory(args), args.out)
+    if "linear" in args.rows:
+        _bench_linear.bench_linear(
+            args,
+            peers=available_peers(
+                [p for p in args.peers if p in ("jrnn", "torch")], args.torch_threads
+            ),
+            jax_calls=jax_calls,
+            classic_peers={"jrnn": jrnn_peer, "torch": torch_peer},
+            machine_info=lambda: machine_info(None, args),
+        )
 
 
 def bench_speed(args):
-    peers = available_peers(args.peers)
+    peers = available_peers(args.peers, args.torch_threads)
     rate = gemm_gflops()
     print(
         f"backend {jax.default_backend()} ({jax.devices()[0].device_kind}), "

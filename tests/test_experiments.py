@@ -587,3 +587,35 @@ def test_long_sequences_runs(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         ls.main(["--models", "lstm,gru", *tiny, "--fresh"])
     assert jrnn.checkpoint.latest_step(tmp_path / "adding" / "lstm" / "checkpoints") == 1
+
+
+def test_benchmark_linear_rows(tmp_path):
+    # Every variant of one linear cell against jrnn's GRU (the ratios' base), tiny
+    # (--quick: B=2 T=16 I=H=8). The time is the 12 jit compilations (~1 s per train step
+    # on the 2-core machine); the other cells and PyTorch's rows take the same code path.
+    bench = load_experiment("benchmark")
+    bench.main(
+        ["--rows", "linear", "--quick", "--linear-cells", "gru,mingru", "--peers", "jrnn"]
+        + ["--out", str(tmp_path)]
+    )
+    rows = read_csv(tmp_path / "linear.csv")
+    assert list(rows[0]) == [
+        "B", "T", "I", "H", "framework", "cell", "variant", "fwd_ms", "train_ms",
+        "fwd_compile_s", "train_compile_s", "fwd_calls", "train_calls", "gru_fwd_x",
+        "gru_train_x",
+    ]  # fmt: skip
+    got = [(r["framework"], r["cell"], r["variant"]) for r in rows]
+    variants = list(bench._bench_linear.VARIANTS)
+    assert got == [("jrnn", "gru", "-")] + [("jrnn", "mingru", v) for v in variants]
+    assert variants[0] == "default" and len(variants) == 5
+    for r in rows:
+        assert (int(r["B"]), int(r["T"]), int(r["I"]), int(r["H"])) == (2, 16, 8, 8)
+        assert float(r["fwd_ms"]) > 0 and float(r["train_ms"]) > 0
+        assert int(r["fwd_calls"]) == int(r["train_calls"]) == 2  # --quick: 2 repeats
+        ratio = float(rows[0]["train_ms"]) / float(r["train_ms"])
+        assert math.isclose(float(r["gru_train_x"]), ratio, rel_tol=1e-6)
+    assert float(rows[0]["gru_fwd_x"]) == float(rows[0]["gru_train_x"]) == 1.0
+    meta = json.loads((tmp_path / "linear.json").read_text())["meta"]
+    assert meta["backend"] == jax.default_backend()
+    table = (tmp_path / "linear.md").read_text()
+    assert "T=16 train ms" in table and table.count("| jrnn | mingru |") == 5
