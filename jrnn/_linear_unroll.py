@@ -31,13 +31,19 @@ def choose_block(backend: str, steps, batch: int) -> int | None:
 
     XLA:CPU: the all-at-once GEMM writes (T, B, G*H) gate buffers that spill out of
     cache for long sequences, and every elementwise pass then streams them through
-    DRAM; blocks of BLOCK_STEPS keep them in cache and the backward recomputes a block
-    instead of reading saved gates. Measured on the 2-core CI machine (train step,
-    value_and_grad of a mean over ys, B=16 I=H=64, ms, all at once vs blocks of 128):
-    see the README's benchmark section (`make bench BENCH_ARGS="--rows linear"`).
-    GPU/TPU: all at once, with the associative scan (one wide kernel per level).
-    A number of steps that is symbolic (`jrnn.export`) or at most two blocks runs all
-    at once.
+    DRAM; blocks of BLOCK_ROWS rows (steps x batch) keep them in cache, and the backward
+    recomputes a block instead of reading saved gates. Measured on the 2-core CI
+    machine (`make bench BENCH_ARGS="--rows linear"`, Adam train step, B=16 I=H=64, ms,
+    blocks of 128 steps / all at once with the sequential scan):
+      T        MinGRU          MinLSTM         LRU             RG-LRU
+      1024     21.7 / 34.5     31.4 / 42.7     28.6 / 44.4     23.0 / 33.9
+      4096     101.4 / 134.6   162.2 / 202.3   167.6 / 200.2   128.4 / 136.4
+      16384    402.7 / 522.1   551.5 / 778.9   518.3 / 859.8   464.5 / 576.7
+    (the associative and chunked scans were slower still). Blocks of 64-256 steps at
+    B=16 measured the same within noise. Rows rather than steps: at B=64 a 128-step
+    block's gate buffers would not fit in cache. GPU/TPU: all at once, with the
+    associative scan (one wide kernel per level; not measured yet). A number of steps
+    that is symbolic (`jrnn.export`) or at most two blocks runs all at once.
     """
     if backend != "cpu" or not isinstance(steps, int):
         return None
