@@ -56,9 +56,6 @@ BLOCK_ROWS = 2048
 MIN_BLOCK_STEPS = 16
 
 
-# One compiled program when called eagerly (op by op, the coefficients, the scan and the
-# readout would each compile and dispatch apart); inlined under an enclosing jit.
-@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block", "method"))
 def linear_unroll(
     cell, params, xs, carry, mask, *, reverse=False, remat=False, block=-1, method=None
 ):
@@ -71,12 +68,22 @@ def linear_unroll(
     `remat` (all at once) the backward keeps only xs and h0 and recomputes the rest;
     the blocked layout keeps only the block carries anyway.
     """
+    if block == -1:  # decided here, not under the jit below: the block is its cache key
+        batch = xs.shape[1] if xs.ndim == 3 else 1
+        block = choose_block(jax.default_backend(), xs.shape[0], batch)
+    return _linear_unroll(
+        cell, params, xs, carry, mask, reverse=reverse, remat=remat, block=block, method=method
+    )
+
+
+# One compiled program when called eagerly (op by op, the coefficients, the scan and the
+# readout would each compile and dispatch apart); inlined under an enclosing jit.
+@functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block", "method"))
+def _linear_unroll(cell, params, xs, carry, mask, *, reverse, remat, block, method):
     unbatched = xs.ndim == 2
     if unbatched:  # linear_scan wants a batch axis
         xs, carry = xs[:, None], carry[None]
         mask = None if mask is None else mask[:, None]
-    if block == -1:
-        block = choose_block(jax.default_backend(), xs.shape[0], xs.shape[1])
     if block is None:
         h_last, ys = _all_at_once(cell, params, xs, carry, mask, reverse, remat, method)
     else:

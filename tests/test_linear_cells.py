@@ -231,3 +231,38 @@ def test_lm_step_decodes_a_language_model_of_each_layer(layer):
     np.testing.assert_allclose(np.stack(got, 1), want, atol=2e-5)
     _, last = decode.feed(step, init(2), x)
     np.testing.assert_allclose(last, want[:, -1], atol=2e-5)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_time_blocks_equal_all_steps_at_once(name, monkeypatch):
+    """The CPU layout for long sequences (blocks of steps, a hand-written backward that
+    recomputes each block) == all steps at once with autodiff: outputs, final carry and
+    gradients w.r.t. params, inputs and the initial carry, with masked steps (either
+    side and inside) and in reverse. Blocks of 3 rows-worth of steps on T = 10 (not a
+    multiple: the last block is padded)."""
+    from jrnn import _linear_unroll
+
+    cell, size, _ = CASES[name]
+    params = cell.init(jax.random.key(1), size)
+    xs = jax.random.normal(jax.random.key(2), (B, 10, size))
+    h0 = jax.random.normal(jax.random.key(3), (B, cell.state_size))
+    h0 = h0.astype(cell.initial_carry(B).dtype)
+    mask = jnp.asarray(np.random.default_rng(0).random((B, 10)) > 0.3)
+    w = jax.random.normal(jax.random.key(4), (B, 10, cell.units))
+
+    def loss(p, x, c, reverse):
+        h, ys = jrnn.unroll(cell, p, x, carry=c, mask=mask, reverse=reverse)
+        return jnp.sum(ys * w) + jnp.sum(jnp.sin(jnp.real(h)) + jnp.cos(jnp.imag(h)))
+
+    grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)), static_argnums=3)
+    want = [grad(params, xs, h0, r) for r in (False, True)]
+    assert _linear_unroll.choose_block("cpu", 10, B) is None  # all at once, above
+    monkeypatch.setattr(_linear_unroll, "BLOCK_ROWS", 3 * B)
+    monkeypatch.setattr(_linear_unroll, "MIN_BLOCK_STEPS", 3)
+    assert _linear_unroll.choose_block("cpu", 10, B) == 3
+    grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)), static_argnums=3)
+    for reverse, (v_want, g_want) in zip((False, True), want):
+        v, g = grad(params, xs, h0, reverse)
+        np.testing.assert_allclose(v, v_want, rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_want)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
