@@ -61,9 +61,9 @@ CELLS = {
     "stack_lstm_gru": jrnn.stack([jrnn.LSTMCell(5), jrnn.GRUCell(6)]),
     "user_indrnn": IndRNNCell(6),
     # Linear recurrences (jrnn.cells.LinearCell): the engine runs them with linear_scan.
-    # LRU and RG-LRU need input width == units (the contract suite's I is 4).
+    # LRU and RG-LRU need input width == units (the contract suite's I is 4). MinLSTM
+    # shares all but its gates with MinGRU; tests/test_linear_cells.py checks it.
     "mingru": jrnn.MinGRUCell(6),
-    "minlstm": jrnn.MinLSTMCell(6),
     "lru": jrnn.LRUCell(4, state_units=6, r_min=0.5, max_phase=3.0),
     "rglru": jrnn.RGLRUCell(4),
 }

@@ -514,9 +514,9 @@ def test_distributed_runs_on_one_process_and_compares(tmp_path):
 
 
 # The models test_long_sequences_runs trains (each adds ~6 s on 2 CPU cores, mostly
-# compilation): a classic cell and a linear recurrence that needs the Dense encoder's
-# width (all six models passed in 47 s; the cells' layers are tested on their own).
-LONG_SEQUENCE_MODELS = ["lstm", "rglru"]
+# compilation): a linear recurrence that needs the Dense encoder's width (all six models
+# passed in 47 s; the cells' layers are tested on their own).
+LONG_SEQUENCE_MODELS = ["rglru"]
 
 
 def test_long_sequences_data():

@@ -16,7 +16,7 @@ import pytest
 import jrnn
 from jrnn import decode
 from jrnn.decoding import lm_step
-from jrnn.layers import LRU, RGLRU, Dense, Embedding, MinGRU, MinLSTM
+from jrnn.layers import LRU, Dense, Embedding, MinGRU
 
 B, T = 3, 6
 LENGTHS = np.array([6, 2, 0])
@@ -167,8 +167,8 @@ def test_lru_initialisation_follows_the_paper():
 
 
 def test_rglru_initialisation_and_bounded_gradient():
-    cell = jrnn.RGLRUCell(4096)
-    a_param = jax.jit(cell.init, static_argnums=1)(jax.random.key(0), 4096)["a_param"]
+    cell = jrnn.RGLRUCell(1024)
+    a_param = jax.jit(cell.init, static_argnums=1)(jax.random.key(0), 1024)["a_param"]
     radius = np.exp(-softplus(np.asarray(a_param, np.float64)))  # sigmoid(Λ)
     assert radius.min() >= 0.9 - 1e-6 and radius.max() <= 0.999 + 1e-6
     # a -> 1 (a recurrence gate of 0): sqrt(1 - a^2) has an infinite slope there; the
@@ -208,9 +208,10 @@ def test_the_engine_runs_no_matmul_inside_the_time_loop():
     assert loops_with_dots(fast=False) > 0
 
 
-@pytest.mark.parametrize("layer", [MinGRU, MinLSTM, LRU, RGLRU])
+@pytest.mark.parametrize("layer", [MinGRU, LRU])
 def test_lm_step_decodes_a_language_model_of_each_layer(layer):
-    """One token at a time through the layer's step == the whole sequence at once."""
+    """One token at a time through the layer's step == the whole sequence at once (a real
+    carry and a complex one with a readout; tests/test_layer_step.py steps all four)."""
     v = 7
     model = jrnn.Sequential(
         [
