@@ -147,19 +147,20 @@ class Cell:
         x_shape = jnp.shape(x)
         if len(x_shape) < 1 or x_shape[-1] != kernel[0]:
             raise shape_error("x_t", x_shape, f"(*batch, {kernel[0]}) to match params['kernel']")
+        self._check_step_carry(carry, tuple(x_shape[:-1]), self.units, f"units={self.units}")
+
+    def _check_step_carry(self, carry, batch, width, what) -> None:
+        """A step's carry: `initial_carry`'s structure, every leaf (*batch, width)."""
         want = jax.eval_shape(self.initial_carry, None)
         if jax.tree.structure(carry) != jax.tree.structure(want):
             raise TypeError(
                 f"carry: got {_describe(carry)}, expected {_describe(want)} as from "
                 f"{type(self).__name__}.initial_carry"
             )
-        batch = tuple(x_shape[:-1])
         for leaf in jax.tree.leaves(carry):
-            if tuple(jnp.shape(leaf)) != batch + (self.units,):
+            if tuple(jnp.shape(leaf)) != batch + (width,):
                 raise shape_error(
-                    "carry",
-                    jnp.shape(leaf),
-                    f"{batch + (self.units,)}: x_t's batch {batch} and units={self.units}",
+                    "carry", jnp.shape(leaf), f"{batch + (width,)}: x_t's batch {batch} and {what}"
                 )
 
 

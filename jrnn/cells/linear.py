@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import abc
 
-import jax
 import jax.numpy as jnp
 
 from jrnn._checks import shape_error
-from jrnn.cells.base import Cell, _describe
+from jrnn.cells.base import Cell
 
 
 class LinearCell(Cell, metaclass=abc.ABCMeta):
@@ -100,14 +99,6 @@ class LinearCell(Cell, metaclass=abc.ABCMeta):
         x_shape = jnp.shape(x)
         if len(x_shape) < 1 or x_shape[-1] != size:
             raise shape_error("x_t", x_shape, f"(*batch, {size}) to match the cell's params")
-        want = jax.eval_shape(self.initial_carry, None)
-        if jax.tree.structure(carry) != jax.tree.structure(want):
-            raise TypeError(
-                f"carry: got {_describe(carry)}, expected {_describe(want)} as from "
-                f"{type(self).__name__}.initial_carry"
-            )
-        expected = tuple(x_shape[:-1]) + (self.state_size,)
-        if tuple(jnp.shape(carry)) != expected:
-            raise shape_error(
-                "carry", jnp.shape(carry), f"{expected}: x_t's batch and the state size"
-            )
+        self._check_step_carry(
+            carry, tuple(x_shape[:-1]), self.state_size, f"state size {self.state_size}"
+        )

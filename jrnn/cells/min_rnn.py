@@ -34,13 +34,21 @@ def _candidate(name):
     return positive_candidate if name == POSITIVE_CANDIDATE else activations.get(name)
 
 
+@dataclass(frozen=True)
 class _MinCell(LinearCell):
-    """What minGRU and minLSTM share: one input kernel of G column blocks, the last the
-    candidate h~, and an optional bias."""
+    """What minGRU and minLSTM share: their arguments, one input kernel of G column
+    blocks (num_gates, a class attribute), the last the candidate h~, and an optional
+    bias."""
 
-    num_gates: int
+    units: int
+    candidate_activation: Any = POSITIVE_CANDIDATE
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    bias_initializer: Any = "zeros"
+    dtype: Any = None
+    param_dtype: Any = "float32"
 
-    def _check_min_cell(self):
+    def __post_init__(self):
         self._check_hyperparameters()
         _candidate(self.candidate_activation)
 
@@ -82,18 +90,7 @@ class MinGRUCell(_MinCell):
     has 12,928 parameters (GRUCell(64): 31,872).
     """
 
-    units: int
-    candidate_activation: Any = POSITIVE_CANDIDATE
-    use_bias: bool = True
-    kernel_initializer: Any = "glorot_uniform"
-    bias_initializer: Any = "zeros"
-    dtype: Any = None
-    param_dtype: Any = "float32"
-
     num_gates = 2
-
-    def __post_init__(self):
-        self._check_min_cell()
 
     def gates(self, params, k, xs):
         k_z, k_h = split_gates(k, 2)
@@ -115,18 +112,7 @@ class MinLSTMCell(_MinCell):
     log-space form). Parameters: kernel (I, 3H) with column blocks [f | i | h], bias (3H,).
     """
 
-    units: int
-    candidate_activation: Any = POSITIVE_CANDIDATE
-    use_bias: bool = True
-    kernel_initializer: Any = "glorot_uniform"
-    bias_initializer: Any = "zeros"
-    dtype: Any = None
-    param_dtype: Any = "float32"
-
     num_gates = 3
-
-    def __post_init__(self):
-        self._check_min_cell()
 
     def gates(self, params, k, xs):
         k_f, k_i, k_h = split_gates(k, 3)
