@@ -34,8 +34,6 @@ Results: runs/bench/linear.csv, linear.json (with machine info) and linear.md.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import random
 import statistics
@@ -235,24 +233,13 @@ def markdown_table(rows, info):
     return "\n".join(lines) + "\n" + note
 
 
-def write(rows, info, out_dir):
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "linear.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(out_dir / "linear.json", "w") as f:
-        json.dump({"meta": info, "results": rows}, f, indent=1)
-    (out_dir / "linear.md").write_text(markdown_table(rows, info))
-    print(f"\nwrote {out_dir / 'linear.csv'}, linear.json and linear.md")
-
-
-def bench_linear(args, *, peers, jax_calls, classic_peers, machine_info):
+def bench_linear(args, *, peers, jax_calls, classic_peers, machine_info, write_results):
     """All linear rows (configs in order, each config's rows interleaved); writes them.
 
     peers: the available peer names (only "jrnn" and "torch" matter here);
     jax_calls / classic_peers: the speed rows' builders (benchmark.py), so that every row
-    is timed the same way; machine_info: () -> the results' meta dict.
+    is timed the same way; machine_info: () -> the results' meta dict; write_results:
+    benchmark.py's writer of the .csv, .json and .md files.
     """
     print(
         f"\nlinear rows on {jax.default_backend()} ({jax.devices()[0].device_kind}); "
@@ -263,5 +250,5 @@ def bench_linear(args, *, peers, jax_calls, classic_peers, machine_info):
         group = bench_config(cfg, args, peers, jax_calls, classic_peers)
         print_table(group)
         rows += group
-    write(rows, machine_info(), args.out)
+    write_results(rows, machine_info(), args.out, stem="linear", table=markdown_table)
     return rows

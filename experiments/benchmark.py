@@ -407,16 +407,18 @@ def machine_info(rate, args):
     }
 
 
-def write_results(rows, info, out_dir):
+def write_results(rows, info, out_dir, stem="results", table=None):
+    """rows to <stem>.csv, with `info` to <stem>.json, and `table` (default: the speed
+    rows' markdown_table) to <stem>.md."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "results.csv", "w", newline="") as f:
+    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with open(out_dir / "results.json", "w") as f:
+    with open(out_dir / f"{stem}.json", "w") as f:
         json.dump({"meta": info, "results": rows}, f, indent=1)
-    (out_dir / "results.md").write_text(markdown_table(rows, info))
-    print(f"\nwrote {out_dir / 'results.csv'}, results.json and results.md")
+    (out_dir / f"{stem}.md").write_text((table or markdown_table)(rows, info))
+    print(f"\nwrote {out_dir / (stem + '.csv')}, {stem}.json and {stem}.md")
 
 
 def markdown_table(rows, info):
@@ -569,6 +571,7 @@ def main(argv=None):
             jax_calls=jax_calls,
             classic_peers={"jrnn": jrnn_peer, "torch": torch_peer},
             machine_info=lambda: machine_info(None, args),
+            write_results=write_results,
         )
 
 
