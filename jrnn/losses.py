@@ -36,6 +36,7 @@ from jrnn._shapes import as_f32, broadcast_left, match_elementwise
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "HeadLoss",
     "Loss",
     "LossFunction",
     "MeanAbsoluteError",
@@ -110,6 +111,24 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None) -> jnp.ndarray:
         """The scalar loss: `reduce_weighted(self.per_example(y_true, y_pred), ...)`."""
         return reduce_weighted(self.per_example(y_true, y_pred), sample_weight, mask)
+
+
+class HeadLoss(Loss):
+    """Base of the losses that train a model's output layer (its "head") without computing
+    its full output: sampled softmax, NCE and the adaptive softmax.
+
+    In training, `fit` stops the model before the head (the last layer of an output trained
+    with a HeadLoss) and calls `head_per_example(y_true, features, layer, params, key)`:
+    features are the head's input (..., H), `layer` the head layer (one of `head_layers`),
+    `params` its parameters, `key` a PRNG key for the step. `per_example(y_true, y_pred)`,
+    on the head's full output, is the loss `evaluate` (and validation) reports, as
+    TensorFlow's tutorials evaluate sampled models with the full softmax.
+    """
+
+    head_layers: ClassVar[tuple[type, ...]] = ()
+
+    def head_per_example(self, y_true, features, layer, params, key) -> jnp.ndarray:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
