@@ -127,6 +127,17 @@ class HeadLoss(Loss):
 
     head_layers: ClassVar[tuple[type, ...]] = ()
 
+    def check_head(self, layer, what: str) -> None:
+        """Raise a ValueError unless `layer` (the layer producing the output, None for a
+        model input) is one this loss can train; `what` names the output."""
+        if not isinstance(layer, self.head_layers):
+            kinds = " or ".join(t.__name__ for t in self.head_layers)
+            got = "a model input" if layer is None else f"a {type(layer).__name__} layer"
+            raise ValueError(
+                f"loss: {type(self).__name__} trains {what}'s last layer from its input, so "
+                f"that output must come from a {kinds} layer; it comes from {got}"
+            )
+
     def head_per_example(self, y_true, features, layer, params, key) -> jnp.ndarray:
         raise NotImplementedError
 

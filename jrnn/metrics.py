@@ -28,23 +28,30 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
 from jrnn import losses as _losses
+from jrnn._checks import check_bool, check_int, check_positive_int
 from jrnn._shapes import as_f32, broadcast_left, match_elementwise
 
 __all__ = [
     "AutoAccuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "ExpOfMean",
     "MeanAbsoluteError",
     "MeanSquaredError",
     "Metric",
     "MetricFunction",
+    "Perplexity",
     "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
     "get",
+    "in_top_k",
     "result",
     "weighted_total_and_count",
 ]
@@ -189,18 +196,131 @@ class SparseCategoricalAccuracy(Metric):
     name: str = field(default="sparse_categorical_accuracy", kw_only=True)
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
-        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-            y_true = y_true[..., 0]
-        if y_pred.ndim < 1 or y_true.shape != y_pred.shape[:-1]:
-            raise ValueError(
-                f"{self.name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
-                f"{tuple(y_pred.shape)}, expected y_true shape {tuple(y_pred.shape[:-1])} "
-                "(or with a trailing 1)"
-            )
+        y_true, y_pred = _sparse_labels(self.name, y_true, y_pred)
         # Compared as floats like Keras (a label 1.5 matches nothing).
         hits = as_f32(y_true) == jnp.argmax(y_pred, axis=-1).astype(jnp.float32)
         return hits.astype(jnp.float32)
+
+
+def _sparse_labels(name: str, y_true, y_pred):
+    """(labels (...), y_pred (..., C)) as arrays, a trailing 1 on the labels dropped;
+    a ValueError naming the metric when the shapes do not pair up."""
+    y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if y_pred.ndim < 1 or y_true.shape != y_pred.shape[:-1]:
+        raise ValueError(
+            f"{name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
+            f"{tuple(y_pred.shape)}, expected y_true shape {tuple(y_pred.shape[:-1])} "
+            "(or with a trailing 1)"
+        )
+    return y_true, y_pred
+
+
+def in_top_k(targets, predictions, k: int) -> jnp.ndarray:
+    """Whether each target class is among the `k` highest predictions (TensorFlow's
+    `tf.math.in_top_k`, Keras's `ops.in_top_k`): True where fewer than k classes score
+    strictly higher than the target, so ties at the k-th place count as in the top k.
+    A NaN prediction for the target is never in the top k.
+
+    Shapes: targets (...) integer class ids, predictions (..., C). Returns (...) bool.
+    """
+    k = check_positive_int("k", k)
+    targets, predictions = _sparse_labels("in_top_k", targets, predictions)
+    if not jnp.issubdtype(targets.dtype, jnp.integer):
+        raise TypeError(f"targets: got dtype {targets.dtype}, expected integer class ids")
+    predictions = as_f32(predictions)
+    at_target = jnp.take_along_axis(predictions, targets[..., None].astype(jnp.int32), -1)
+    at_target = jnp.where(jnp.isnan(at_target), -jnp.inf, at_target)
+    return jnp.sum(predictions > at_target, axis=-1) < k
+
+
+@dataclass(frozen=True)
+class SparseTopKCategoricalAccuracy(Metric):
+    """Whether the integer label is among the `k` highest predictions (Keras's
+    `sparse_top_k_categorical_accuracy`; ties as `in_top_k`).
+
+    Shapes: y_true (...) or (..., 1) integer labels, y_pred (..., C). Per example (...).
+    """
+
+    k: int = 5
+    name: str = field(default="sparse_top_k_categorical_accuracy", kw_only=True)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive_int("k", self.k)
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = _sparse_labels(self.name, y_true, y_pred)
+        return in_top_k(y_true.astype(jnp.int32), y_pred, self.k).astype(jnp.float32)
+
+
+@dataclass(frozen=True)
+class TopKCategoricalAccuracy(Metric):
+    """Whether the one-hot label's class is among the `k` highest predictions (Keras's
+    `top_k_categorical_accuracy`: `in_top_k(argmax(y_true), y_pred, k)`).
+
+    Shapes: y_true and y_pred (..., C). Per example (...).
+    """
+
+    k: int = 5
+    name: str = field(default="top_k_categorical_accuracy", kw_only=True)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive_int("k", self.k)
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+        if y_true.shape != y_pred.shape:
+            raise ValueError(
+                f"{self.name}: got y_true shape {tuple(y_true.shape)} and y_pred shape "
+                f"{tuple(y_pred.shape)}, expected equal shapes (..., num_classes); for "
+                "integer labels use sparse_top_k_categorical_accuracy"
+            )
+        return in_top_k(jnp.argmax(y_true, axis=-1), y_pred, self.k).astype(jnp.float32)
+
+
+class ExpOfMean(NamedTuple):
+    """Summed `(total, count)` of a metric whose value is `exp(total / count)` rather
+    than the mean (perplexity); the training loop sums it like any other pair."""
+
+    total: jnp.ndarray
+    count: jnp.ndarray
+
+
+@dataclass(frozen=True)
+class Perplexity(Metric):
+    """A language model's perplexity: `exp` of the mean cross-entropy per token,
+    `exp(Σ w·CE / Σ w)` over every unmasked step seen (KerasNLP's `Perplexity`).
+
+    With `from_logits=True`, y_pred are logits (or log-probabilities); otherwise
+    probabilities, clipped like the sparse categorical crossentropy. `mask_token_id`:
+    labels equal to it do not count (besides the model's own mask). Shapes: y_true (...)
+    or (..., 1) integer labels, y_pred (..., C). `update` returns an `ExpOfMean`.
+    """
+
+    from_logits: bool = False
+    mask_token_id: int | None = None
+    name: str = field(default="perplexity", kw_only=True)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_bool("from_logits", self.from_logits)
+        if self.mask_token_id is not None:
+            check_int("mask_token_id", self.mask_token_id, minimum=0)
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_true, y_pred = _sparse_labels(self.name, y_true, y_pred)
+        loss = _losses.SparseCategoricalCrossentropy(from_logits=self.from_logits)
+        return loss.per_example(y_true, y_pred)
+
+    def update(self, y_true, y_pred, sample_weight=None, mask=None):
+        if self.mask_token_id is not None:
+            labels, _ = _sparse_labels(self.name, y_true, y_pred)
+            keep = labels != self.mask_token_id
+            mask = keep if mask is None else jnp.logical_and(mask, keep)
+        return ExpOfMean(*super().update(y_true, y_pred, sample_weight, mask))
 
 
 @dataclass(frozen=True)
@@ -278,6 +398,10 @@ _BY_NAME: dict[str, type[Metric]] = {
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
     "MeanAbsoluteError": MeanAbsoluteError,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "TopKCategoricalAccuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "SparseTopKCategoricalAccuracy": SparseTopKCategoricalAccuracy,
 }
 _ACCURACY = ("accuracy", "acc")
 
@@ -290,7 +414,8 @@ def get(identifier, loss=None) -> Metric:
     """Resolve a metric the way `keras.Model.compile(metrics=[...])` does.
 
     A string's metric is named by the string, as in Keras's history (`"mse"` → `"mse"`).
-    `"accuracy"`/`"acc"` is resolved by the loss (any `jrnn.losses.get` identifier):
+    `"perplexity"` takes `from_logits` from the loss (a logits crossentropy or a
+    `HeadLoss`: True). `"accuracy"`/`"acc"` is resolved by the loss (any `jrnn.losses.get` identifier):
     binary crossentropy → `BinaryAccuracy`, categorical → `CategoricalAccuracy`, sparse
     categorical → `SparseCategoricalAccuracy`, any other loss → `AutoAccuracy` (Keras 3's
     rule by shapes). Keras 3 decides by shapes only, which also differs for multi-label
@@ -321,11 +446,15 @@ def get(identifier, loss=None) -> Metric:
             if isinstance(loss, _losses.SparseCategoricalCrossentropy):
                 return SparseCategoricalAccuracy(name=identifier)
             return AutoAccuracy(name=identifier)
+        if identifier in ("perplexity", "Perplexity"):
+            # from the loss: a logits crossentropy, or a HeadLoss (logits when evaluated)
+            logits = getattr(loss, "from_logits", False) or isinstance(loss, _losses.HeadLoss)
+            return Perplexity(from_logits=logits, name=identifier)
         if identifier not in _BY_NAME:
             raise ValueError(
                 f"metrics: got {identifier!r}, expected one of "
-                f"{sorted([*_ACCURACY, *_BY_NAME])}, a jrnn.metrics.Metric or a callable "
-                "fn(y_true, y_pred) -> per-example values"
+                f"{sorted([*_ACCURACY, 'perplexity', *_BY_NAME])}, a jrnn.metrics.Metric or "
+                "a callable fn(y_true, y_pred) -> per-example values"
             )
         cls = _BY_NAME[identifier]
         if cls is BinaryAccuracy and _logits_bce(loss):

@@ -15,6 +15,7 @@ state instead of storing it; `reset_states` gives zeros.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,15 @@ from jrnn._model_config import (
 )
 from jrnn._serialize import register_builtin
 from jrnn.layers.base import CallNode, InputSpec, Layer, Node, shape_dtype
+
+
+class Head(NamedTuple):
+    """The last layer call of a model output: its input `features`, the `layer`, and
+    the layer's `params` (see `Model.apply_with_heads`)."""
+
+    features: Any
+    layer: Layer
+    params: Any
 
 
 def _is_node(v) -> bool:
@@ -134,25 +144,49 @@ class Model:
         drops). Stateful RNN layers start from `variables["state"]` and return their
         final carries in `new_state`.
         """
-        inputs = self._as_input_list(x)
-        specs = [shape_dtype(v) for v in inputs]
-        self._check_shapes(specs, batch=False)
-        self.check_variables(variables, specs)
-        self.check_inputs(inputs)
-        y, _, new_state, _ = self._run(variables, inputs, training=training, key=key)
+        y, _, new_state, _ = self._checked_run(variables, x, training, key)
         return y, new_state
 
     def apply_with_mask(self, variables, x, *, training: bool = False, key=None):
         """As `apply`, also returning the outputs' masks: (outputs, masks, new_state).
         A mask is (B, T) bool for sequence outputs of masked inputs, else None; the
         training loop uses it so sequence losses skip padding."""
+        y, masks, new_state, _ = self._checked_run(variables, x, training, key)
+        return y, masks, new_state
+
+    def apply_with_heads(self, variables, x, *, training: bool = False, key=None):
+        """As `apply_with_mask`, also returning each output's head: (outputs, masks,
+        new_state, heads), heads a list in output order (`jax.tree.leaves(outputs)`) of
+        `Head(features, layer, params)` (None for an output that is a model input): the input of the layer call that produces the
+        output, the layer, and its parameters. The training loop gives them to a
+        `jrnn.losses.HeadLoss`; when the loss uses only the head's input, XLA drops the
+        head's full output (a vocabulary-sized GEMM) from the compiled step."""
+        y, masks, new_state, env = self._checked_run(variables, x, training, key)
+        params = variables.get("params", {})
+        heads = []
+        for node in jax.tree.leaves(self.outputs, is_leaf=_is_node):
+            if node.call is None:  # an output that is a model input has no layer
+                heads.append(None)
+                continue
+            layer = node.call.layer
+            features, _, _ = _gather(env, node.call)
+            heads.append(Head(features, layer, params.get(self.name_of(layer), {})))
+        return y, masks, new_state, heads
+
+    def output_layers(self) -> list:
+        """The layer producing each output, in output order (None for an output that is
+        a model input)."""
+        nodes = jax.tree.leaves(self.outputs, is_leaf=_is_node)
+        return [None if n.call is None else n.call.layer for n in nodes]
+
+    def _checked_run(self, variables, x, training, key):
+        """`_run` after checking the inputs' shapes, the variables and the input values."""
         inputs = self._as_input_list(x)
         specs = [shape_dtype(v) for v in inputs]
         self._check_shapes(specs, batch=False)
         self.check_variables(variables, specs)
         self.check_inputs(inputs)
-        y, masks, new_state, _ = self._run(variables, inputs, training=training, key=key)
-        return y, masks, new_state
+        return self._run(variables, inputs, training=training, key=key)
 
     def _run(self, variables, inputs, *, training, key, collect=False):
         params = variables.get("params", {})
@@ -182,7 +216,7 @@ class Model:
                 per_call.append(y)
         out = _map_nodes(lambda n: env[id(n)][0], self.outputs)
         masks = _map_nodes(lambda n: env[id(n)][1], self.outputs)
-        return out, masks, new_state, per_call
+        return out, masks, new_state, per_call if collect else env
 
     def check_inputs(self, x) -> None:
         """Host-side checks (e.g. token ids in range) of concrete inputs; fit calls it on

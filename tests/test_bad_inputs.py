@@ -1432,6 +1432,32 @@ ROWS += [
     ),
 ]
 
+# ---- top-k and perplexity metrics
+ROWS += [
+    bad(ValueError, "k: got 0", jrnn.metrics.in_top_k, np.array([1]), np.ones((1, 3)), 0),
+    bad(
+        TypeError,
+        "targets: got dtype float32",
+        jrnn.metrics.in_top_k,
+        np.array([1.0], np.float32),
+        np.ones((1, 3)),
+        1,
+    ),
+    bad(
+        ValueError,
+        "in_top_k: got y_true shape",
+        jrnn.metrics.in_top_k,
+        np.array([1, 2]),
+        np.ones((1, 3)),
+        1,
+    ),
+    bad(ValueError, "k: got 0", jrnn.metrics.SparseTopKCategoricalAccuracy, 0),
+    bad(TypeError, "k: got '3'", jrnn.metrics.SparseTopKCategoricalAccuracy, "3"),
+    bad(TypeError, "k: got 1.5", jrnn.metrics.TopKCategoricalAccuracy, 1.5),
+    bad(TypeError, "from_logits: got 'yes'", jrnn.metrics.Perplexity, from_logits="yes"),
+    bad(ValueError, "mask_token_id: got -1", jrnn.metrics.Perplexity, mask_token_id=-1),
+]
+
 # ---- booleans, export options, decoder and metric edge cases
 ROWS += [
     bad(TypeError, "lower: got 'no'", jrnn.Tokenizer, lower="no"),
@@ -1929,6 +1955,9 @@ EXEMPT: dict[str, str] = {
     "jrnn.cells.RecurrentCell": "a typing.Protocol, not called",
     "jrnn.callbacks.Callback": "base class: no constructor arguments",
     "jrnn.losses.Loss": "base class: no constructor arguments",
+    "jrnn.losses.HeadLoss": "base class: no constructor arguments",
+    "jrnn.metrics.ExpOfMean": "a NamedTuple container of two sums, stored as given",
+    "jrnn.models.Head": "a NamedTuple container: Model.apply_with_heads fills it",
     "jrnn.losses.MeanAbsoluteError": "no constructor arguments",
     "jrnn.metrics.Metric": "base class: no constructor arguments",
     "jrnn.TrainState": "a NamedTuple container: fields are stored as given (fit checks them)",

@@ -15,6 +15,7 @@ import numpy as np
 
 from jrnn._checks import check_int, check_positive_int
 from jrnn._distributed import host_copy, is_primary
+from jrnn.metrics import ExpOfMean
 from jrnn.models import Model
 from jrnn.training import _resume
 from jrnn.training._batches import (
@@ -348,12 +349,18 @@ def _zeros(model_state, mesh):
 
 
 def _means(acc, prefix="") -> dict:
-    """Means from summed (total, count) pairs, keys sorted (as Keras 3's logs)."""
+    """Means from summed (total, count) pairs, keys sorted (as Keras 3's logs); the
+    exp of the mean for an `ExpOfMean` pair (perplexity)."""
     values = jax.device_get(acc)
-    return {
-        prefix + k: float(values[k][0] / values[k][1]) if values[k][1] > 0 else 0.0
-        for k in sorted(values)
-    }
+    logs = {}
+    for k in sorted(values):
+        total, count = values[k]
+        mean = float(total / count) if count > 0 else 0.0
+        if isinstance(values[k], ExpOfMean):
+            with np.errstate(over="ignore"):  # a diverged model's perplexity is inf
+                mean = float(np.exp(mean))
+        logs[prefix + k] = mean
+    return logs
 
 
 def _check_model(model) -> None:

@@ -47,13 +47,18 @@ class Objective:
         """The same objective without class weights (Keras applies them in training only)."""
         return Objective(self.names, self.single, self.losses, self.weights, self.metrics)
 
-    def batch_sums(self, y_true, y_pred, out_masks, valid, sample_weight=None):
+    def batch_sums(
+        self, y_true, y_pred, out_masks, valid, sample_weight=None, heads=None, key=None
+    ):
         """One batch's loss and metric sums.
 
         y_true, y_pred, out_masks: the model's output structure (an array for one output;
         a list, or a dict by output name, for several); out_masks holds each output's
         (B, T) mask or None. valid: (B,) bool, False for the rows that pad a short batch.
         sample_weight: None, one array for every output, or one per output.
+        heads, key: in training, `Model.apply_with_heads`'s heads and the step's PRNG
+        key: an output whose loss is a `HeadLoss` is then trained from its head's input
+        (`head_per_example`); without them (evaluation) every loss sees y_pred.
         Returns (loss, sums): loss the scalar `Σ_k weight_k · loss_k`, and sums a dict
         {log key: (total, count)} whose ratio over batches is the epoch's value.
         """
@@ -66,9 +71,18 @@ class Objective:
         for k, name in enumerate(self.names):
             y_t, y_p = trues[k], preds[k]
             mask = _row_and_step_mask(valid, y_p, masks[k] if k < len(masks) else None)
-            if self.losses[k] is not None:
+            fn = self.losses[k]
+            if fn is not None:
                 sw = _times(weights[k], self._class_weights(y_t, y_p))
-                value = self.weights[k] * self.losses[k](y_t, y_p, sample_weight=sw, mask=mask)
+                if heads is not None and isinstance(fn, losses_lib.HeadLoss):
+                    features, layer, params = heads[k]
+                    per_example = fn.head_per_example(
+                        y_t, features, layer, params, jax.random.fold_in(key, k)
+                    )
+                    value = losses_lib.reduce_weighted(per_example, sw, mask)
+                else:
+                    value = fn(y_t, y_p, sample_weight=sw, mask=mask)
+                value = self.weights[k] * value
                 total = total + value
                 if not self.single:
                     sums[f"{name}_loss"] = (value * n, n)
@@ -202,6 +216,9 @@ def build_objective(model, loss, metrics=None, loss_weights=None, class_weight=N
     names = tuple(model.output_names)
     single = len(names) == 1 and not isinstance(model.outputs, (list, tuple, dict))
     losses = _per_output_arg("loss", loss, names, single, resolve=_loss_or_none)
+    for fn, name, layer in zip(losses, names, model.output_layers()):
+        if isinstance(fn, losses_lib.HeadLoss):
+            fn.check_head(layer, "the output" if single else f"the output {name!r}")
     weights = _loss_weights(loss_weights, names, single)
     if single:
         metric_args = [metrics]
@@ -315,10 +332,12 @@ def _class_weight(value, single):
 def host_checks(model, params, objective: Objective):
     """`check(x, y)` for fit and evaluate's data: the model's input checks (token ids in
     range) and the class labels of every output trained with sparse categorical
-    cross-entropy: integers in [0, number of classes), which JAX would otherwise clamp or
+    cross-entropy or a `HeadLoss`: integers in [0, number of classes), which JAX would otherwise clamp or
     wrap silently. The class counts come from the model's output shapes, found once
     (`jax.eval_shape`) from the first x checked."""
-    sparse = [isinstance(fn, losses_lib.SparseCategoricalCrossentropy) for fn in objective.losses]
+    # A HeadLoss's labels are class ids of its head's output too.
+    sparse_losses = (losses_lib.SparseCategoricalCrossentropy, losses_lib.HeadLoss)
+    sparse = [isinstance(fn, sparse_losses) for fn in objective.losses]
     classes = []
 
     def check(x, y):

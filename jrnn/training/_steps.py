@@ -34,6 +34,9 @@ def cached(builder):
     return build
 
 
+_LOSS_STREAM = 2**31 - 1  # far above any model's number of layer calls
+
+
 def _all_finite(tree):
     leaves = [
         jnp.all(jnp.isfinite(a))
@@ -55,11 +58,19 @@ def make_train_step(model, objective, optimizer):
 
         def objective_fn(params):
             v = {"params": params, "state": state.model_state}
-            y_pred, out_masks, new_model_state = model.apply_with_mask(
+            y_pred, out_masks, new_model_state, heads = model.apply_with_heads(
                 v, batch["x"], training=True, key=key
             )
+            # The losses' own stream: the model's calls use fold_in(key, i) for call i.
+            loss_key = jax.random.fold_in(key, _LOSS_STREAM)
             loss, sums = objective.batch_sums(
-                batch["y"], y_pred, out_masks, batch["valid"], batch.get("sample_weight")
+                batch["y"],
+                y_pred,
+                out_masks,
+                batch["valid"],
+                batch.get("sample_weight"),
+                heads=heads,
+                key=loss_key,
             )
             probe = objective.probability_probe(y_pred, out_masks, batch["valid"])
             return loss, (sums, probe, new_model_state)
