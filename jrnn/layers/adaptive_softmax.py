@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_bool, check_int, check_key, shape_error
+from jrnn._ops import add_bias
 from jrnn.layers.base import Layer, as_float, shape_dtype
 from jrnn.losses import HeadLoss
 
@@ -194,7 +195,7 @@ class AdaptiveSoftmax(Layer):
         head = params["head"]
         logits = jnp.matmul(x, head["kernel"].astype(x.dtype))
         if self.head_bias:
-            logits = logits + head["bias"].astype(x.dtype)
+            logits = add_bias(logits, head["bias"])
         return jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
 
     def _tail_log_softmax(self, params, x, i: int):
