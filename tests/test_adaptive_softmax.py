@@ -113,7 +113,7 @@ def test_parity_with_torch(head_bias):
         return jnp.mean(layer.loss_per_example(p, v, LABELS))
 
     close(layer.loss_per_example(params, x, LABELS), -output.detach().numpy())
-    (value, (grads, grad_x)) = jax.value_and_grad(mean_loss, argnums=(0, 1))(params, x)
+    (value, (grads, grad_x)) = jax.jit(jax.value_and_grad(mean_loss, argnums=(0, 1)))(params, x)
     close(value, loss.item())
     close(grad_x, tx.grad.numpy())
     close(grads["head"]["kernel"], module.head.weight.grad.numpy().T)
@@ -165,6 +165,17 @@ def test_out_of_range_labels_give_nan():
     ):
         assert np.isnan(np.asarray(got)[[1, 5]]).all()
         assert np.isfinite(np.delete(np.asarray(got), [1, 5])).all()
+    # pad ids at masked steps: the masked mean and its gradients stay finite
+    valid = (labels >= 0) & (labels < C)
+
+    x = features()
+
+    def masked_mean(p):
+        values = layer.loss_per_example(p, x, labels)
+        return jrnn.losses.reduce_weighted(values, mask=valid)
+
+    value, grads = jax.jit(jax.value_and_grad(masked_mean))(params)
+    assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree.leaves([value, grads]))
 
 
 def test_mask_passes_through_and_loss_class_attributes():
