@@ -186,6 +186,13 @@ LAYERS = {
         uses_mask=True,
     ),
     "griffin_block": Case(lambda: L.GriffinBlock(F, rnn_width=4, mlp_expansion=2), uses_mask=True),
+    # F = 3 features: div_value 1.5 gives tail widths 3 // 1.5 = 2 and 3 // 2.25 = 1
+    "adaptive_softmax": Case(
+        lambda: L.AdaptiveSoftmax(6, [2, 4], div_value=1.5), out_shape=(B, T, 6)
+    ),
+    "adaptive_softmax_head_bias": Case(
+        lambda: L.AdaptiveSoftmax(V, [3], head_bias=True, div_value=1.0), out_shape=(B, T, V)
+    ),
     "layer_normalization": Case(lambda: L.LayerNormalization()),
     "layer_normalization_time_and_features": Case(
         lambda: L.LayerNormalization(axis=[1, -1], epsilon=1e-5, center=False)

@@ -1202,6 +1202,55 @@ ROWS += [
     bad(ValueError, "package: got 'a>b'", jrnn.saving.register_serializable, package="a>b"),
 ]
 
+# ---- adaptive softmax
+ASM = L.AdaptiveSoftmax
+ASL = jrnn.layers.adaptive_softmax.AdaptiveSoftmaxLoss  # rows under ASM until jrnn.losses has it
+ROWS += [
+    bad(ValueError, r"cutoffs: got \[6, 3\], expected", ASM, 10, [6, 3]),
+    bad(ValueError, r"cutoffs: got \[3, 3\], expected", ASM, 10, [3, 3]),
+    bad(ValueError, r"cutoffs: got \[0, 3\], expected", ASM, 10, [0, 3]),
+    bad(ValueError, r"cutoffs: got \[3, 10\], expected", ASM, 10, [3, 10]),
+    bad(ValueError, r"cutoffs: got \[\], expected", ASM, 10, []),
+    bad(TypeError, r"cutoffs\[1\]: got 6.5", ASM, 10, [3, 6.5]),
+    bad(TypeError, "cutoffs: got '3'", ASM, 10, "3"),
+    bad(ValueError, "num_classes: got 1", ASM, 1, [1]),
+    bad(ValueError, "div_value: got 0.0", ASM, 10, [3], div_value=0.0),
+    bad(TypeError, "div_value: got None", ASM, 10, [3], div_value=None),
+    bad(TypeError, "head_bias: got 'yes'", ASM, 10, [3], head_bias="yes"),
+    bad(
+        ValueError,
+        r"x: got 3 features, expected at least div_value\*\*2",
+        ASM,
+        via=lambda: ASM(10, [3, 6]).init(KEY, X2),
+    ),
+    bad(
+        ValueError,
+        r"x: got shape \(2, 3\), expected \(\.\.\., 4\)",
+        ASM,
+        via=lambda: ASM(10, [3], div_value=2.0).apply({"head": {"kernel": np.zeros((4, 4))}}, X2),
+    ),
+    bad(
+        ValueError,
+        r"labels: got shape \(3,\), expected \(2,\)",
+        ASM,
+        via=lambda: ASM(10, [3], div_value=2.0).loss_per_example(
+            {"head": {"kernel": np.zeros((3, 4))}}, X2, np.zeros(3, np.int32)
+        ),
+    ),
+    bad(
+        ValueError,
+        r"y_true: got shape \(3,\), expected \(2,\)",
+        ASM,
+        via=lambda: ASL().per_example(np.zeros(3, np.int32), np.zeros((2, 10))),
+    ),
+    bad(
+        TypeError,
+        "layer: got Dense, expected an AdaptiveSoftmax",
+        ASM,
+        via=lambda: ASL().head_per_example(np.zeros(2, np.int32), X2, L.Dense(10), {}, KEY),
+    ),
+]
+
 # ---- methods of the data classes (METHOD_OWNERS: every public method has a row)
 TOK = jrnn.Tokenizer
 DS = jrnn.Dataset

@@ -2,6 +2,7 @@
 `y = layer.apply(params, x, ...)`; compose them with `jrnn.Sequential` or `jrnn.Model`."""
 
 from jrnn._serialize import register_builtin
+from jrnn.layers.adaptive_softmax import AdaptiveSoftmax
 from jrnn.layers.attention import AdditiveAttention, Attention
 from jrnn.layers.base import Input, Layer
 from jrnn.layers.conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
@@ -24,6 +25,7 @@ from jrnn.layers.reshaping import Flatten
 
 register_builtin(
     Activation,
+    AdaptiveSoftmax,
     Add,
     AdditiveAttention,
     Attention,
@@ -57,6 +59,7 @@ register_builtin(
 
 __all__ = [
     "Activation",
+    "AdaptiveSoftmax",
     "Add",
     "AdditiveAttention",
     "Attention",

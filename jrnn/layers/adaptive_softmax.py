@@ -1,0 +1,297 @@
+"""The adaptive softmax (Grave et al. 2017, "Efficient softmax approximation for GPUs",
+https://arxiv.org/abs/1609.04309) as a layer, and the loss that trains it.
+
+The classes are sorted by frequency (0 the most frequent) and split by `cutoffs`
+c_1 < ... < c_K into a shortlist [0, c_1) and K tail clusters [c_i, c_{i+1}) (with
+c_{K+1} = num_classes). The head scores the shortlist and one entry per cluster; cluster i
+scores its own classes through a narrow projection of width H // div_value**(i+1), which
+is where the saving comes from: the rare classes get small vectors.
+
+    log p(y | x) = head(x)[y]                                   y in the shortlist
+    log p(y | x) = head(x)[S + i] + tail_i(x)[y - c_i]          y in cluster i
+
+with head = log_softmax(x @ W_head (+ b)) over S + K entries (S = c_1) and
+tail_i = log_softmax(x @ P_i @ O_i) over the cluster's V_i = c_{i+1} - c_i classes.
+The layout is PyTorch's `nn.AdaptiveLogSoftmaxWithLoss`, its kernels transposed to
+jrnn's (in, out) layout.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jrnn._checks import check_bool, check_int, check_key, shape_error
+from jrnn._ops import add_bias
+from jrnn.layers.base import Layer, as_float, shape_dtype
+from jrnn.losses import HeadLoss
+
+
+def _torch_linear_init(key, shape, fan_in: int):
+    """PyTorch's default nn.Linear initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def _check_cutoffs(cutoffs, num_classes: int) -> list[int]:
+    """`cutoffs` as a list of ints, strictly increasing, each in (0, num_classes)."""
+    if isinstance(cutoffs, (str, bytes)) or not isinstance(cutoffs, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"cutoffs: got {cutoffs!r} of type {type(cutoffs).__name__}, expected a list of "
+            f"increasing integers in (0, num_classes={num_classes}), e.g. [2000, 10000]"
+        )
+    values = [check_int(f"cutoffs[{i}]", c) for i, c in enumerate(list(cutoffs))]
+    increasing = all(a < b for a, b in zip(values, values[1:]))
+    if not values or not increasing or values[0] <= 0 or values[-1] >= num_classes:
+        raise ValueError(
+            f"cutoffs: got {values}, expected a non-empty list of strictly increasing "
+            f"integers in (0, num_classes={num_classes}), e.g. [2000, 10000]"
+        )
+    return values
+
+
+def _check_div_value(div_value) -> float:
+    if isinstance(div_value, bool) or not isinstance(div_value, (int, float, np.number)):
+        raise TypeError(
+            f"div_value: got {div_value!r} of type {type(div_value).__name__}, expected a "
+            f"number > 0"
+        )
+    if not div_value > 0 or not math.isfinite(div_value):
+        raise ValueError(f"div_value: got {div_value!r}, expected a finite number > 0")
+    return float(div_value)
+
+
+def _squeeze_labels(labels, batch_shape: tuple, name: str):
+    """Labels (...) or (..., 1) matching `batch_shape`, as int32 (floats truncated, as
+    Keras's sparse crossentropy does)."""
+    labels = jnp.asarray(labels)
+    if not (
+        jnp.issubdtype(labels.dtype, jnp.integer) or jnp.issubdtype(labels.dtype, jnp.floating)
+    ):
+        raise TypeError(f"{name}: got dtype {labels.dtype}, expected integer class ids")
+    if labels.ndim == len(batch_shape) + 1 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if tuple(labels.shape) != tuple(batch_shape):
+        raise shape_error(name, labels.shape, f"{tuple(batch_shape)} (or with a trailing 1)")
+    return labels.astype(jnp.int32)
+
+
+def _nan_outside(values, labels, num_classes: int):
+    """NaN where a label is outside [0, num_classes): a wrong id shows, not a clamped one."""
+    valid = (labels >= 0) & (labels < num_classes)
+    return jnp.where(valid, values, jnp.nan)
+
+
+class AdaptiveSoftmax(Layer):
+    """The adaptive softmax output layer: features (..., H) -> log-probabilities
+    (..., num_classes) (PyTorch's `AdaptiveLogSoftmaxWithLoss.log_prob`); see the module
+    docstring for the equations. Any leading axes (batch, time); the mask passes through.
+
+    Args:
+      num_classes: the number of classes C >= 2, sorted by frequency (0 the most common).
+      cutoffs: strictly increasing ints in (0, C): the shortlist is [0, cutoffs[0]),
+        cluster i holds [cutoffs[i], cutoffs[i+1]) (the last ends at C).
+      div_value: cluster i projects the H features to H // div_value**(i+1) dimensions;
+        each such width must be >= 1 (checked by `init`, which knows H).
+      head_bias: give the head a bias (PyTorch's `head_bias`; off in the paper's code).
+
+    Parameters (S = cutoffs[0], K = len(cutoffs), h_i = H // div_value**(i+1), V_i the
+    size of cluster i), PyTorch's weights transposed::
+
+      {"head": {"kernel": (H, S + K), "bias": (S + K,) with head_bias},
+       "tail_0": {"proj": (H, h_0), "out": (h_0, V_0)}, ..., "tail_{K-1}": {...}}
+
+    initialised like PyTorch's nn.Linear, U(±1/sqrt(fan_in)).
+
+    `loss_per_example(params, x, labels)` gives -log p(label) without the full
+    (..., C) output (what `AdaptiveSoftmaxLoss` trains with). Labels outside [0, C) cannot
+    be refused under jit (nor should a pad id at a masked step be): their loss is NaN.
+    Outputs are float32 at least (bf16 features give float32 log-probabilities).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        cutoffs,
+        div_value: float = 4.0,
+        head_bias: bool = False,
+        *,
+        name=None,
+    ):
+        super().__init__(name=name)
+        self.num_classes = check_int("num_classes", num_classes, minimum=2)
+        self.cutoffs = _check_cutoffs(cutoffs, self.num_classes)
+        self.div_value = _check_div_value(div_value)
+        self.head_bias = check_bool("head_bias", head_bias)
+
+    # -- structure ------------------------------------------------------------------------
+    @property
+    def shortlist_size(self) -> int:
+        return self.cutoffs[0]
+
+    @property
+    def num_clusters(self) -> int:
+        return len(self.cutoffs)
+
+    def cluster_bounds(self) -> list[tuple[int, int]]:
+        """[(start, stop)] of the class ids of each tail cluster."""
+        edges = [*self.cutoffs, self.num_classes]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def tail_widths(self, features: int) -> list[int]:
+        """h_i = features // div_value**(i+1), PyTorch's formula (floor of a float)."""
+        return [int(features // self.div_value ** (i + 1)) for i in range(self.num_clusters)]
+
+    # -- parameters -----------------------------------------------------------------------
+    def init(self, key, x):
+        self.check_rank(x, range(1, 64), "(..., features), at least one axis")
+        features = shape_dtype(x).shape[-1]
+        widths = self._check_widths(features)
+        keys = jax.random.split(check_key("key", key), 2 + 2 * self.num_clusters)
+        head_size = self.shortlist_size + self.num_clusters
+        head = {"kernel": _torch_linear_init(keys[0], (features, head_size), features)}
+        if self.head_bias:
+            head["bias"] = _torch_linear_init(keys[1], (head_size,), features)
+        params = {"head": head}
+        for i, (width, (start, stop)) in enumerate(zip(widths, self.cluster_bounds())):
+            params[f"tail_{i}"] = {
+                "proj": _torch_linear_init(keys[2 + 2 * i], (features, width), features),
+                "out": _torch_linear_init(keys[3 + 2 * i], (width, stop - start), width),
+            }
+        return params
+
+    def _check_widths(self, features: int) -> list[int]:
+        widths = self.tail_widths(features)
+        if features < 1 or widths[-1] < 1:
+            raise ValueError(
+                f"{self.label}: x: got {features} features, expected at least "
+                f"div_value**{self.num_clusters} = {self.div_value**self.num_clusters:g} so "
+                f"that every tail projection width features // div_value**(i+1) is >= 1 "
+                f"(got widths {widths}); lower div_value or use fewer cutoffs"
+            )
+        return widths
+
+    # -- computation ----------------------------------------------------------------------
+    def _features(self, params, x):
+        """x (..., H) as floats of the kernel's dtype, its width checked."""
+        kernel = params["head"]["kernel"]
+        x = as_float(jnp.asarray(x), kernel.dtype)
+        rows = jnp.shape(kernel)[0]
+        if x.ndim < 1 or x.shape[-1] != rows:
+            raise shape_error(
+                f"{self.label}: x",
+                x.shape,
+                f"(..., {rows}) to match its head kernel {tuple(kernel.shape)}",
+            )
+        return x
+
+    def _head_log_softmax(self, params, x):
+        """(..., S + K): log-probabilities of the shortlist classes and of each cluster."""
+        head = params["head"]
+        logits = jnp.matmul(x, head["kernel"].astype(x.dtype))
+        if self.head_bias:
+            logits = add_bias(logits, head["bias"])
+        return jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
+
+    def _tail_log_softmax(self, params, x, i: int):
+        """(..., V_i): log p(class | cluster i), through the narrow projection h_i."""
+        tail = params[f"tail_{i}"]
+        hidden = jnp.matmul(x, tail["proj"].astype(x.dtype))
+        logits = jnp.matmul(hidden, tail["out"].astype(x.dtype))
+        return jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
+
+    def log_prob(self, params, x):
+        """Log-probabilities of every class, (..., H) -> (..., num_classes)."""
+        x = self._features(params, x)
+        head = self._head_log_softmax(params, x)
+        parts = [head[..., : self.shortlist_size]]
+        for i in range(self.num_clusters):
+            cluster = head[..., self.shortlist_size + i, None]
+            parts.append(cluster + self._tail_log_softmax(params, x, i))
+        return jnp.concatenate(parts, axis=-1)
+
+    def call(self, params, x, *, state=None, mask=None, training=False, key=None):
+        return self.log_prob(params, x), None
+
+    def predict(self, params, x):
+        """The most probable class ids (...) int32 (PyTorch's `predict`)."""
+        return jnp.argmax(self.log_prob(params, x), axis=-1).astype(jnp.int32)
+
+    def loss_per_example(self, params, x, labels):
+        """-log p(label | x), (...,) float32, for features x (..., H) and integer labels
+        (...) or (..., 1): PyTorch's `-output`.
+
+        Static shapes under jit: every cluster's log-softmax is computed for every row
+        (the saving is the narrow tails, not skipped rows), and each row keeps the head
+        entry of its label (or of its label's cluster) plus, in a cluster, the label's
+        entry there. The full (..., num_classes) array is never built.
+        """
+        x = self._features(params, x)
+        labels = _squeeze_labels(labels, x.shape[:-1], f"{self.label}: labels")
+        # cluster 0 is the shortlist; cluster i + 1 is tail i
+        cluster = sum((labels >= c).astype(jnp.int32) for c in self.cutoffs)
+        head_index = jnp.where(cluster == 0, labels, self.shortlist_size + cluster - 1)
+        log_p = _gather(self._head_log_softmax(params, x), head_index)
+        for i, (start, stop) in enumerate(self.cluster_bounds()):
+            # clipped so that rows of other clusters gather a valid (then unused) entry
+            local = jnp.clip(labels - start, 0, stop - start - 1)
+            in_tail = _gather(self._tail_log_softmax(params, x, i), local)
+            log_p = log_p + jnp.where(cluster == i + 1, in_tail, 0.0)
+        return _nan_outside(-log_p, labels, self.num_classes)
+
+    # -- the layer-step protocol (see Layer): each step on its own, no carry -----------------
+    def step_error(self):
+        return None
+
+    def step(self, params, carry, x_t, *, mask_t=None):
+        return None, self.log_prob(params, x_t)
+
+    def step_input_size(self, params):
+        return params["head"]["kernel"].shape[0]
+
+
+def _at_least_f32(x):
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def _gather(values, index):
+    """values (..., N), index (...) int -> values[..., index] (...)."""
+    return jnp.take_along_axis(values, index[..., None], axis=-1)[..., 0]
+
+
+@dataclass(frozen=True)
+class AdaptiveSoftmaxLoss(HeadLoss):
+    """The negative log-likelihood of an `AdaptiveSoftmax` output layer.
+
+    Training (`head_per_example`): the layer's `loss_per_example` on the head's input
+    features (..., H), which never builds the (..., num_classes) output. Evaluation
+    (`per_example`): y_pred is the layer's output, log-probabilities (..., C), and the loss
+    is -y_pred[label]. Labels are integers (...) or (..., 1); one outside [0, C) gives NaN
+    (not refused: masked steps may hold any pad id, and jit cannot read values).
+    """
+
+    head_layers: ClassVar[tuple[type, ...]] = (AdaptiveSoftmax,)
+    name: ClassVar[str] = "adaptive_softmax"
+
+    def per_example(self, y_true, y_pred) -> jnp.ndarray:
+        y_pred = _at_least_f32(jnp.asarray(y_pred))
+        if y_pred.ndim < 1:
+            raise shape_error(f"{self.name}: y_pred", y_pred.shape, "(..., num_classes)")
+        labels = _squeeze_labels(y_true, y_pred.shape[:-1], f"{self.name}: y_true")
+        num_classes = y_pred.shape[-1]
+        safe = jnp.clip(labels, 0, num_classes - 1)
+        return _nan_outside(-_gather(y_pred, safe), labels, num_classes)
+
+    def head_per_example(self, y_true, features, layer, params, key) -> jnp.ndarray:
+        del key  # the adaptive softmax is exact: nothing is sampled
+        if not isinstance(layer, self.head_layers):
+            raise TypeError(
+                f"{self.name}: layer: got {type(layer).__name__}, expected an "
+                f"AdaptiveSoftmax output layer"
+            )
+        return layer.loss_per_example(params, features, y_true)
