@@ -437,6 +437,7 @@ def _check_counts(counts, range_max: int):
 # ---------------------------------------------------------------------- accidental hits
 
 
+@jax.jit  # one compiled program, not a dispatch per op, for eager compute_accidental_hits
 def _last_positions(true_classes, sampled):
     """For each true class (any shape): the last position in `sampled` holding it, and
     whether one does. The last, as TF's ComputeAccidentalHits (its map from id to
