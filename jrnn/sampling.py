@@ -390,7 +390,10 @@ def learned_unigram_candidate_sampler(
         )
 
     Args:
-        counts: (range_max,) int32 counts, each >= 0 (checked when concrete), not all 0.
+        counts: (range_max,) int32 counts, each >= 0, with at least num_sampled of them
+            positive when unique=True (checked when concrete; under jit such counts
+            would make the unique draw loop forever, as TF's). Counts that grew from
+            `learned_unigram_initial_counts` always qualify.
         The others as `uniform_candidate_sampler`.
 
     Returns:
@@ -399,7 +402,7 @@ def learned_unigram_candidate_sampler(
     true_classes, num_true, num_sampled, unique, range_max = _check_sampler_args(
         key, true_classes, num_true, num_sampled, unique, range_max
     )
-    counts = _check_counts(counts, range_max)
+    counts = _check_counts(counts, range_max, num_sampled if unique else 1)
     cdf = jnp.cumsum(counts)
     total = cdf[-1]
 
@@ -415,7 +418,9 @@ def learned_unigram_candidate_sampler(
     return out, new_counts
 
 
-def _check_counts(counts, range_max: int):
+def _check_counts(counts, range_max: int, min_positive: int):
+    """`counts` (range_max,) int32, each >= 0 and at least `min_positive` of them > 0
+    (so that a unique draw can finish), checked when the values are concrete."""
     counts = jnp.asarray(counts)
     if counts.dtype != jnp.int32:
         raise TypeError(
@@ -430,6 +435,11 @@ def _check_counts(counts, range_max: int):
             raise ValueError(
                 f"counts: got min {values.min()} and sum {values.sum(dtype=np.int64)}, "
                 f"expected counts >= 0 with a positive sum"
+            )
+        if np.count_nonzero(values) < min_positive:
+            raise ValueError(
+                f"counts: got {np.count_nonzero(values)} positive counts, expected at "
+                f"least num_sampled={min_positive} for unique=True"
             )
     return counts
 
