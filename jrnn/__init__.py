@@ -17,6 +17,7 @@ from jrnn import (
     losses,
     metrics,
     recurrence,
+    sampling,
     saving,
     training,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "predict",
     "recurrence",
     "save_model",
+    "sampling",
     "saving",
     "skipgrams",
     "GRUCell",
