@@ -318,6 +318,7 @@ def train_head(head, data, vocab, args, config, out: Path) -> tuple[dict, jrnn.H
         "train_step_ms": steps.ms(),
         "test_seconds": test_seconds,
         **training_stats(history, state, start, seconds, epoch_seconds, times),
+        "history": h,
     }
     if head == "adaptive":
         r["cutoffs"] = head_cutoffs(args.cutoffs, vocab)
@@ -459,11 +460,18 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     vocab_path.write_text(json.dumps(vocab_words))
 
-    # -- train and test each head
-    results, histories = {}, {}
+    # -- train and test each head; the heads of this run in --out that this command does
+    # not train (their checkpoints are there: same config) keep their earlier results.
+    earlier = {}
+    if (out / "metrics.json").exists() and any(started.values()):
+        earlier = json.loads((out / "metrics.json").read_text()).get("heads", {})
+    results = {h: earlier[h] for h in HEADS if h in earlier and started[h]}
     for head in args.heads:
-        results[head], histories[head] = train_head(head, ((x, y), val, test), V, args, config, out)
-    # Heads of an earlier run in --out that this run did not train keep their columns.
+        results[head], _ = train_head(head, ((x, y), val, test), V, args, config, out)
+    results = {h: results[h] for h in HEADS if h in results}
+    histories = {
+        h: jrnn.History(r["history"], list(range(r["epochs"]))) for h, r in results.items()
+    }
     combined_history(histories).to_csv(out / "history.csv")
     baseline = unigram_perplexity(y, test[1], V)
     try:
