@@ -8,7 +8,7 @@ vocabulary size V of `--vocab-sizes` (default 10k, 50k, 200k), the model
 
 on a batch of B rows of T tokens (`--vocab-shape` BxTxH, default 32x35x256: the classic
 Penn Treebank recipe's T = 35) trains one step (value_and_grad and Adam(1e-3)) with each
-head:
+head (timed like the linear rows, with their `--repeats`, `--warmup`, `--linear-budget`):
 
     full       Dense(V), softmax cross-entropy over every class (the baseline);
     sampled    Dense(V) trained with `jrnn.losses.SampledSoftmaxLoss(--num-sampled)`
@@ -39,8 +39,8 @@ from jrnn.layers import LSTM, AdaptiveSoftmax, Dense, Embedding
 from jrnn.training._objective import build_objective
 from jrnn.training._steps import make_train_step
 
-DEFAULT_VOCABS = "10000,50000,200000"
-QUICK_VOCABS = "300,600"
+DEFAULT_VOCABS = [10_000, 50_000, 200_000]
+QUICK_VOCABS = [300, 600]
 DEFAULT_SHAPE = "32x35x256"
 QUICK_SHAPE = "2x5x16"
 HEADS = ("full", "sampled", "adaptive")
@@ -110,7 +110,7 @@ def torch_call(head, v, b, t, h):
 
 def bench_vocab(args, peers, machine_info, write_results):
     """Time every (V, framework, head) row and write runs/bench/vocab.*."""
-    b, t, _, h = args.vocab_shape
+    b, t, h = args.vocab_shape
     rows = []
     for v in args.vocab_sizes:
         built = [("jrnn", head, jrnn_call(head, v, b, t, h, min(args.num_sampled, v)))
@@ -125,8 +125,17 @@ def bench_vocab(args, peers, machine_info, write_results):
                                    args.linear_budget)  # fmt: skip
             timed.update(zip(idx, res))
         group = [
-            dict(V=v, B=b, T=t, H=h, framework=fw, head=head, train_ms=timed[k][1],
-                 compile_s=timed[k][0], calls=timed[k][2])  # fmt: skip
+            dict(
+                V=v,
+                B=b,
+                T=t,
+                H=h,
+                framework=fw,
+                head=head,
+                train_ms=timed[k][1],
+                compile_s=timed[k][0],
+                calls=timed[k][2],
+            )  # fmt: skip
             for k, (fw, head, _) in enumerate(built)
         ]
         for r in group:

@@ -40,10 +40,16 @@ all steps at once with each `linear_scan` method), against jrnn's and PyTorch's 
 LSTM at `--linear-configs` (default B=16, I=H=64, T = 1k, 4k, 16k); protocol in
 experiments/_bench_linear.py. Written to runs/bench/linear.csv, .json and .md.
 
+Vocabulary rows (`--rows vocab`): a word-level LSTM language model's train step at
+`--vocab-sizes` (default 10k, 50k, 200k words) with the full softmax, the sampled softmax
+(`--num-sampled`) and the adaptive softmax, beside PyTorch's full and adaptive softmax;
+protocol in experiments/_bench_vocab.py. Written to runs/bench/vocab.csv, .json and .md.
+
     python experiments/benchmark.py --quick
     python experiments/benchmark.py --cells lstm --configs 64x128x256x256 --repeats 20
     python experiments/benchmark.py --rows memory --memory-configs 16x10000x64x64
     python experiments/benchmark.py --rows linear --repeats 5
+    python experiments/benchmark.py --rows vocab --vocab-sizes 10000,50000
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ import jrnn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _bench_linear, run from anywhere
 import _bench_linear  # noqa: E402
+import _bench_vocab  # noqa: E402
 
 os.environ["KERAS_BACKEND"] = "jax"  # read when keras is first imported (lazily, below)
 
@@ -79,7 +86,7 @@ DEFAULT_CONFIGS = "32x64x128x128,64x128x256x256,16x1024x64x64,64x64x512x512"
 QUICK_CONFIGS = "8x32x32x32"
 MEMORY_CONFIGS = "8x10000x32x32,16x10000x64x64"
 QUICK_MEMORY_CONFIGS = "4x500x16x16"
-ROWS = ("speed", "memory", "linear")
+ROWS = ("speed", "memory", "linear", "vocab")
 PEERS = ("jrnn", "flax", "keras", "torch")
 OPTIONAL = {"keras": "keras", "torch": "torch"}  # peer -> module it needs
 OUT_DIR = Path(__file__).resolve().parent.parent / "runs" / "bench"
@@ -470,6 +477,17 @@ def parse_configs(text):
     return configs
 
 
+def parse_vocab_shape(text):
+    """ "32x35x256" -> (B, T, H)."""
+    try:
+        shape = tuple(int(v) for v in text.split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected BxTxH, e.g. 32x35x256")
+    return shape
+
+
 def parse_list(allowed):
     def parse(text):
         names = [n for n in text.split(",") if n]
@@ -511,7 +529,8 @@ def parse_args(argv=None):
         type=parse_list(ROWS),
         default=["speed"],
         help="speed (the peers' timings), memory (jrnn's gradient memory), linear (the "
-        "linear-recurrence cells vs GRU/LSTM), comma separated",
+        "linear-recurrence cells vs GRU/LSTM), vocab (a word LM's train step vs the "
+        "vocabulary size: full, sampled and adaptive softmax), comma separated",
     )
     p.add_argument(
         "--memory-configs",
@@ -541,6 +560,19 @@ def parse_args(argv=None):
         help="linear rows: about this many seconds of timed calls per row and mode at "
         "most (a slow row gets fewer than --repeats calls, at least 3)",
     )
+    p.add_argument(
+        "--vocab-sizes",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=None,
+        help=f"vocab rows: vocabulary sizes (default {_bench_vocab.DEFAULT_VOCABS})",
+    )
+    p.add_argument(
+        "--vocab-shape",
+        type=parse_vocab_shape,
+        default=parse_vocab_shape(_bench_vocab.DEFAULT_SHAPE),
+        help=f"vocab rows: BxTxH (default {_bench_vocab.DEFAULT_SHAPE})",
+    )
+    p.add_argument("--num-sampled", type=int, default=4096, help="vocab rows: sampled classes")
     # Internal: one memory row in this (fresh) process, printed as JSON; see memory_row.
     p.add_argument("--measure-memory", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=OUT_DIR, help="results folder")
@@ -549,6 +581,10 @@ def parse_args(argv=None):
         args.configs, args.repeats, args.warmup = parse_configs(QUICK_CONFIGS), 2, 1
         args.memory_configs, args.memory_repeats = parse_configs(QUICK_MEMORY_CONFIGS), 1
         args.linear_configs = parse_configs(_bench_linear.QUICK_CONFIGS)
+        args.vocab_shape = parse_vocab_shape(_bench_vocab.QUICK_SHAPE)
+        args.vocab_sizes = args.vocab_sizes or _bench_vocab.QUICK_VOCABS
+        args.num_sampled = 64
+    args.vocab_sizes = args.vocab_sizes or _bench_vocab.DEFAULT_VOCABS
     return args
 
 
@@ -570,6 +606,15 @@ def main(argv=None):
             ),
             jax_calls=jax_calls,
             classic_peers={"jrnn": jrnn_peer, "torch": torch_peer},
+            machine_info=lambda: machine_info(None, args),
+            write_results=write_results,
+        )
+    if "vocab" in args.rows:
+        _bench_vocab.bench_vocab(
+            args,
+            peers=available_peers(
+                [p for p in args.peers if p in ("jrnn", "torch")], args.torch_threads
+            ),  # fmt: skip
             machine_info=lambda: machine_info(None, args),
             write_results=write_results,
         )

@@ -34,6 +34,7 @@ from jrnn._checks import check_bool
 from jrnn._shapes import as_f32, broadcast_left, match_elementwise
 
 __all__ = [
+    "AdaptiveSoftmaxLoss",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "HeadLoss",
@@ -41,9 +42,13 @@ __all__ = [
     "LossFunction",
     "MeanAbsoluteError",
     "MeanSquaredError",
+    "NCELoss",
+    "SampledSoftmaxLoss",
     "SparseCategoricalCrossentropy",
     "get",
+    "nce_loss",
     "reduce_weighted",
+    "sampled_softmax_loss",
 ]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -353,3 +358,9 @@ def get(identifier) -> Loss:
         f"loss: got {identifier!r} of type {type(identifier).__name__}, expected a name "
         f"(one of {sorted(_BY_NAME)}), a jrnn.losses.Loss or a callable"
     )
+
+
+# The losses that train an output layer from its input (HeadLoss). Imported last: they
+# import HeadLoss from here, and the layers they train.
+from jrnn._head_losses import AdaptiveSoftmaxLoss, NCELoss, SampledSoftmaxLoss  # noqa: E402
+from jrnn._sampled_softmax import nce_loss, sampled_softmax_loss  # noqa: E402

@@ -415,11 +415,12 @@ def get(identifier, loss=None) -> Metric:
 
     A string's metric is named by the string, as in Keras's history (`"mse"` → `"mse"`).
     `"perplexity"` takes `from_logits` from the loss (a logits crossentropy or a
-    `HeadLoss`: True). `"accuracy"`/`"acc"` is resolved by the loss (any `jrnn.losses.get` identifier):
-    binary crossentropy → `BinaryAccuracy`, categorical → `CategoricalAccuracy`, sparse
-    categorical → `SparseCategoricalAccuracy`, any other loss → `AutoAccuracy` (Keras 3's
-    rule by shapes). Keras 3 decides by shapes only, which also differs for multi-label
-    binary crossentropy (K > 1 outputs), where it picks categorical accuracy.
+    `HeadLoss`: True). `"accuracy"`/`"acc"` is resolved by the loss (any
+    `jrnn.losses.get` identifier): binary crossentropy → `BinaryAccuracy`, categorical →
+    `CategoricalAccuracy`, sparse categorical → `SparseCategoricalAccuracy`, any other
+    loss → `AutoAccuracy` (Keras 3's rule by shapes). Keras 3 decides by shapes only,
+    which also differs for multi-label binary crossentropy (K > 1 outputs), where it
+    picks categorical accuracy.
 
     Pitfall fixed on purpose: with `BinaryCrossentropy(from_logits=True)`, `"accuracy"`
     and `"binary_accuracy"` threshold the logits at 0.0 (probability 0.5). Keras keeps

@@ -156,11 +156,12 @@ class Model:
 
     def apply_with_heads(self, variables, x, *, training: bool = False, key=None):
         """As `apply_with_mask`, also returning each output's head: (outputs, masks,
-        new_state, heads), heads a list in output order (`jax.tree.leaves(outputs)`) of
-        `Head(features, layer, params)` (None for an output that is a model input): the input of the layer call that produces the
-        output, the layer, and its parameters. The training loop gives them to a
-        `jrnn.losses.HeadLoss`; when the loss uses only the head's input, XLA drops the
-        head's full output (a vocabulary-sized GEMM) from the compiled step."""
+        new_state, heads). heads: a list in output order (`jax.tree.leaves(outputs)`) of
+        `Head(features, layer, params)`, the input of the layer call that produces the
+        output, the layer, and its parameters (None for an output that is a model
+        input). The training loop gives them to a `jrnn.losses.HeadLoss`; when the loss
+        uses only the head's input, XLA drops the head's full output (a vocabulary-sized
+        GEMM) from the compiled step."""
         y, masks, new_state, env = self._checked_run(variables, x, training, key)
         params = variables.get("params", {})
         heads = []

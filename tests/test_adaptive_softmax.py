@@ -13,7 +13,7 @@ import torch
 
 import jrnn
 from jrnn.layers import AdaptiveSoftmax
-from jrnn.layers.adaptive_softmax import AdaptiveSoftmaxLoss
+from jrnn.losses import AdaptiveSoftmaxLoss
 
 C, CUTOFFS, H, DIV = 10, [3, 6], 8, 2.0  # tail widths 8 // 2 = 4 and 8 // 4 = 2
 N = 12  # rows: every class appears (0..9, then 0, 9)

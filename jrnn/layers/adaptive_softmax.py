@@ -19,8 +19,6 @@ jrnn's (in, out) layout.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +27,6 @@ import numpy as np
 from jrnn._checks import check_bool, check_int, check_key, shape_error
 from jrnn._ops import add_bias
 from jrnn.layers.base import Layer, as_float, shape_dtype
-from jrnn.losses import HeadLoss
 
 
 def _torch_linear_init(key, shape, fan_in: int):
@@ -262,36 +259,3 @@ def _at_least_f32(x):
 def _gather(values, index):
     """values (..., N), index (...) int -> values[..., index] (...)."""
     return jnp.take_along_axis(values, index[..., None], axis=-1)[..., 0]
-
-
-@dataclass(frozen=True)
-class AdaptiveSoftmaxLoss(HeadLoss):
-    """The negative log-likelihood of an `AdaptiveSoftmax` output layer.
-
-    Training (`head_per_example`): the layer's `loss_per_example` on the head's input
-    features (..., H), which never builds the (..., num_classes) output. Evaluation
-    (`per_example`): y_pred is the layer's output, log-probabilities (..., C), and the loss
-    is -y_pred[label]. Labels are integers (...) or (..., 1); one outside [0, C) gives NaN
-    (not refused: masked steps may hold any pad id, and jit cannot read values).
-    """
-
-    head_layers: ClassVar[tuple[type, ...]] = (AdaptiveSoftmax,)
-    name: ClassVar[str] = "adaptive_softmax"
-
-    def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_pred = _at_least_f32(jnp.asarray(y_pred))
-        if y_pred.ndim < 1:
-            raise shape_error(f"{self.name}: y_pred", y_pred.shape, "(..., num_classes)")
-        labels = _squeeze_labels(y_true, y_pred.shape[:-1], f"{self.name}: y_true")
-        num_classes = y_pred.shape[-1]
-        safe = jnp.clip(labels, 0, num_classes - 1)
-        return _nan_outside(-_gather(y_pred, safe), labels, num_classes)
-
-    def head_per_example(self, y_true, features, layer, params, key) -> jnp.ndarray:
-        del key  # the adaptive softmax is exact: nothing is sampled
-        if not isinstance(layer, self.head_layers):
-            raise TypeError(
-                f"{self.name}: layer: got {type(layer).__name__}, expected an "
-                f"AdaptiveSoftmax output layer"
-            )
-        return layer.loss_per_example(params, features, y_true)

@@ -332,9 +332,9 @@ def _class_weight(value, single):
 def host_checks(model, params, objective: Objective):
     """`check(x, y)` for fit and evaluate's data: the model's input checks (token ids in
     range) and the class labels of every output trained with sparse categorical
-    cross-entropy or a `HeadLoss`: integers in [0, number of classes), which JAX would otherwise clamp or
-    wrap silently. The class counts come from the model's output shapes, found once
-    (`jax.eval_shape`) from the first x checked."""
+    cross-entropy or a `HeadLoss`: integers in [0, number of classes), which JAX would
+    otherwise clamp or wrap silently. The class counts come from the model's output
+    shapes, found once (`jax.eval_shape`) from the first x checked."""
     # A HeadLoss's labels are class ids of its head's output too.
     sparse_losses = (losses_lib.SparseCategoricalCrossentropy, losses_lib.HeadLoss)
     sparse = [isinstance(fn, sparse_losses) for fn in objective.losses]
