@@ -228,18 +228,13 @@ def head_cutoffs(cutoffs, vocab: int) -> list[int]:
     return kept or [max(1, vocab // 2)]
 
 
-def adaptive_loss():
-    """jrnn.losses.AdaptiveSoftmaxLoss, or from its layer's module where losses lacks it."""
-    loss = getattr(jrnn.losses, "AdaptiveSoftmaxLoss", None)
-    if loss is None:
-        from jrnn.layers.adaptive_softmax import AdaptiveSoftmaxLoss as loss
-    return loss()
-
-
 def build(head: str, vocab: int, units: int, dropout: float, cutoffs, num_sampled: int):
     """(model, loss) of one head."""
     if head == "adaptive":
-        out, loss = AdaptiveSoftmax(vocab, head_cutoffs(cutoffs, vocab)), adaptive_loss()
+        out, loss = (
+            AdaptiveSoftmax(vocab, head_cutoffs(cutoffs, vocab)),
+            jrnn.losses.AdaptiveSoftmaxLoss(),
+        )
     elif head == "sampled":
         out = Dense(vocab)
         loss = jrnn.losses.SampledSoftmaxLoss(min(num_sampled, vocab - 1))
