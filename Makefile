@@ -27,7 +27,7 @@ help:
 	@echo "make exp-distributed NPROC=2  # the demo's LSTM on NPROC local processes (jrnn.launch)"
 	@echo "make exp-long      # sequential/permuted MNIST (T=784) and the adding problem (T=1000)"
 	@echo "make exp-wordlm    # word LSTM LM on English news: full, sampled, adaptive softmax"
-	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~5.5 min)"
+	@echo "make exp-all       # every experiment on a small budget, into runs/all/ (~6.5 min)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
