@@ -155,6 +155,28 @@ def test_loss_is_the_full_output_gathered_on_sequences_under_jit():
     close(got["mean"], want.mean())
 
 
+def test_tails_run_on_their_rows_only_with_the_values_and_gradients_of_all_rows():
+    # 64 rows, k of them labelled in a tail: the row capacities 4, 8, 16, 32 and 64 are
+    # each picked once; the loss and its gradients equal the full output's
+    layer, params = build(head_bias=True, shape=(64, H))
+    x = features((64, H), seed=3)
+
+    def from_rows(p, x, labels):
+        return jnp.mean(layer.loss_per_example(p, x, labels))
+
+    def from_output(p, x, labels):
+        return -jnp.mean(jnp.take_along_axis(layer.log_prob(p, x), labels[:, None], -1))
+
+    got_fn = jax.jit(jax.value_and_grad(from_rows, argnums=(0, 1)))
+    want_fn = jax.jit(jax.value_and_grad(from_output, argnums=(0, 1)))
+    for in_tails in (0, 1, 3, 7, 20, 64):
+        labels = np.zeros(64, np.int32)
+        labels[:in_tails] = np.arange(in_tails) % (C - CUTOFFS[0]) + CUTOFFS[0]
+        got, want = got_fn(params, x, labels), want_fn(params, x, labels)
+        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=f"{in_tails}")
+
+
 def test_out_of_range_labels_give_nan():
     layer, params = build(False)
     labels = LABELS.copy()

@@ -56,6 +56,29 @@ def test_sampled_softmax_over_every_class_is_the_full_softmax():
     assert sampled.shape == y.shape
 
 
+def test_padded_steps_do_not_count_in_a_head_loss():
+    # left-padded rows (id 0, mask_zero): the sampled loss over every class, as fit's
+    # train step reduces it, equals the evaluation loss over the unmasked steps only
+    model = jrnn.Sequential([Embedding(V, H, mask_zero=True), Dense(V)])
+    x, y = _tokens(4, 6)
+    x[:, :2] = 0
+    variables = model.init(jax.random.key(0), x)
+    loss = jrnn.losses.SampledSoftmaxLoss(V, sampler="uniform", subtract_log_q=False)
+    objective = jrnn.training._objective.build_objective(model, loss)
+    valid = np.ones(4, bool)
+
+    @jax.jit
+    def losses(variables, key):
+        y_pred, masks, _, heads = model.apply_with_heads(variables, x)
+        trained = objective.batch_sums(y, y_pred, masks, valid, heads=heads, key=key)[0]
+        evaluated = objective.batch_sums(y, y_pred, masks, valid)[0]
+        return trained, evaluated, loss.per_example(y, y_pred)
+
+    trained, evaluated, per_step = losses(variables, jax.random.key(1))
+    np.testing.assert_allclose(trained, evaluated, rtol=1e-5)
+    np.testing.assert_allclose(trained, np.mean(per_step[:, 2:]), rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     "loss, function",
     [

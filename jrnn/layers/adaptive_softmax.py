@@ -195,12 +195,40 @@ class AdaptiveSoftmax(Layer):
             logits = add_bias(logits, head["bias"])
         return jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
 
-    def _tail_log_softmax(self, params, x, i: int):
-        """(..., V_i): log p(class | cluster i), through the narrow projection h_i."""
+    def _tail_logits(self, params, x, i: int):
+        """(..., V_i) float32 logits of cluster i's classes, through the narrow projection."""
         tail = params[f"tail_{i}"]
         hidden = jnp.matmul(x, tail["proj"].astype(x.dtype))
-        logits = jnp.matmul(hidden, tail["out"].astype(x.dtype))
-        return jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
+        return _at_least_f32(jnp.matmul(hidden, tail["out"].astype(x.dtype)))
+
+    def _tail_log_softmax(self, params, x, i: int):
+        """(..., V_i): log p(class | cluster i)."""
+        return jax.nn.log_softmax(self._tail_logits(params, x, i), axis=-1)
+
+    def _tail_nll(self, params, x, local, in_cluster, i: int):
+        """−log p(label | cluster i) (N,) for the rows in cluster i (0 for the others);
+        x (N, H), local (N,) the labels' positions in the cluster.
+
+        As PyTorch, only the cluster's rows go through the tail: `lax.switch` picks the
+        smallest of a few static row capacities (N/16, N/8, N/4, N/2, N) that holds them,
+        gathers that many rows, and scatters their values back, so the (rows, V_i) logits
+        of a rare-word cluster are a fraction of (N, V_i)."""
+        n = x.shape[0]
+        capacities = sorted({max(1, math.ceil(n * f)) for f in _ROW_FRACTIONS} | {n})
+        count = jnp.sum(in_cluster, dtype=jnp.int32)
+
+        def through(capacity):
+            def run():
+                rows = jnp.nonzero(in_cluster, size=capacity, fill_value=0)[0]
+                logits = self._tail_logits(params, x[rows], i)
+                nll = jax.nn.logsumexp(logits, axis=-1) - _gather(logits, local[rows])
+                nll = jnp.where(jnp.arange(capacity) < count, nll, 0.0)  # the fill rows
+                return jnp.zeros(n, nll.dtype).at[rows].add(nll)
+
+            return run
+
+        branch = jnp.searchsorted(jnp.asarray(capacities), count)  # first capacity >= count
+        return jax.lax.switch(branch, [through(c) for c in capacities])
 
     def log_prob(self, params, x):
         """Log-probabilities of every class, (..., H) -> (..., num_classes)."""
@@ -223,23 +251,23 @@ class AdaptiveSoftmax(Layer):
         """-log p(label | x), (...,) float32, for features x (..., H) and integer labels
         (...) or (..., 1): PyTorch's `-output`.
 
-        Static shapes under jit: every cluster's log-softmax is computed for every row
-        (the saving is the narrow tails, not skipped rows), and each row keeps the head
-        entry of its label (or of its label's cluster) plus, in a cluster, the label's
-        entry there. The full (..., num_classes) array is never built.
+        Each row takes the head entry of its label (or of its label's cluster) plus, in a
+        cluster, the label's entry there; a tail runs only on its cluster's rows (see
+        `_tail_nll`). The full (..., num_classes) array is never built.
         """
         x = self._features(params, x)
         labels = _squeeze_labels(labels, x.shape[:-1], f"{self.label}: labels")
+        shape = labels.shape
+        x, labels = x.reshape(-1, x.shape[-1]), labels.reshape(-1)
         # cluster 0 is the shortlist; cluster i + 1 is tail i
         cluster = sum((labels >= c).astype(jnp.int32) for c in self.cutoffs)
         head_index = jnp.where(cluster == 0, labels, self.shortlist_size + cluster - 1)
-        log_p = _gather(self._head_log_softmax(params, x), head_index)
+        nll = -_gather(self._head_log_softmax(params, x), head_index)
         for i, (start, stop) in enumerate(self.cluster_bounds()):
-            # clipped so that rows of other clusters gather a valid (then unused) entry
+            # clipped so that a row of another cluster indexes a valid (unused) entry
             local = jnp.clip(labels - start, 0, stop - start - 1)
-            in_tail = _gather(self._tail_log_softmax(params, x, i), local)
-            log_p = log_p + jnp.where(cluster == i + 1, in_tail, 0.0)
-        return _nan_outside(-log_p, labels, self.num_classes)
+            nll = nll + self._tail_nll(params, x, local, cluster == i + 1, i)
+        return _nan_outside(nll, labels, self.num_classes).reshape(shape)
 
     # -- the layer-step protocol (see Layer): each step on its own, no carry -----------------
     def step_error(self):
@@ -250,6 +278,11 @@ class AdaptiveSoftmax(Layer):
 
     def step_input_size(self, params):
         return params["head"]["kernel"].shape[0]
+
+
+# Row capacities of a tail, as fractions of the rows: the smallest that holds the
+# cluster's rows is used (a rare-word cluster usually holds a few percent of the tokens).
+_ROW_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2)
 
 
 def _at_least_f32(x):
