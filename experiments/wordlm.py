@@ -52,7 +52,7 @@ validation), milliseconds per training step (median time between the ends of
 consecutive steps) and parameters; plus a unigram (add-one) baseline on the same test
 tokens.
 
-    make exp-wordlm                                       # 10-13 min on 2 shared CPU cores
+    make exp-wordlm                                       # 7-13 min on 2 CPU cores (load)
     make exp-wordlm WORDLM_ARGS="--epochs 5"              # resume, train more epochs
     make exp-wordlm WORDLM_ARGS="--heads adaptive --train-tokens 0 --fresh"
     python experiments/wordlm.py --data path/to/NewsArticles.csv --out runs/x
