@@ -20,6 +20,7 @@ run again: jrnn.fit resumes from the latest checkpoint in a checkpoint directory
     train_classifier(...)               all of the above for a classifier: train (resuming),
                                         history.csv, curves.png, test accuracy
     train_each(names, train_one, out)   several models one after the other; summaries.txt
+    combined_history(histories)         several runs' histories as one (history.csv)
     report_models(metrics, args, t0)    metrics.json and a table of models and baselines
     checked_summary(model, ...)         summary() text, asserting a parameter total
     plot_comparison(curves, path, ...)  one validation curve per model in one PNG
@@ -31,6 +32,7 @@ experiments/ is not a package, and a script's own folder is on sys.path when it 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -296,6 +298,18 @@ def train_each(names, train_one, out: Path) -> dict:
         )
     (out / "summaries.txt").write_text("\n\n".join(summaries) + "\n")
     return results
+
+
+def combined_history(histories: dict) -> jrnn.History:
+    """One History of several runs, keys prefixed by run name (val_ kept first, so
+    History.plot pairs them), shorter runs padded with NaN."""
+    n = max(len(h.epoch) for h in histories.values())
+    merged = {}
+    for name, h in histories.items():
+        for k, v in h.history.items():
+            key = f"val_{name}_{k[4:]}" if k.startswith("val_") else f"{name}_{k}"
+            merged[key] = list(v) + [math.nan] * (n - len(v))
+    return jrnn.History(merged, list(range(n)))
 
 
 def report_models(metrics: dict, args, t_start: float) -> dict:

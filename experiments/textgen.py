@@ -54,6 +54,7 @@ from _runs import (
     at_least,
     checked_config,
     clear_run,
+    combined_history,
     cosine_adam,
     resume_epoch,
     save_tokenizer,
@@ -248,18 +249,6 @@ def generate(model, state, prompts, num_steps, key, *, temperature, top_k):
             prompt_mask=x != 0,
         )
     )
-
-
-def combined_history(histories: dict) -> jrnn.History:
-    """One History of several runs, keys prefixed by run name (val_ kept first, so
-    History.plot pairs them), shorter runs padded with NaN."""
-    n = max(len(h.epoch) for h in histories.values())
-    merged = {}
-    for name, h in histories.items():
-        for k, v in h.history.items():
-            key = f"val_{name}_{k[4:]}" if k.startswith("val_") else f"{name}_{k}"
-            merged[key] = list(v) + [math.nan] * (n - len(v))
-    return jrnn.History(merged, list(range(n)))
 
 
 # -- main -------------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ from _runs import (
     at_least,
     checked_config,
     clear_run,
+    combined_history,
     cosine_adam,
     record_epoch_times,
     resume_epoch,
@@ -325,18 +326,6 @@ def train_head(head, data, vocab, args, config, out: Path) -> tuple[dict, jrnn.H
         f"({seconds:.0f} s this run)"
     )
     return r, history
-
-
-def combined_history(histories: dict) -> jrnn.History:
-    """One History of several runs, keys prefixed by run name (val_ kept first), shorter
-    runs padded with NaN."""
-    n = max(len(h.epoch) for h in histories.values())
-    merged = {}
-    for name, h in histories.items():
-        for k, v in h.history.items():
-            key = f"val_{name}_{k[4:]}" if k.startswith("val_") else f"{name}_{k}"
-            merged[key] = list(v) + [math.nan] * (n - len(v))
-    return jrnn.History(merged, list(range(n)))
 
 
 # -- main -------------------------------------------------------------------------------------

@@ -115,11 +115,12 @@ def test_adaptive_softmax_loss_trains_from_the_features_as_evaluated():
         (Dense(V), jrnn.losses.SampledSoftmaxLoss(12)),
         # the tokens are uniform: NCE's noise must be too, or its logits drift apart
         (Dense(V), jrnn.losses.NCELoss(12, sampler="uniform")),
-        (AdaptiveSoftmax(V, cutoffs=[8, 24]), jrnn.losses.AdaptiveSoftmaxLoss()),
     ],
-    ids=["sampled_softmax", "nce", "adaptive"],
+    ids=["sampled_softmax", "nce"],
 )
 def test_fit_with_a_head_loss_learns_and_validates_with_the_full_softmax(head, loss):
+    # (AdaptiveSoftmaxLoss trains through fit in test_experiments_long's wordlm run; here
+    # its training loss equals its evaluation loss, above.)
     model = _lm(head)
     x, y = _tokens()
     variables = model.init(jax.random.key(0), x)
