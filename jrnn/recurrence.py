@@ -26,7 +26,7 @@ from jrnn.cells import (
     is_linear,
     merge,
 )
-from jrnn.cells.stacked import check_per_layer
+from jrnn.cells.stacked import check_per_layer, output_size_of
 
 
 def unroll(
@@ -317,7 +317,7 @@ def _check_params(cell, params, name, size, reads_xs=True):
         check_per_layer(name, params, len(layers))
         for k, (layer, p) in enumerate(zip(layers, params)):
             _check_params(layer, p, f"{name}[{k}]", size, reads_xs and k == 0)
-            size = layer.output_size
+            size = output_size_of(layer, p, size)
         return
     if isinstance(cell, BidirectionalCells):
         _check_bidirectional_params(name, params)

@@ -43,6 +43,16 @@ from jrnn._ops import add_bias, batch_shape_of, dtype_name, matmul, split_gates
 from jrnn._serialize import json_value, resolve_functions
 
 
+def static_pytree(cls):
+    """Register a cell class as a pytree node with no leaves, the cell itself its static
+    data (`jax.tree_util.register_static`): a cell can then travel in any pytree, e.g.
+    as an ordinary `jax.jit` argument or beside the parameters given to `optax.init`,
+    instead of JAX tracing its fields. Needs equal cells to hash equal, as frozen
+    dataclasses do. Returns cls, so it also serves as a class decorator."""
+    jax.tree_util.register_static(cls)
+    return cls
+
+
 class Cell:
     """Mixin for frozen-dataclass cells: config round trip and dtype helpers.
 
@@ -55,6 +65,10 @@ class Cell:
     param_dtype: Any
     # The parameter whose rows are the input features (I).
     input_kernel = "kernel"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        static_pytree(cls)
 
     # -- config -------------------------------------------------------------------
     def get_config(self) -> dict:

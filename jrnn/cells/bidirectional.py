@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from jrnn._checks import check_choice, check_config, check_key
 from jrnn._serialize import deserialize, serialize
+from jrnn.cells.base import static_pytree
 from jrnn.cells.stacked import _check_cell
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -60,6 +61,7 @@ def check_merge_mode(merge_mode, forward_size: int, backward_size: int) -> None:
         )
 
 
+@static_pytree
 @dataclass(frozen=True)
 class BidirectionalCells:
     """A forward and a backward cell: `jrnn.unroll` runs `forward` over each sequence in
@@ -124,6 +126,7 @@ class BidirectionalCells:
         )
 
 
+@static_pytree
 @dataclass(frozen=True)
 class StackedBidirectional:
     """Bidirectional layers where each layer's merged outputs feed the next (TF

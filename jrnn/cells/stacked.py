@@ -9,9 +9,10 @@ import jax.numpy as jnp
 
 from jrnn._checks import check_config, check_key
 from jrnn._serialize import deserialize, serialize
-from jrnn.cells.base import Cell
+from jrnn.cells.base import Cell, static_pytree
 
 
+@static_pytree
 @dataclass(frozen=True)
 class StackedCell:
     """Cells applied in sequence within each time step; itself a cell.
@@ -49,7 +50,7 @@ class StackedCell:
         params, size = [], input_size
         for cell, k in zip(self.cells, jax.random.split(key, len(self.cells))):
             params.append(cell.init(k, size, dtype) if dtype else cell.init(k, size))
-            size = cell.output_size
+            size = output_size_of(cell, params[-1], size)
         return tuple(params)
 
     def initial_carry(self, batch_size=None, dtype=jnp.float32) -> tuple:
@@ -82,6 +83,18 @@ class StackedCell:
         if not isinstance(cells, (list, tuple)):
             raise TypeError(f"config['cells']: got {type(cells).__name__}, expected a list")
         return cls(tuple(deserialize(c) for c in cells))
+
+
+def output_size_of(cell, params, input_size: int) -> int:
+    """The width of `cell`'s output: its `output_size`, or, for a cell that only has
+    init / initial_carry / __call__, the last axis of one step's output found with
+    `jax.eval_shape` (nothing runs)."""
+    size = getattr(cell, "output_size", None)
+    if size is not None:
+        return size
+    carry = cell.initial_carry(1)
+    x = jax.ShapeDtypeStruct((1, input_size), jnp.float32)
+    return jax.eval_shape(lambda c, x_t: cell(params, c, x_t)[1], carry, x).shape[-1]
 
 
 def stack(cells) -> StackedCell:
