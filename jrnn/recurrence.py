@@ -67,7 +67,9 @@ def unroll(
         run, reverse back), unlike Keras `go_backwards` and Flax `nn.RNN(reverse=True)`,
         which return them in processing order.
       time_major: layout of `xs`, `mask` and the returned `ys`.
-      unroll: time steps per scan iteration (same result for any value). None picks
+      unroll: time steps per scan iteration (same result for any value); True unrolls
+        every step (no loop: long compiles for long sequences) and False is 1, as for
+        `lax.scan`. None picks
         by backend: 1 on CPU, where XLA:CPU runs loop bodies op by op and a longer body
         only costs more; 8 on GPU/TPU, where it halves the per-step loop overhead
         (H100, LSTM train step: B=16 T=1024 H=64 25.0 -> 10.9 ms; B=64 T=128 H=256
@@ -178,6 +180,8 @@ def _unroll_checked(
     batch_major = xs.ndim == 3 and not time_major
     xs_tm = jnp.swapaxes(xs, 0, 1) if batch_major else xs
     steps, batch_shape = xs_tm.shape[0], xs_tm.shape[1:-1]
+    if isinstance(unroll, bool):  # lax.scan's meaning: True unrolls every step, False none
+        unroll = steps if unroll and not is_symbolic_dim(steps) and steps > 0 else 1
     unroll = check_int("unroll", unroll, minimum=1, allow_none=True)
     if unroll is None:
         unroll = default_unroll(jax.default_backend())

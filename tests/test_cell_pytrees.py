@@ -92,3 +92,18 @@ def test_a_stack_infers_a_user_cells_output_size():
     for t in range(7):  # the reference: the step in a Python loop
         c, y = cell(params, c, xs[:, t])
         np.testing.assert_allclose(ys[:, t], y, rtol=1e-5, atol=1e-6)
+
+
+def test_unroll_true_unrolls_every_step_as_lax_scan_does():
+    # (issue 16, item 6) True: one scan iteration of all T steps; False: 1 step each
+    xs = jax.random.normal(jax.random.key(0), (2, 5, 8))
+    for cell in (CELLS["lstm"], _Projected()):  # the fused path and the plain scan
+        params = cell.init(jax.random.key(1), 8)
+        want = jrnn.unroll(cell, params, xs, unroll=1)[1]
+        for flag, steps in ((True, 5), (False, 1)):
+            got = jrnn.unroll(cell, params, xs, unroll=flag)[1]
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+            jaxpr = str(
+                jax.make_jaxpr(lambda p, x: jrnn.unroll(cell, p, x, unroll=flag))(params, xs)
+            )
+            assert f"unroll={steps}" in jaxpr
