@@ -2,6 +2,7 @@
 data, so it can be an ordinary `jax.jit` argument or sit beside the parameters in a tree
 given to Optax, without JAX tracing its fields (issue 16, item 2)."""
 
+import functools
 import importlib.resources
 from pathlib import Path
 
@@ -104,6 +105,6 @@ def test_unroll_true_unrolls_every_step_as_lax_scan_does():
             got = jrnn.unroll(cell, params, xs, unroll=flag)[1]
             np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
             jaxpr = str(
-                jax.make_jaxpr(lambda p, x: jrnn.unroll(cell, p, x, unroll=flag))(params, xs)
+                jax.make_jaxpr(functools.partial(jrnn.unroll, cell, unroll=flag))(params, xs)
             )
             assert f"unroll={steps}" in jaxpr
