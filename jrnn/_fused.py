@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.export import is_symbolic_dim
 
-from jrnn._ops import add_bias, matmul, split_gates, tree_where, zero_where_masked
+from jrnn._ops import add_bias, matmul, split_gates, tree_where, wide_dtype, zero_where_masked
 
 
 @dataclass(frozen=True)
@@ -319,7 +319,7 @@ def _remat_bwd(cfg, saved, cts):
         )
         return new, dx_t
 
-    zeros = lambda a: None if a is None else jnp.zeros(a.shape, jnp.float32)
+    zeros = lambda a: None if a is None else jnp.zeros(a.shape, wide_dtype(a.dtype))
     init = (
         dcarry_last,
         jax.tree.map(jnp.zeros_like, pw),

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn._linear_scan import linear_scan
-from jrnn._ops import zero_where_masked
+from jrnn._ops import wide_dtype, zero_where_masked
 
 
 def choose_block(backend: str, steps, batch: int) -> int | None:
@@ -186,9 +186,7 @@ def _blocked_scan_fwd(cell, params, xs_b, h0, valid_b):
 def _blocked_scan_bwd(cell, residuals, cotangents):
     params, xs_b, valid_b, h_in = residuals
     g_last, g_ys = cotangents
-    acc = jax.tree.map(
-        lambda p: jnp.zeros(p.shape, jnp.promote_types(p.dtype, jnp.float32)), params
-    )
+    acc = jax.tree.map(lambda p: jnp.zeros(p.shape, wide_dtype(p.dtype)), params)
 
     def body(carry, inp):
         dh_end, dparams = carry  # dL/d(state leaving this block), summed param grads

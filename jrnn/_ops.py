@@ -37,8 +37,18 @@ def matmul(x, w, compute_dtype):
     if compute_dtype is not None:
         x = x.astype(compute_dtype)
         w = w.astype(compute_dtype)
-    acc = jnp.promote_types(jnp.float32, x.dtype)
-    return jnp.matmul(x, w, preferred_element_type=acc)
+    return jnp.matmul(x, w, preferred_element_type=wide_dtype(x.dtype))
+
+
+def wide_dtype(dtype):
+    """Where low-precision values accumulate: float64 (complex128) for 64-bit dtypes,
+    else float32 (complex64). Unlike `jnp.promote_types`, also allowed under
+    `jax.numpy_dtype_promotion("strict")`."""
+    dtype = jnp.dtype(dtype)
+    complex_ = jnp.issubdtype(dtype, jnp.complexfloating)
+    if dtype.itemsize * (1 if complex_ else 2) >= 16:  # float64 or complex128
+        return jnp.dtype(jnp.complex128 if complex_ else jnp.float64)
+    return jnp.dtype(jnp.complex64 if complex_ else jnp.float32)
 
 
 def add_bias(g, b):

@@ -7,6 +7,7 @@ computes fans from the last two axes, which for 2-D shapes is exactly Keras's ru
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -38,16 +39,30 @@ INITIALIZERS: dict[str, Callable] = {
 
 
 def get(initializer) -> Callable:
-    """Return `init(key, shape, dtype)` for a Keras initializer name or a callable."""
+    """Return `init(key, shape, dtype)` for a Keras initializer name or a callable.
+
+    The initializer draws in float32 (float64 for float64) and the result is cast to
+    `dtype`: XLA:CPU has no bfloat16/float16 QR for `orthogonal`, and drawing in the
+    wide type gives a low-precision parameter the same values, rounded, as a float32 one.
+    """
     if callable(initializer):
-        return initializer
-    try:
-        return INITIALIZERS[initializer]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"initializer: got {initializer!r}, expected a callable or one of "
-            f"{sorted(INITIALIZERS)}"
-        ) from None
+        fn = initializer
+    else:
+        try:
+            fn = INITIALIZERS[initializer]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"initializer: got {initializer!r}, expected a callable or one of "
+                f"{sorted(INITIALIZERS)}"
+            ) from None
+    return functools.partial(_draw_wide, fn)
+
+
+def _draw_wide(fn, key, shape, dtype=jnp.float32):
+    dtype = jnp.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating) or dtype.itemsize >= 4:
+        return fn(key, shape, dtype)
+    return fn(key, shape, jnp.float32).astype(dtype)
 
 
 def vector_glorot_uniform(key, shape, dtype=jnp.float32):

@@ -192,12 +192,15 @@ def _unroll_checked(
 
     mask_tm = _time_major_mask(lengths, mask, steps, batch_shape, batch_major)
     _check_params(cell, params, "params", xs_tm.shape[-1])
+    given = None
     if carry is None:
         carry = cell.initial_carry(batch_shape[0] if batch_shape else None)
     else:
-        _check_carry(cell, carry, batch_shape)
+        given, carry = carry, _check_carry(cell, carry, batch_shape)
 
     carry, ys = _run(cell, params, xs_tm, carry, mask_tm, reverse, int(unroll), remat, fast)
+    if given is not None:  # the final carry in the dtypes the caller's carry had
+        carry = jax.tree.map(lambda c, g: c.astype(jnp.result_type(g)), carry, given)
     if batch_major:
         ys = jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), ys)  # a pair with merge_mode None
     return carry, ys
@@ -244,6 +247,8 @@ def _run(cell, params, xs, carry, mask, reverse, unroll, remat, fast):
             remat=remat,
             fast=fast,
         )
+    if isinstance(cell, Cell):  # Keras casts a layer's inputs to its compute dtype
+        xs = xs.astype(cell.input_dtype)
     if fast and is_linear(cell):
         return linear_unroll(cell, params, xs, carry, mask, reverse=reverse, remat=remat)
     if fast and is_fusable(cell):
@@ -360,5 +365,17 @@ def _check_carry(cell, carry, batch_shape):
     for g, w in zip(jax.tree.leaves(carry), jax.tree.leaves(want)):
         if jnp.shape(g) != w.shape:
             raise shape_error("carry", jnp.shape(g), f"{w.shape} for batch shape {batch_shape}")
-        if jnp.result_type(g) != w.dtype:
-            raise TypeError(f"carry: got dtype {jnp.result_type(g)}, expected {w.dtype}")
+        got = jnp.result_type(g)
+        complex_ = jnp.issubdtype(w.dtype, jnp.complexfloating)
+        if not (
+            jnp.issubdtype(got, jnp.inexact)
+            and jnp.issubdtype(got, jnp.complexfloating) == complex_
+        ):
+            kind = "complex" if complex_ else "floating-point"
+            raise TypeError(
+                f"carry: got dtype {got}, expected a {kind} carry ({w.dtype}, as from "
+                f"cell.initial_carry)"
+            )
+    # The state runs in the cell's own dtype (float32 for a bfloat16 cell): a carry
+    # given in another floating dtype is cast on the way in, and back on the way out.
+    return jax.tree.map(lambda g, w: jnp.asarray(g).astype(w.dtype), carry, want)

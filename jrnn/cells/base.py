@@ -53,6 +53,14 @@ def static_pytree(cls):
     return cls
 
 
+def initial_carry_of(cell, batch_size, dtype=None):
+    """`cell.initial_carry(batch_size)`, in `dtype` when one is given (a user cell's
+    `initial_carry` need not take a dtype)."""
+    if dtype is None:
+        return cell.initial_carry(batch_size)
+    return cell.initial_carry(batch_size, dtype)
+
+
 class Cell:
     """Mixin for frozen-dataclass cells: config round trip and dtype helpers.
 
@@ -121,13 +129,34 @@ class Cell:
             object.__setattr__(self, name, canonical)
 
     def _zeros(self, batch_size, dtype, width=None):
-        """Zeros (*batch, width), width default `units`."""
+        """Zeros (*batch, width), width default `units`, dtype default `state_dtype`."""
         check_batch_size("batch_size", batch_size)
-        return jnp.zeros(batch_shape_of(batch_size) + (width or self.units,), dtype)
+        shape = batch_shape_of(batch_size) + (width or self.units,)
+        return jnp.zeros(shape, dtype or self.state_dtype)
 
     @property
     def compute_dtype(self):
         return None if self.dtype is None else jnp.dtype(self.dtype)
+
+    @property
+    def state_dtype(self):
+        """The carry's dtype: float32, or float64 when `dtype` or `param_dtype` is
+        float64 (under `jax_enable_x64`). A bfloat16/float16 cell keeps a float32 state,
+        so rounding does not accumulate over the time steps."""
+        dtypes = (self.compute_dtype or self._param_dtype(), self._param_dtype())
+        wide = any(d == jnp.float64 for d in dtypes)  # not `in`: NumPy reads None as float64
+        return jnp.dtype(jnp.float64 if wide and jax.config.jax_enable_x64 else jnp.float32)
+
+    @property
+    def input_dtype(self):
+        """What `jrnn.unroll` casts xs to: the compute dtype, else the state's (float32),
+        as Keras layers cast their inputs to their compute dtype."""
+        return self.compute_dtype or self.state_dtype
+
+    def _param_dtype(self, dtype=None):
+        """The dtype `init` stores parameters in: `dtype`, else `param_dtype`, else
+        float32."""
+        return jnp.dtype(dtype or self.param_dtype or jnp.float32)
 
     def _out(self, h):
         """Cast a float32 hidden state to the compute dtype for the step's output."""

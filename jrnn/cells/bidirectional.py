@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from jrnn._checks import check_choice, check_config, check_key
 from jrnn._serialize import deserialize, serialize
-from jrnn.cells.base import static_pytree
+from jrnn.cells.base import initial_carry_of, static_pytree
 from jrnn.cells.stacked import _check_cell
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -101,11 +101,11 @@ class BidirectionalCells:
             "backward": self.backward.init(kb, input_size),
         }
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32):
+    def initial_carry(self, batch_size=None, dtype=None):
         """(forward carry, backward carry), zeros."""
         return (
-            self.forward.initial_carry(batch_size, dtype),
-            self.backward.initial_carry(batch_size, dtype),
+            initial_carry_of(self.forward, batch_size, dtype),
+            initial_carry_of(self.backward, batch_size, dtype),
         )
 
     def get_config(self) -> dict:
@@ -164,8 +164,8 @@ class StackedBidirectional:
             input_size = layer.output_size
         return tuple(params)
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32):
-        return tuple(layer.initial_carry(batch_size, dtype) for layer in self.layers)
+    def initial_carry(self, batch_size=None, dtype=None):
+        return tuple(initial_carry_of(layer, batch_size, dtype) for layer in self.layers)
 
     def get_config(self) -> dict:
         """Plain JSON: {"layers": [BidirectionalCells configs]}."""

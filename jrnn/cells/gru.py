@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from jrnn import activations, initializers
 from jrnn._checks import check_key
@@ -67,7 +66,7 @@ class GRUCell(FusedCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         check_key("key", key)
-        dt = jnp.dtype(dtype or self.param_dtype)
+        dt = self._param_dtype(dtype)
         input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3 = jax.random.split(key, 3)
         params = {
@@ -79,7 +78,7 @@ class GRUCell(FusedCell):
             params["bias"] = initializers.get(self.bias_initializer)(k3, shape, dt)
         return params
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32):
+    def initial_carry(self, batch_size=None, dtype=None):
         """Zeros of shape (*batch, H); `batch_size` None means unbatched."""
         return self._zeros(batch_size, dtype)
 

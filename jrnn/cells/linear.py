@@ -68,7 +68,7 @@ class LinearCell(Cell, metaclass=abc.ABCMeta):
         first valid step): h for cells whose output is their state."""
         return self._out(carry)
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32):
+    def initial_carry(self, batch_size=None, dtype=None):
         """Zeros of shape (*batch, S); `batch_size` None means unbatched."""
         return self._zeros(batch_size, dtype, self.state_size)
 

@@ -100,7 +100,7 @@ class LRUCell(LinearCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         check_key("key", key)
-        dt = jnp.dtype(dtype or self.param_dtype)
+        dt = self._param_dtype(dtype)
         i, n = _check_same_width(self, input_size), self.state_size
         k = jax.random.split(key, 7)
         # u1 in (0, 1]: u1 = 0 with r_min = 0 would give |Λ| = 0 and ν = log(inf).
@@ -122,13 +122,15 @@ class LRUCell(LinearCell):
         }
         return {name: p.astype(dt) for name, p in params.items()}
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32):
-        """Complex zeros (*batch, N): complex64 for float32 (complex128 for float64)."""
-        complex_dtype = jnp.result_type(dtype, jnp.complex64)
+    def initial_carry(self, batch_size=None, dtype=None):
+        """Complex zeros (*batch, N): complex64 for a float32 state (complex128 for
+        float64); `dtype` the real dtype, default `state_dtype`."""
+        wide = jnp.dtype(dtype or self.state_dtype) == jnp.float64
+        complex_dtype = jnp.complex128 if wide else jnp.complex64
         return self._zeros(batch_size, complex_dtype, self.state_size)
 
     def output(self, carry):
-        return jnp.zeros(carry.shape[:-1] + (self.units,), self.compute_dtype or jnp.float32)
+        return jnp.zeros(carry.shape[:-1] + (self.units,), self.input_dtype)
 
     def project(self, params, xs):
         """xs @ [B_re | B_im]: (..., 2N)."""
@@ -136,10 +138,10 @@ class LRUCell(LinearCell):
         return matmul(xs, b_both, self.compute_dtype)
 
     def gates(self, params, k, xs):
-        f32 = lambda name: params[name].astype(jnp.float32)  # noqa: E731
-        lam = jnp.exp(lax.complex(-jnp.exp(f32("nu_log")), jnp.exp(f32("theta_log"))))
-        bx_re, bx_im = split_gates(k, 2)
-        gamma = jnp.exp(f32("gamma_log"))
+        wide = lambda name: params[name].astype(self.state_dtype)  # noqa: E731
+        lam = jnp.exp(lax.complex(-jnp.exp(wide("nu_log")), jnp.exp(wide("theta_log"))))
+        bx_re, bx_im = split_gates(k.astype(self.state_dtype), 2)
+        gamma = jnp.exp(wide("gamma_log"))
         gamma = jnp.reshape(gamma, (1,) * (bx_re.ndim - 1) + gamma.shape)
         b = lax.complex(bx_re * gamma, bx_im * gamma)
         return jnp.reshape(lam, (1,) * (b.ndim - 1) + lam.shape), b
@@ -213,7 +215,7 @@ class RGLRUCell(LinearCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         check_key("key", key)
-        dt = jnp.dtype(dtype or self.param_dtype)
+        dt = self._param_dtype(dtype)
         shapes = self.param_shapes(_check_same_width(self, input_size))
         k1, k2, k3 = jax.random.split(key, 3)
         u = jax.random.uniform(k3, (self.units,))
@@ -231,11 +233,11 @@ class RGLRUCell(LinearCell):
 
     def gates(self, params, k, xs):
         k_a, k_x = split_gates(k, 2)
-        softplus = jax.nn.softplus(params["a_param"].astype(jnp.float32))
+        softplus = jax.nn.softplus(params["a_param"].astype(self.state_dtype))
         log_a = (
             -self.c
             * jax.nn.sigmoid(k_a)
             * jnp.reshape(softplus, (1,) * (k_a.ndim - 1) + softplus.shape)
         )
         multiplier = _sqrt_bound_derivative(-jnp.expm1(2.0 * log_a))
-        return jnp.exp(log_a), multiplier * jax.nn.sigmoid(k_x) * xs.astype(jnp.float32)
+        return jnp.exp(log_a), multiplier * jax.nn.sigmoid(k_x) * xs.astype(self.state_dtype)

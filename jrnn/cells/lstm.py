@@ -77,7 +77,7 @@ class LSTMCell(FusedCell):
     def init(self, key, input_size: int, dtype=None) -> dict:
         """Parameters for inputs of size `input_size` (Keras initializers by default)."""
         check_key("key", key)
-        dt = jnp.dtype(dtype or self.param_dtype)
+        dt = self._param_dtype(dtype)
         input_size, h = self._check_input_size(input_size), self.units
         k1, k2, k3, k4, k5 = jax.random.split(key, 5)
         params = {
@@ -98,7 +98,7 @@ class LSTMCell(FusedCell):
                 params[name] = initializers.vector_glorot_uniform(k, (h,), dt)
         return params
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32):
+    def initial_carry(self, batch_size=None, dtype=None):
         """Zeros `(h, c)`, each of shape (*batch, H); `batch_size` None means unbatched."""
         return (self._zeros(batch_size, dtype), self._zeros(batch_size, dtype))
 

@@ -61,7 +61,7 @@ class _MinCell(LinearCell):
 
     def init(self, key, input_size: int, dtype=None) -> dict:
         check_key("key", key)
-        dt = jnp.dtype(dtype or self.param_dtype)
+        dt = self._param_dtype(dtype)
         shapes = self.param_shapes(self._check_input_size(input_size))
         k1, k2 = jax.random.split(key)
         params = {"kernel": initializers.get(self.kernel_initializer)(k1, shapes["kernel"], dt)}

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jrnn._checks import check_config, check_key
 from jrnn._serialize import deserialize, serialize
-from jrnn.cells.base import Cell, static_pytree
+from jrnn.cells.base import Cell, initial_carry_of, static_pytree
 
 
 @static_pytree
@@ -53,8 +53,10 @@ class StackedCell:
             size = output_size_of(cell, params[-1], size)
         return tuple(params)
 
-    def initial_carry(self, batch_size=None, dtype=jnp.float32) -> tuple:
-        return tuple(c.initial_carry(batch_size, dtype) for c in self.cells)
+    def initial_carry(self, batch_size=None, dtype=None) -> tuple:
+        """Each layer's zero carry; `dtype` None leaves each layer its own state dtype
+        (and a user cell's `initial_carry` need not take one)."""
+        return tuple(initial_carry_of(c, batch_size, dtype) for c in self.cells)
 
     def __call__(self, params, carry, x_t):
         check_per_layer("params", params, len(self.cells))
