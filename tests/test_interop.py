@@ -1,0 +1,362 @@
+"""Flax linen, Flax NNX and Equinox cells through jrnn (`jrnn.interop`), Flax weights in
+jrnn's cells (`jrnn.from_flax`), and jrnn layers trained as NNX modules (`NNXLayer`).
+
+The references are the wrapped modules themselves: a Python loop over each sequence's
+valid steps calling the module's own step (in the module's carry order), Flax's
+`nn.RNN` / `nnx.RNN` / `nn.Bidirectional`, and the gradients of those. Equinox is
+optional: its cases skip when it is not installed.
+
+Small shapes, one compilation per case: the file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import jrnn
+from jrnn.interop import EquinoxCell, FlaxCell, NNXCell, NNXLayer
+
+B, T, I, H = 3, 4, 3, 5
+LENGTHS = np.array([4, 2, 0])
+ATOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def _highest_precision():
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
+def _xs(seed=0, shape=(B, T, I)):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+def _close(got, want, atol=ATOL):
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=atol, rtol=1e-5)
+
+
+def _perturbed(tree, seed=1):
+    # Flax initialises biases to zero; non-zero ones test where each bias goes. (NumPy
+    # noise: eager JAX ops would compile once per leaf shape.)
+    rng = np.random.default_rng(seed)
+    return jax.tree.map(
+        lambda a: np.asarray(a) + 0.3 * rng.standard_normal(np.shape(a), np.float32), tree
+    )
+
+
+# Cells are static pytrees, so jit takes them as ordinary arguments (one compilation per
+# cell and shapes).
+_unroll = jax.jit(jrnn.unroll, static_argnames=("reverse",))
+
+
+def _eqx():
+    return pytest.importorskip("equinox")
+
+
+# name -> (adapter, one step of the wrapped module in its own terms: (params, carry, x)
+# -> (carry, y) for one example, and whether the module's LSTM carry is Flax's (c, h))
+def _linen_lstm():
+    cell = FlaxCell(nn.LSTMCell(H))
+    return cell, lambda p, c, x: cell.module.apply(p, c, x), True
+
+
+def _linen_gru():
+    cell = FlaxCell(nn.GRUCell(H))
+    return cell, lambda p, c, x: cell.module.apply(p, c, x), False
+
+
+def _nnx_lstm():
+    cell = NNXCell(nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(0)))
+    return cell, lambda p, c, x: nnx.merge(cell._graphdef, p)(c, x), True
+
+
+def _nnx_gru():
+    cell = NNXCell(nnx.GRUCell(I, H, rngs=nnx.Rngs(0)))
+    return cell, lambda p, c, x: nnx.merge(cell._graphdef, p)(c, x), False
+
+
+def _eqx_lstm():
+    eqx = _eqx()
+    cell = EquinoxCell(eqx.nn.LSTMCell(I, H, key=jax.random.key(0)))
+
+    def step(p, c, x):
+        new = eqx.combine(p, cell._static)(x, c)
+        return new, new[0]
+
+    return cell, step, False
+
+
+def _eqx_gru():
+    eqx = _eqx()
+    cell = EquinoxCell(eqx.nn.GRUCell(I, H, key=jax.random.key(0)))
+
+    def step(p, c, x):
+        new = eqx.combine(p, cell._static)(x, c)
+        return new, new
+
+    return cell, step, False
+
+
+ADAPTERS = {
+    "linen_lstm": _linen_lstm,
+    "linen_gru": _linen_gru,
+    "nnx_lstm": _nnx_lstm,
+    "nnx_gru": _nnx_gru,
+    "eqx_lstm": _eqx_lstm,
+    "eqx_gru": _eqx_gru,
+}
+
+
+def _loop(step, params, carry, xs, lengths, reverse, flax_order):
+    """The reference: each sequence alone, its valid steps in order (or reversed), with
+    the module's own step; outputs at their input positions, zeros at padding."""
+    ys = np.zeros(xs.shape[:2] + (H,), np.float32)
+    finals = []
+    step = jax.jit(step)  # one compilation for every step, not op by op
+    for b in range(xs.shape[0]):
+        c = jax.tree.map(lambda a, b=b: a[b], carry)
+        if flax_order:
+            c = (c[1], c[0])
+        steps = range(lengths[b])
+        for t in reversed(steps) if reverse else steps:
+            c, y = step(params, c, xs[b, t])
+            ys[b, t] = np.asarray(y)
+        finals.append((c[1], c[0]) if flax_order else c)
+    final = jax.tree.map(lambda *a: jnp.stack(a), *finals)
+    return final, ys
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", list(ADAPTERS))
+def test_adapter_unroll_matches_a_loop_over_the_module(name, reverse):
+    cell, step, flax_order = ADAPTERS[name]()
+    params = _perturbed(cell.init(jax.random.key(0), I))
+    xs = _xs()
+    # A non-zero start carry, in jrnn's order: checks the (h, c) <-> (c, h) swap.
+    carry = _perturbed(cell.initial_carry(B), seed=2)
+    got_carry, got_ys = jax.jit(
+        lambda c, p, x, k: jrnn.unroll(c, p, x, carry=k, lengths=LENGTHS, reverse=reverse)
+    )(cell, params, xs, carry)
+    want_carry, want_ys = _loop(step, params, carry, xs, LENGTHS, reverse, flax_order)
+    _close(got_ys, want_ys)
+    _close(got_carry, want_carry)
+
+
+def test_lstm_carries_are_jrnn_order_and_interchange_with_jrnn_lstm():
+    cell = FlaxCell(nn.LSTMCell(H))
+    variables = _perturbed(cell.init(jax.random.key(0), I))
+    jcell = jrnn.LSTMCell(H, unit_forget_bias=False)
+    jparams = jrnn.from_flax(jcell, variables)
+    xs = _xs()
+    (h, c), ys = _unroll(cell, variables, xs)
+    _close(ys[:, -1], h)  # h first, as jrnn.LSTMCell's carry
+    # One cell's carry continues in the other.
+    k1, _ = _unroll(cell, variables, xs[:, :2])
+    _, ys_mixed = _unroll(jcell, jparams, xs[:, 2:], carry=k1)
+    _close(ys_mixed, ys[:, 2:])
+
+
+def test_layers_stack_and_bidirectional_take_adapters():
+    eqx = _eqx()
+    xs = _xs()
+    fw = FlaxCell(nn.GRUCell(H))
+    bw = EquinoxCell(eqx.nn.LSTMCell(I, H, key=jax.random.key(1)))
+    bi = jrnn.bidirectional(fw, bw)
+    params = bi.init(jax.random.key(0), I)
+    _, ys = _unroll(bi, params, xs, lengths=LENGTHS)
+    _, y_fw = _unroll(fw, params["forward"], xs, lengths=LENGTHS)
+    _, y_bw = _unroll(bw, params["backward"], xs, lengths=LENGTHS, reverse=True)
+    _close(ys, jnp.concatenate([y_fw, y_bw], -1))
+
+    nnx_top = NNXCell(nnx.LSTMCell(H, H, rngs=nnx.Rngs(1)))
+    stacked = jrnn.stack([fw, nnx_top])
+    sp = stacked.init(jax.random.key(0), I)
+    (k_fw, k_top), ys = _unroll(stacked, sp, xs, lengths=LENGTHS)
+    _, mid = _unroll(fw, sp[0], xs, lengths=LENGTHS)
+    (h, _), want = _unroll(nnx_top, sp[1], mid, lengths=LENGTHS)
+    _close(ys, want)
+    _close(k_top[0], h)
+
+    layer = jrnn.layers.RNN(FlaxCell(nn.LSTMCell(H)), return_state=True)
+    lp = layer.init(jax.random.key(0), xs)
+    mask = np.arange(T)[None] < LENGTHS[:, None]
+    out, h, c = layer.apply(lp, xs, mask=mask)
+    (h_ref, c_ref), _ = _unroll(layer.cell, lp, xs, lengths=LENGTHS)
+    _close(out, h_ref)  # the output is h, the first entry of jrnn's (h, c)
+    _close((h, c), (h_ref, c_ref))
+
+
+def test_equinox_cell_unbatched_and_two_batch_axes():
+    eqx = _eqx()
+    cell = EquinoxCell(eqx.nn.GRUCell(I, H, key=jax.random.key(0)))
+    params = cell.init(jax.random.key(0), I)
+    xs = _xs()
+    _, ys = _unroll(cell, params, xs)
+    _, y0 = _unroll(cell, params, xs[0])  # (T, I): no batch axis
+    _close(y0, ys[0])
+    carry = cell.initial_carry((2, B))
+    new, y = cell(params, carry, jnp.stack([xs[:, 0], xs[:, 0]]))
+    _close(y[1], ys[:, 0])
+
+
+def test_flax_cell_gradients_match_nn_rnn():
+    cell = nn.LSTMCell(H)
+    rnn = nn.RNN(cell)
+    xs = _xs()
+    variables = _perturbed(rnn.init(jax.random.key(0), xs))
+    inner = {"params": variables["params"]["cell"]}
+
+    def ref(v, x):
+        return jnp.sum(jnp.sin(rnn.apply(v, x)))
+
+    def ours(p, x):
+        return jnp.sum(jnp.sin(jrnn.unroll(FlaxCell(cell), p, x)[1]))
+
+    g_ref = jax.jit(jax.grad(ref, argnums=(0, 1)))(variables, xs)
+    g_ours = jax.jit(jax.grad(ours, argnums=(0, 1)))(inner, xs)
+    _close(g_ours[0]["params"], g_ref[0]["params"]["cell"])
+    _close(g_ours[1], g_ref[1])
+
+
+@pytest.mark.parametrize("name", ["nnx_gru", "eqx_lstm"])
+def test_grads_flow_through_nnx_and_equinox_params(name):
+    cell, _, _ = ADAPTERS[name]()
+    params = cell.init(jax.random.key(0), I)
+    xs = _xs()
+
+    def loss(p):
+        return jnp.sum(jrnn.unroll(cell, p, xs, lengths=LENGTHS)[1] ** 2)
+
+    grads = jax.jit(jax.grad(loss))(params)
+    assert jax.tree.structure(grads) == jax.tree.structure(params)
+    assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree.leaves(grads))
+
+
+# ------------------------------------------------------------------ from_flax ----------
+LINEN = {
+    "lstm": (nn.LSTMCell(H), jrnn.LSTMCell(H)),
+    "optimized_lstm": (nn.OptimizedLSTMCell(H), jrnn.LSTMCell(H, forget_bias=1.0)),
+    "gru": (nn.GRUCell(H), jrnn.GRUCell(H)),
+    "simple": (nn.SimpleCell(H), jrnn.SimpleRNNCell(H)),
+}
+
+
+@pytest.mark.parametrize("name", list(LINEN))
+def test_from_flax_linen_matches_nn_rnn(name):
+    flax_cell, cell = LINEN[name]
+    xs = _xs()
+    rnn = nn.RNN(flax_cell, return_carry=True)
+    variables = _perturbed(rnn.init(jax.random.key(0), xs))
+    lengths = np.maximum(LENGTHS, 1)  # Flax's final carry of an empty sequence is not h0
+    carry_ref, ys_ref = jax.jit(rnn.apply)(variables, xs, seq_lengths=lengths)
+    params = jrnn.from_flax(cell, variables)
+    carry, ys = _unroll(cell, params, xs, lengths=lengths)
+    valid = (np.arange(T)[None] < lengths[:, None])[..., None]
+    _close(ys * valid, ys_ref * valid)  # Flax leaves padded outputs as they fall
+    if isinstance(cell, jrnn.LSTMCell):
+        carry_ref = (carry_ref[1], carry_ref[0])  # Flax (c, h) -> jrnn (h, c)
+    _close(carry, carry_ref)
+
+
+@pytest.mark.parametrize(
+    "flax_cell, cell",
+    [
+        (nnx.LSTMCell(I, H, rngs=nnx.Rngs(0)), jrnn.LSTMCell(H)),
+        (nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(0)), jrnn.LSTMCell(H)),
+        (nnx.GRUCell(I, H, rngs=nnx.Rngs(0)), jrnn.GRUCell(H)),
+        (nnx.SimpleCell(I, H, residual=True, rngs=nnx.Rngs(0)), jrnn.SimpleRNNCell(H)),
+    ],
+    ids=["lstm", "optimized_lstm", "gru", "simple_residual"],
+)
+def test_from_flax_nnx_matches_nnx_rnn(flax_cell, cell):
+    rnn = nnx.RNN(flax_cell)
+    nnx.update(rnn, _perturbed(nnx.state(rnn, nnx.Param)))
+    xs = _xs()
+    params = jrnn.from_flax(cell, rnn)
+    _, ys = _unroll(cell, params, xs)
+    _close(ys, rnn(xs))
+    if not getattr(flax_cell, "residual", False):  # a State does not say `residual`
+        _close(jrnn.from_flax(cell, nnx.state(flax_cell)), params)
+
+
+def test_from_flax_gradients_match_nn_rnn():
+    rnn = nn.RNN(nn.GRUCell(H))
+    xs = _xs()
+    variables = _perturbed(rnn.init(jax.random.key(0), xs))
+    cell = jrnn.GRUCell(H)
+    params = jrnn.from_flax(cell, variables)
+    g_ref = jax.jit(jax.grad(lambda x: jnp.sum(jnp.sin(rnn.apply(variables, x)))))(xs)
+    g = jax.jit(jax.grad(lambda x: jnp.sum(jnp.sin(jrnn.unroll(cell, params, x)[1]))))(xs)
+    _close(g, g_ref)  # through jrnn's fused backward
+
+
+def test_from_flax_bidirectional_and_stack():
+    xs = _xs()
+    bi_flax = nn.Bidirectional(nn.RNN(nn.LSTMCell(H)), nn.RNN(nn.GRUCell(H)))
+    variables = _perturbed(bi_flax.init(jax.random.key(0), xs))
+    bi = jrnn.bidirectional(jrnn.LSTMCell(H), jrnn.GRUCell(H))
+    params = jrnn.from_flax(bi, variables)
+    _, ys = _unroll(bi, params, xs)
+    _close(ys, bi_flax.apply(variables, xs))
+
+    layers = [nn.RNN(nn.GRUCell(H)), nn.RNN(nn.SimpleCell(H))]
+    v0 = _perturbed(layers[0].init(jax.random.key(0), xs))
+    mid = layers[0].apply(v0, xs)
+    v1 = _perturbed(layers[1].init(jax.random.key(1), mid))
+    stacked = jrnn.stack([jrnn.GRUCell(H), jrnn.SimpleRNNCell(H)])
+    _, ys = _unroll(stacked, jrnn.from_flax(stacked, [v0, v1]), xs)
+    _close(ys, layers[1].apply(v1, mid))
+
+
+# ------------------------------------------------------------------ NNXLayer -----------
+def test_nnx_layer_trains_with_an_nnx_optimizer():
+    xs = _xs(shape=(8, T, I))
+    target = np.sin(xs.sum(-1, keepdims=True))
+    rnn = NNXLayer(jrnn.layers.GRU(H, return_sequences=True), xs, rngs=nnx.Rngs(0))
+    head = nnx.Linear(H, 1, rngs=nnx.Rngs(1))
+    model = nnx.List([rnn, head])
+    optimizer = nnx.Optimizer(model, optax.adam(3e-2), wrt=nnx.Param)
+    before = rnn.jrnn_params()
+
+    @nnx.jit
+    def train_step(model, optimizer, x, y):
+        def loss_fn(model):
+            return jnp.mean((model[1](model[0](x)) - y) ** 2)
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    losses = [float(train_step(model, optimizer, xs, target)) for _ in range(8)]
+    assert losses[-1] < 0.7 * losses[0], losses
+    after = rnn.jrnn_params()
+    assert not np.allclose(after["kernel"], before["kernel"])
+    # The trained params run the jrnn layer outside NNX, with the same result.
+    _close(rnn.layer.apply(after, xs), rnn(xs))
+
+
+def test_nnx_layer_keeps_a_stateful_layer_state():
+    xs = _xs()
+    layer = jrnn.layers.LSTM(H, stateful=True)
+    rnn = NNXLayer(layer, xs, rngs=nnx.Rngs(0))
+    y1 = rnn(xs)
+    y2 = rnn(xs)  # continues from the first call's final carry
+    params = rnn.jrnn_params()
+    carry, _ = _unroll(layer.cell, params, np.concatenate([xs, xs], 1))
+    _close(y2, carry[0])
+    assert not np.allclose(y1, y2)
+
+
+def test_equinox_missing_gives_an_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "equinox", None)  # `import equinox` raises
+    with pytest.raises(ImportError, match="pip install equinox"):
+        EquinoxCell(object())
