@@ -357,6 +357,8 @@ def test_nnx_layer_keeps_a_stateful_layer_state():
 
 
 def test_equinox_missing_gives_an_install_hint(monkeypatch):
+    eqx = _eqx()
+    module = eqx.nn.GRUCell(I, H, key=jax.random.key(0))
     monkeypatch.setitem(sys.modules, "equinox", None)  # `import equinox` raises
     with pytest.raises(ImportError, match="pip install equinox"):
-        EquinoxCell(object())
+        EquinoxCell(module)

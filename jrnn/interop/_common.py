@@ -19,6 +19,15 @@ def zeros_like_carry(make_carry, batch_size, dtype):
     return jax.tree.map(lambda s: jnp.zeros(s.shape, dtype or s.dtype), shapes)
 
 
+def describe(obj) -> str:
+    """An object for an error message: its repr when short, else its full type name
+    (a Flax module's repr spans lines; `flax.linen.recurrent.LSTMCell` says which API)."""
+    text = repr(obj)
+    if "\n" not in text and len(text) <= 60:
+        return f"{text} of type {type(obj).__name__}"
+    return f"a {type(obj).__module__}.{type(obj).__qualname__}"
+
+
 def swap_pair(carry):
     """(a, b) -> (b, a): Flax's LSTM carry (c, h) <-> jrnn's (h, c)."""
     return (carry[1], carry[0])

@@ -17,6 +17,7 @@ from jrnn.interop._common import (
     check_carry_structure,
     check_params_structure,
     check_step_input,
+    describe,
     over_batch_axes,
     zeros_like_carry,
 )
@@ -27,7 +28,8 @@ def _equinox():
         import equinox
     except ImportError:
         raise ImportError(
-            "EquinoxCell needs Equinox, which jrnn does not install: pip install equinox"
+            "EquinoxCell: could not import equinox, expected it installed (jrnn does not "
+            "install it): pip install equinox"
         ) from None
     return equinox
 
@@ -64,11 +66,13 @@ class EquinoxCell:
     module: Any
 
     def __post_init__(self):
-        eqx = _equinox()
         m = self.module
-        if not isinstance(m, (eqx.nn.LSTMCell, eqx.nn.GRUCell)):
+        # Only an Equinox object needs Equinox: anything else is refused without it.
+        from_equinox = (type(m).__module__ or "").startswith("equinox")
+        eqx = _equinox() if from_equinox else None
+        if eqx is None or not isinstance(m, (eqx.nn.LSTMCell, eqx.nn.GRUCell)):
             raise TypeError(
-                f"module: got {type(m).__name__}, expected an Equinox cell, "
+                f"module: got {describe(m)}, expected an Equinox cell, "
                 f"eqx.nn.LSTMCell or eqx.nn.GRUCell; for Flax cells use FlaxCell or NNXCell"
             )
         params, static = eqx.partition(m, eqx.is_array)

@@ -21,6 +21,7 @@ from jrnn.interop._common import (
     check_carry_structure,
     check_params_structure,
     check_step_input,
+    describe,
     swap_pair,
     zeros_like_carry,
 )
@@ -88,7 +89,7 @@ class FlaxCell:
         m = self.module
         if not (isinstance(m, nn.Module) and hasattr(m, "initialize_carry")):
             raise TypeError(
-                f"module: got {m!r} of type {type(m).__name__}, expected a Flax linen RNN "
+                f"module: got {describe(m)}, expected a Flax linen RNN "
                 f"cell (an nn.RNNCellBase such as nn.LSTMCell(64)); for NNX cells use "
                 f"NNXCell, for Equinox cells EquinoxCell"
             )
@@ -195,7 +196,7 @@ class NNXCell:
         m = self.module
         if not (isinstance(m, nnx.Module) and hasattr(m, "initialize_carry")):
             raise TypeError(
-                f"module: got {m!r} of type {type(m).__name__}, expected a Flax NNX RNN "
+                f"module: got {describe(m)}, expected a Flax NNX RNN "
                 f"cell (an nnx.RNNCellBase such as nnx.LSTMCell(16, 64, rngs=nnx.Rngs(0))); "
                 f"for linen cells use FlaxCell, for Equinox cells EquinoxCell"
             )
