@@ -48,9 +48,13 @@ def _perturbed(tree, seed=1):
     # Flax initialises biases to zero; non-zero ones test where each bias goes. (NumPy
     # noise: eager JAX ops would compile once per leaf shape.)
     rng = np.random.default_rng(seed)
-    return jax.tree.map(
-        lambda a: np.asarray(a) + 0.3 * rng.standard_normal(np.shape(a), np.float32), tree
-    )
+
+    def noise(a):
+        if isinstance(a, jax.ShapeDtypeStruct):  # a shape alone: random values
+            return 0.3 * rng.standard_normal(a.shape, np.float32)
+        return np.asarray(a) + 0.3 * rng.standard_normal(np.shape(a), np.float32)
+
+    return jax.tree.map(noise, tree)
 
 
 # Cells are static pytrees, so jit takes them as ordinary arguments (one compilation per
@@ -62,31 +66,45 @@ def _eqx():
     return pytest.importorskip("equinox")
 
 
+# Flax cells with zero weights, made random by `_perturbed` with NumPy: Flax's own
+# initializers run eagerly and compile once per weight shape (seconds per file).
+ZERO = {
+    "kernel_init": nn.initializers.zeros_init(),
+    "recurrent_kernel_init": nn.initializers.zeros_init(),
+}
+
+
+def _eqx_module(cls, seed=0):
+    """An Equinox cell (I -> H) with NumPy random weights (for the same reason)."""
+    shapes = _eqx().filter_eval_shape(cls, I, H, key=jax.random.key(0))
+    return _perturbed(shapes, seed)
+
+
 # name -> (adapter, one step of the wrapped module in its own terms: (params, carry, x)
 # -> (carry, y) for one example, and whether the module's LSTM carry is Flax's (c, h))
 def _linen_lstm():
-    cell = FlaxCell(nn.LSTMCell(H))
+    cell = FlaxCell(nn.LSTMCell(H, **ZERO))
     return cell, lambda p, c, x: cell.module.apply(p, c, x), True
 
 
 def _linen_gru():
-    cell = FlaxCell(nn.GRUCell(H))
+    cell = FlaxCell(nn.GRUCell(H, **ZERO))
     return cell, lambda p, c, x: cell.module.apply(p, c, x), False
 
 
 def _nnx_lstm():
-    cell = NNXCell(nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(0)))
+    cell = NNXCell(nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(0), **ZERO))
     return cell, lambda p, c, x: nnx.merge(cell._graphdef, p)(c, x), True
 
 
 def _nnx_gru():
-    cell = NNXCell(nnx.GRUCell(I, H, rngs=nnx.Rngs(0)))
+    cell = NNXCell(nnx.GRUCell(I, H, rngs=nnx.Rngs(0), **ZERO))
     return cell, lambda p, c, x: nnx.merge(cell._graphdef, p)(c, x), False
 
 
 def _eqx_lstm():
     eqx = _eqx()
-    cell = EquinoxCell(eqx.nn.LSTMCell(I, H, key=jax.random.key(0)))
+    cell = EquinoxCell(_eqx_module(eqx.nn.LSTMCell))
 
     def step(p, c, x):
         new = eqx.combine(p, cell._static)(x, c)
@@ -97,7 +115,7 @@ def _eqx_lstm():
 
 def _eqx_gru():
     eqx = _eqx()
-    cell = EquinoxCell(eqx.nn.GRUCell(I, H, key=jax.random.key(0)))
+    cell = EquinoxCell(_eqx_module(eqx.nn.GRUCell))
 
     def step(p, c, x):
         new = eqx.combine(p, cell._static)(x, c)
@@ -121,7 +139,6 @@ def _loop(step, params, carry, xs, lengths, reverse, flax_order):
     the module's own step; outputs at their input positions, zeros at padding."""
     ys = np.zeros(xs.shape[:2] + (H,), np.float32)
     finals = []
-    step = jax.jit(step)  # one compilation for every step, not op by op
     for b in range(xs.shape[0]):
         c = jax.tree.map(lambda a, b=b: a[b], carry)
         if flax_order:
@@ -135,59 +152,69 @@ def _loop(step, params, carry, xs, lengths, reverse, flax_order):
     return final, ys
 
 
-@pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("name", list(ADAPTERS))
-def test_adapter_unroll_matches_a_loop_over_the_module(name, reverse):
+def test_adapter_unroll_matches_a_loop_over_the_module(name):
     cell, step, flax_order = ADAPTERS[name]()
     params = _perturbed(cell.init(jax.random.key(0), I))
     xs = _xs()
     # A non-zero start carry, in jrnn's order: checks the (h, c) <-> (c, h) swap.
     carry = _perturbed(cell.initial_carry(B), seed=2)
-    got_carry, got_ys = jax.jit(
-        lambda c, p, x, k: jrnn.unroll(c, p, x, carry=k, lengths=LENGTHS, reverse=reverse)
-    )(cell, params, xs, carry)
-    want_carry, want_ys = _loop(step, params, carry, xs, LENGTHS, reverse, flax_order)
-    _close(got_ys, want_ys)
-    _close(got_carry, want_carry)
+
+    @jax.jit
+    def both_directions(cell, params, xs, carry):  # one compilation for the two
+        return [
+            jrnn.unroll(cell, params, xs, carry=carry, lengths=LENGTHS, reverse=reverse)
+            for reverse in (False, True)
+        ]
+
+    step = jax.jit(step)  # one compilation for every step of the reference, not op by op
+    for reverse, (got_carry, got_ys) in zip(
+        (False, True), both_directions(cell, params, xs, carry)
+    ):
+        want_carry, want_ys = _loop(step, params, carry, xs, LENGTHS, reverse, flax_order)
+        _close(got_ys, want_ys)
+        _close(got_carry, want_carry)
 
 
 def test_lstm_carries_are_jrnn_order_and_interchange_with_jrnn_lstm():
-    cell = FlaxCell(nn.LSTMCell(H))
+    cell = FlaxCell(nn.LSTMCell(H, **ZERO))
     variables = _perturbed(cell.init(jax.random.key(0), I))
-    jcell = jrnn.LSTMCell(H, unit_forget_bias=False)
+    jcell = jrnn.LSTMCell(H)
     jparams = jrnn.from_flax(jcell, variables)
     xs = _xs()
-    (h, c), ys = _unroll(cell, variables, xs)
+    (h, c), ys = _unroll(cell, variables, xs, lengths=np.full(B, T))
     _close(ys[:, -1], h)  # h first, as jrnn.LSTMCell's carry
-    # One cell's carry continues in the other.
-    k1, _ = _unroll(cell, variables, xs[:, :2])
-    _, ys_mixed = _unroll(jcell, jparams, xs[:, 2:], carry=k1)
-    _close(ys_mixed, ys[:, 2:])
+    # One cell's carry continues in the other: the Flax cell's carry after 2 steps
+    # starts jrnn's LSTM at step 2 (a mask that pads on the left).
+    k2, _ = _unroll(cell, variables, xs, lengths=np.full(B, 2))
+    later = np.broadcast_to(np.arange(T) >= 2, (B, T))
+    _, ys_mixed = _unroll(jcell, jparams, xs, carry=k2, mask=later)
+    _close(ys_mixed[:, 2:], ys[:, 2:])
 
 
 def test_layers_stack_and_bidirectional_take_adapters():
     eqx = _eqx()
     xs = _xs()
-    fw = FlaxCell(nn.GRUCell(H))
-    bw = EquinoxCell(eqx.nn.LSTMCell(I, H, key=jax.random.key(1)))
+    fw = FlaxCell(nn.GRUCell(H, **ZERO))
+    bw = EquinoxCell(_eqx_module(eqx.nn.LSTMCell, seed=1))
     bi = jrnn.bidirectional(fw, bw)
-    params = bi.init(jax.random.key(0), I)
+    params = _perturbed(bi.init(jax.random.key(0), I))
     _, ys = _unroll(bi, params, xs, lengths=LENGTHS)
     _, y_fw = _unroll(fw, params["forward"], xs, lengths=LENGTHS)
     _, y_bw = _unroll(bw, params["backward"], xs, lengths=LENGTHS, reverse=True)
     _close(ys, jnp.concatenate([y_fw, y_bw], -1))
 
-    nnx_top = NNXCell(nnx.LSTMCell(H, H, rngs=nnx.Rngs(1)))
+    nnx_top = NNXCell(nnx.LSTMCell(H, H, rngs=nnx.Rngs(1), **ZERO))
     stacked = jrnn.stack([fw, nnx_top])
-    sp = stacked.init(jax.random.key(0), I)
+    sp = _perturbed(stacked.init(jax.random.key(0), I))
     (k_fw, k_top), ys = _unroll(stacked, sp, xs, lengths=LENGTHS)
     _, mid = _unroll(fw, sp[0], xs, lengths=LENGTHS)
     (h, _), want = _unroll(nnx_top, sp[1], mid, lengths=LENGTHS)
     _close(ys, want)
     _close(k_top[0], h)
 
-    layer = jrnn.layers.RNN(FlaxCell(nn.LSTMCell(H)), return_state=True)
-    lp = layer.init(jax.random.key(0), xs)
+    layer = jrnn.layers.RNN(FlaxCell(nn.LSTMCell(H, **ZERO)), return_state=True)
+    lp = _perturbed(layer.init(jax.random.key(0), xs))
     mask = np.arange(T)[None] < LENGTHS[:, None]
     out, h, c = layer.apply(lp, xs, mask=mask)
     (h_ref, c_ref), _ = _unroll(layer.cell, lp, xs, lengths=LENGTHS)
@@ -197,7 +224,7 @@ def test_layers_stack_and_bidirectional_take_adapters():
 
 def test_equinox_cell_unbatched_and_two_batch_axes():
     eqx = _eqx()
-    cell = EquinoxCell(eqx.nn.GRUCell(I, H, key=jax.random.key(0)))
+    cell = EquinoxCell(_eqx_module(eqx.nn.GRUCell))
     params = cell.init(jax.random.key(0), I)
     xs = _xs()
     _, ys = _unroll(cell, params, xs)
@@ -209,7 +236,7 @@ def test_equinox_cell_unbatched_and_two_batch_axes():
 
 
 def test_flax_cell_gradients_match_nn_rnn():
-    cell = nn.LSTMCell(H)
+    cell = nn.LSTMCell(H, **ZERO)
     rnn = nn.RNN(cell)
     xs = _xs()
     variables = _perturbed(rnn.init(jax.random.key(0), xs))
@@ -230,7 +257,7 @@ def test_flax_cell_gradients_match_nn_rnn():
 @pytest.mark.parametrize("name", ["nnx_gru", "eqx_lstm"])
 def test_grads_flow_through_nnx_and_equinox_params(name):
     cell, _, _ = ADAPTERS[name]()
-    params = cell.init(jax.random.key(0), I)
+    params = _perturbed(cell.init(jax.random.key(0), I))
     xs = _xs()
 
     def loss(p):
@@ -243,10 +270,10 @@ def test_grads_flow_through_nnx_and_equinox_params(name):
 
 # ------------------------------------------------------------------ from_flax ----------
 LINEN = {
-    "lstm": (nn.LSTMCell(H), jrnn.LSTMCell(H)),
-    "optimized_lstm": (nn.OptimizedLSTMCell(H), jrnn.LSTMCell(H, forget_bias=1.0)),
-    "gru": (nn.GRUCell(H), jrnn.GRUCell(H)),
-    "simple": (nn.SimpleCell(H), jrnn.SimpleRNNCell(H)),
+    "lstm": (nn.LSTMCell(H, **ZERO), jrnn.LSTMCell(H)),
+    "optimized_lstm": (nn.OptimizedLSTMCell(H, **ZERO), jrnn.LSTMCell(H, forget_bias=1.0)),
+    "gru": (nn.GRUCell(H, **ZERO), jrnn.GRUCell(H)),
+    "simple": (nn.SimpleCell(H, **ZERO), jrnn.SimpleRNNCell(H)),
 }
 
 
@@ -270,10 +297,10 @@ def test_from_flax_linen_matches_nn_rnn(name):
 @pytest.mark.parametrize(
     "flax_cell, cell",
     [
-        (nnx.LSTMCell(I, H, rngs=nnx.Rngs(0)), jrnn.LSTMCell(H)),
-        (nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(0)), jrnn.LSTMCell(H)),
-        (nnx.GRUCell(I, H, rngs=nnx.Rngs(0)), jrnn.GRUCell(H)),
-        (nnx.SimpleCell(I, H, residual=True, rngs=nnx.Rngs(0)), jrnn.SimpleRNNCell(H)),
+        (nnx.LSTMCell(I, H, rngs=nnx.Rngs(0), **ZERO), jrnn.LSTMCell(H)),
+        (nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(0), **ZERO), jrnn.LSTMCell(H)),
+        (nnx.GRUCell(I, H, rngs=nnx.Rngs(0), **ZERO), jrnn.GRUCell(H)),
+        (nnx.SimpleCell(I, H, residual=True, rngs=nnx.Rngs(0), **ZERO), jrnn.SimpleRNNCell(H)),
     ],
     ids=["lstm", "optimized_lstm", "gru", "simple_residual"],
 )
@@ -282,14 +309,16 @@ def test_from_flax_nnx_matches_nnx_rnn(flax_cell, cell):
     nnx.update(rnn, _perturbed(nnx.state(rnn, nnx.Param)))
     xs = _xs()
     params = jrnn.from_flax(cell, rnn)
-    _, ys = _unroll(cell, params, xs)
-    _close(ys, rnn(xs))
+    lengths = np.maximum(LENGTHS, 1)
+    _, ys = _unroll(cell, params, xs, lengths=lengths)  # compiled as for the linen cases
+    valid = (np.arange(T)[None] < lengths[:, None])[..., None]
+    _close(ys * valid, rnn(xs, seq_lengths=lengths) * valid)
     if not getattr(flax_cell, "residual", False):  # a State does not say `residual`
         _close(jrnn.from_flax(cell, nnx.state(flax_cell)), params)
 
 
 def test_from_flax_gradients_match_nn_rnn():
-    rnn = nn.RNN(nn.GRUCell(H))
+    rnn = nn.RNN(nn.GRUCell(H, **ZERO))
     xs = _xs()
     variables = _perturbed(rnn.init(jax.random.key(0), xs))
     cell = jrnn.GRUCell(H)
@@ -301,14 +330,14 @@ def test_from_flax_gradients_match_nn_rnn():
 
 def test_from_flax_bidirectional_and_stack():
     xs = _xs()
-    bi_flax = nn.Bidirectional(nn.RNN(nn.LSTMCell(H)), nn.RNN(nn.GRUCell(H)))
+    bi_flax = nn.Bidirectional(nn.RNN(nn.LSTMCell(H, **ZERO)), nn.RNN(nn.GRUCell(H, **ZERO)))
     variables = _perturbed(bi_flax.init(jax.random.key(0), xs))
     bi = jrnn.bidirectional(jrnn.LSTMCell(H), jrnn.GRUCell(H))
     params = jrnn.from_flax(bi, variables)
     _, ys = _unroll(bi, params, xs)
     _close(ys, bi_flax.apply(variables, xs))
 
-    layers = [nn.RNN(nn.GRUCell(H)), nn.RNN(nn.SimpleCell(H))]
+    layers = [nn.RNN(nn.GRUCell(H, **ZERO)), nn.RNN(nn.SimpleCell(H, **ZERO))]
     v0 = _perturbed(layers[0].init(jax.random.key(0), xs))
     mid = layers[0].apply(v0, xs)
     v1 = _perturbed(layers[1].init(jax.random.key(1), mid))
@@ -322,7 +351,7 @@ def test_nnx_layer_trains_with_an_nnx_optimizer():
     xs = _xs(shape=(8, T, I))
     target = np.sin(xs.sum(-1, keepdims=True))
     rnn = NNXLayer(jrnn.layers.GRU(H, return_sequences=True), xs, rngs=nnx.Rngs(0))
-    head = nnx.Linear(H, 1, rngs=nnx.Rngs(1))
+    head = nnx.Linear(H, 1, kernel_init=nnx.initializers.constant(0.1), rngs=nnx.Rngs(1))
     model = nnx.List([rnn, head])
     optimizer = nnx.Optimizer(model, optax.adam(3e-2), wrt=nnx.Param)
     before = rnn.jrnn_params()
@@ -346,19 +375,19 @@ def test_nnx_layer_trains_with_an_nnx_optimizer():
 
 def test_nnx_layer_keeps_a_stateful_layer_state():
     xs = _xs()
-    layer = jrnn.layers.LSTM(H, stateful=True)
+    layer = jrnn.layers.GRU(H, stateful=True)
     rnn = NNXLayer(layer, xs, rngs=nnx.Rngs(0))
     y1 = rnn(xs)
     y2 = rnn(xs)  # continues from the first call's final carry
     params = rnn.jrnn_params()
     carry, _ = _unroll(layer.cell, params, np.concatenate([xs, xs], 1))
-    _close(y2, carry[0])
+    _close(y2, carry)
     assert not np.allclose(y1, y2)
 
 
 def test_equinox_missing_gives_an_install_hint(monkeypatch):
     eqx = _eqx()
-    module = eqx.nn.GRUCell(I, H, key=jax.random.key(0))
+    module = _eqx_module(eqx.nn.GRUCell)
     monkeypatch.setitem(sys.modules, "equinox", None)  # `import equinox` raises
     with pytest.raises(ImportError, match="pip install equinox"):
         EquinoxCell(module)
