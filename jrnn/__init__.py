@@ -129,3 +129,7 @@ def __getattr__(name):
 
         return importlib.import_module("jrnn.interop")
     raise AttributeError(f"module 'jrnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"interop"})

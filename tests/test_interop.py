@@ -373,13 +373,18 @@ def test_nnx_layer_trains_with_an_nnx_optimizer():
     _close(rnn.layer.apply(after, xs), rnn(xs))
 
 
-def test_nnx_layer_keeps_a_stateful_layer_state():
+@pytest.mark.parametrize("as_model", [False, True], ids=["layer", "model"])
+def test_nnx_layer_keeps_a_stateful_layer_state(as_model):
     xs = _xs()
-    layer = jrnn.layers.GRU(H, stateful=True)
-    rnn = NNXLayer(layer, xs, rngs=nnx.Rngs(0))
+    layer = jrnn.layers.GRU(H, stateful=True, name="gru")
+    if as_model:
+        wrapped = jrnn.Sequential([jrnn.Input((None, I), batch_size=B), layer])
+    else:
+        wrapped = layer
+    rnn = NNXLayer(wrapped, xs, rngs=nnx.Rngs(0))
     y1 = rnn(xs)
     y2 = rnn(xs)  # continues from the first call's final carry
-    params = rnn.jrnn_params()
+    params = rnn.jrnn_params()["gru"] if as_model else rnn.jrnn_params()
     carry, _ = _unroll(layer.cell, params, np.concatenate([xs, xs], 1))
     _close(y2, carry)
     assert not np.allclose(y1, y2)
