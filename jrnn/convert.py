@@ -220,10 +220,11 @@ def _torch_one(cell, sd, layer, suffix, used):
 
 
 # ---------------------------------------------------------------------- Flax -----------
-# The weight layouts of Flax's cells (flax/linen/recurrent.py, flax/nnx/nn/recurrent.py),
-# as key -> what the entry holds. Linen's LSTMCell and OptimizedLSTMCell share one layout
-# (NNX's LSTMCell names the forget block `if_`); NNX's OptimizedLSTMCell, GRUCell and
-# SimpleCell keep fused `dense_i` / `dense_h` Linears instead, gates in the columns.
+# The weight layouts of Flax's cells (flax/linen/recurrent.py, flax/nnx/nn/recurrent.py):
+# linen's LSTMCell and OptimizedLSTMCell share one layout of per-gate Dense layers (NNX's
+# LSTMCell too, naming the forget block `if_`); NNX's OptimizedLSTMCell, GRUCell and
+# SimpleCell keep fused `dense_i` / `dense_h` Linears instead, gates in the columns. The
+# layout is told by the keys, so one converter reads linen and NNX weights alike.
 _FLAX_LSTM_GATES = ("i", "f", "g", "o")  # = Keras i, f, c, o
 
 
@@ -263,15 +264,20 @@ def from_flax(cell, variables):
     Every entry must be used; shapes are checked.
 
     Example:
-      flax_cell = nn.LSTMCell(64)
-      variables = flax_cell.init(key, flax_cell.initialize_carry(key, (1, 16)), x0)
-      params = jrnn.from_flax(jrnn.LSTMCell(64, unit_forget_bias=False), variables)
+      flax_rnn = nn.RNN(nn.LSTMCell(64))
+      variables = flax_rnn.init(key, xs)                    # xs: (B, T, 16)
+      params = jrnn.from_flax(jrnn.LSTMCell(64), variables)
+      _, ys = jrnn.unroll(jrnn.LSTMCell(64), params, xs)  # = flax_rnn.apply(variables, xs)
     """
     if isinstance(cell, StackedCell):
-        if not isinstance(variables, (list, tuple)) or len(variables) != len(cell.cells):
-            got = len(variables) if isinstance(variables, (list, tuple)) else type(variables)
+        if not isinstance(variables, (list, tuple)):
             raise TypeError(
-                f"variables: got {got}, expected a list of {len(cell.cells)} entries, one "
+                f"variables: got {type(variables).__name__}, expected a list of "
+                f"{len(cell.cells)} entries, one per layer of the stack"
+            )
+        if len(variables) != len(cell.cells):
+            raise ValueError(
+                f"variables: got {len(variables)} entries, expected {len(cell.cells)}, one "
                 f"per layer of the stack"
             )
         pairs = enumerate(zip(cell.cells, variables))

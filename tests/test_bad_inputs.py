@@ -609,11 +609,18 @@ ROWS: list[Row] = [
         {},
     ),
     bad(
-        TypeError,
-        "variables: got 1, expected a list of 2",
+        ValueError,
+        "variables: got 1 entries, expected 2, one per layer",
         jrnn.from_flax,
         jrnn.stack([CELL, CELL]),
         [{}],
+    ),
+    bad(
+        TypeError,
+        "variables: got dict, expected a list of 2",
+        jrnn.from_flax,
+        jrnn.stack([CELL, CELL]),
+        {},
     ),
     bad(ValueError, "variables: got keys", jrnn.from_flax, jrnn.bidirectional(CELL, CELL), {}),
     # ---- jrnn.interop

@@ -235,7 +235,7 @@ class NNXCell:
                 f"input_size: got {input_size}, expected {want}, the in_features the NNX "
                 f"module was built with"
             )
-        return self._state
+        return jax.tree.map(lambda a: a, self._state)  # new Variables: the caller's own
 
     def initial_carry(self, batch_size=None, dtype=None):
         """Zeros of the module's carry for `batch_size` (an int B, a tuple of batch
