@@ -119,6 +119,10 @@ class EquinoxCell:
 
         return zeros_like_carry(make, batch_size, dtype)
 
+    def _carry_shapes(self, batch):
+        # Shapes only: a check at trace time should not put zeros into the program.
+        return jax.eval_shape(lambda: self.initial_carry(batch))
+
     def expected_input_size(self, params=None) -> int:
         """I, the module's `input_size`."""
         return self.module.input_size
@@ -129,7 +133,7 @@ class EquinoxCell:
         check_params_structure(params, self._params, "EquinoxCell")
         x_t = check_step_input(x_t, self.module.input_size, "the module's input_size")
         batch = x_t.shape[:-1]
-        check_carry_structure(carry, self.initial_carry(batch), "EquinoxCell")
+        check_carry_structure(carry, self._carry_shapes(batch), "EquinoxCell")
         module = eqx.combine(params, self._static)
         new = over_batch_axes(lambda c, x: module(x, c), len(batch))(carry, x_t)
         return new, (new[0] if self._is_lstm else new)

@@ -134,6 +134,10 @@ class FlaxCell:
         )
         return swap_pair(carry) if self._swap else carry
 
+    def _carry_shapes(self, batch):
+        # Shapes only: a check at trace time should not put zeros into the program.
+        return jax.eval_shape(lambda: self.initial_carry(batch))
+
     def expected_input_size(self, params) -> int | None:
         """I, the rows of the input-side kernel for Flax's own cells (else None)."""
         for classes, name in _LINEN_INPUT_DENSE:
@@ -153,7 +157,7 @@ class FlaxCell:
                 f"FlaxCell.init (or module.init)"
             )
         x_t = check_step_input(x_t, self.expected_input_size(params), "the params")
-        check_carry_structure(carry, self.initial_carry(x_t.shape[:-1]), "FlaxCell")
+        check_carry_structure(carry, self._carry_shapes(x_t.shape[:-1]), "FlaxCell")
         new, y = self.module.apply(params, self._flax_carry(carry), x_t)
         return self._flax_carry(new), y
 
@@ -250,6 +254,10 @@ class NNXCell:
         carry = zeros_like_carry(make, batch_size, dtype)
         return swap_pair(carry) if self._swap else carry
 
+    def _carry_shapes(self, batch):
+        # Shapes only: a check at trace time should not put zeros into the program.
+        return jax.eval_shape(lambda: self.initial_carry(batch))
+
     def expected_input_size(self, params=None) -> int | None:
         """I, the module's `in_features` (None when it has none)."""
         return getattr(self.module, "in_features", None)
@@ -258,7 +266,7 @@ class NNXCell:
         """One step: x_t (*B, I) -> (new carry, y_t (*B, H)), carries in jrnn's order."""
         check_params_structure(params, self._state, "NNXCell")
         x_t = check_step_input(x_t, self.expected_input_size(), "the module's in_features")
-        check_carry_structure(carry, self.initial_carry(x_t.shape[:-1]), "NNXCell")
+        check_carry_structure(carry, self._carry_shapes(x_t.shape[:-1]), "NNXCell")
         module = nnx.merge(self._graphdef, params)
         if self._swap:
             new, y = module(swap_pair(carry), x_t)
