@@ -182,13 +182,19 @@ def test_lstm_carries_are_jrnn_order_and_interchange_with_jrnn_lstm():
     jcell = jrnn.LSTMCell(H)
     jparams = jrnn.from_flax(jcell, variables)
     xs = _xs()
-    (h, c), ys = _unroll(cell, variables, xs, lengths=np.full(B, T))
-    _close(ys[:, -1], h)  # h first, as jrnn.LSTMCell's carry
-    # One cell's carry continues in the other: the Flax cell's carry after 2 steps
-    # starts jrnn's LSTM at step 2 (a mask that pads on the left).
-    k2, _ = _unroll(cell, variables, xs, lengths=np.full(B, 2))
     later = np.broadcast_to(np.arange(T) >= 2, (B, T))
-    _, ys_mixed = _unroll(jcell, jparams, xs, carry=k2, mask=later)
+
+    @jax.jit
+    def run(variables, jparams, xs):
+        (h, c), ys = jrnn.unroll(cell, variables, xs)
+        # One cell's carry continues in the other: the Flax cell's carry after 2 steps
+        # starts jrnn's LSTM at step 2 (a mask that pads on the left).
+        k2, _ = jrnn.unroll(cell, variables, xs, lengths=np.full(B, 2))
+        _, ys_mixed = jrnn.unroll(jcell, jparams, xs, carry=k2, mask=later)
+        return h, ys, ys_mixed
+
+    h, ys, ys_mixed = run(variables, jparams, xs)
+    _close(ys[:, -1], h)  # h first, as jrnn.LSTMCell's carry
     _close(ys_mixed[:, 2:], ys[:, 2:])
 
 
@@ -198,26 +204,43 @@ def test_layers_stack_and_bidirectional_take_adapters():
     fw = FlaxCell(nn.GRUCell(H, **ZERO))
     bw = EquinoxCell(_eqx_module(eqx.nn.LSTMCell, seed=1))
     bi = jrnn.bidirectional(fw, bw)
-    params = _perturbed(bi.init(jax.random.key(0), I))
-    _, ys = _unroll(bi, params, xs, lengths=LENGTHS)
-    _, y_fw = _unroll(fw, params["forward"], xs, lengths=LENGTHS)
-    _, y_bw = _unroll(bw, params["backward"], xs, lengths=LENGTHS, reverse=True)
-    _close(ys, jnp.concatenate([y_fw, y_bw], -1))
-
     nnx_top = NNXCell(nnx.LSTMCell(H, H, rngs=nnx.Rngs(1), **ZERO))
     stacked = jrnn.stack([fw, nnx_top])
-    sp = _perturbed(stacked.init(jax.random.key(0), I))
-    (k_fw, k_top), ys = _unroll(stacked, sp, xs, lengths=LENGTHS)
-    _, mid = _unroll(fw, sp[0], xs, lengths=LENGTHS)
-    (h, _), want = _unroll(nnx_top, sp[1], mid, lengths=LENGTHS)
-    _close(ys, want)
-    _close(k_top[0], h)
-
     layer = jrnn.layers.RNN(FlaxCell(nn.LSTMCell(H, **ZERO)), return_state=True)
+    params = _perturbed(bi.init(jax.random.key(0), I))
+    sp = _perturbed(stacked.init(jax.random.key(0), I))
     lp = _perturbed(layer.init(jax.random.key(0), xs))
     mask = np.arange(T)[None] < LENGTHS[:, None]
-    out, h, c = layer.apply(lp, xs, mask=mask)
-    (h_ref, c_ref), _ = _unroll(layer.cell, lp, xs, lengths=LENGTHS)
+
+    @jax.jit  # one compilation for all of it
+    def run(params, sp, lp, xs):
+        def unroll(cell, p, x, **kw):
+            return jrnn.unroll(cell, p, x, lengths=LENGTHS, **kw)
+
+        mid = unroll(fw, sp[0], xs)[1]
+        return {
+            "bi": unroll(bi, params, xs)[1],
+            "bi_ref": jnp.concatenate(
+                [
+                    unroll(fw, params["forward"], xs)[1],
+                    unroll(bw, params["backward"], xs, reverse=True)[1],
+                ],
+                -1,
+            ),
+            "stack": unroll(stacked, sp, xs),
+            "stack_ref": unroll(nnx_top, sp[1], mid),
+            "layer": layer.apply(lp, xs, mask=mask),
+            "layer_ref": unroll(layer.cell, lp, xs)[0],
+        }
+
+    got = run(params, sp, lp, xs)
+    _close(got["bi"], got["bi_ref"])
+    (_, k_top), ys = got["stack"]
+    (h, _), want = got["stack_ref"]
+    _close(ys, want)
+    _close(k_top[0], h)
+    out, h, c = got["layer"]
+    h_ref, c_ref = got["layer_ref"]
     _close(out, h_ref)  # the output is h, the first entry of jrnn's (h, c)
     _close((h, c), (h_ref, c_ref))
 
@@ -330,8 +353,10 @@ def test_from_flax_bidirectional_and_stack():
     variables = _perturbed(bi_flax.init(jax.random.key(0), xs))
     bi = jrnn.bidirectional(jrnn.LSTMCell(H), jrnn.GRUCell(H))
     params = jrnn.from_flax(bi, variables)
-    _, ys = _unroll(bi, params, xs)
-    _close(ys, bi_flax.apply(variables, xs))
+    ys, ys_ref = jax.jit(lambda p, v: (jrnn.unroll(bi, p, xs)[1], bi_flax.apply(v, xs)))(
+        params, variables
+    )
+    _close(ys, ys_ref)
 
     # A stack takes one entry per layer (each layer's parity is tested above).
     v0 = _perturbed(nn.GRUCell(H, **ZERO).init(jax.random.key(0), np.zeros(H), np.zeros(I)))
@@ -377,8 +402,9 @@ def test_nnx_layer_keeps_a_stateful_layer_state(as_model):
     else:
         wrapped = layer
     rnn = NNXLayer(wrapped, xs, rngs=nnx.Rngs(0))
-    y1 = rnn(xs)
-    y2 = rnn(xs)  # continues from the first call's final carry
+    call = nnx.jit(lambda rnn, x: rnn(x))
+    y1 = call(rnn, xs)
+    y2 = call(rnn, xs)  # continues from the first call's final carry
     params = rnn.jrnn_params()["gru"] if as_model else rnn.jrnn_params()
     carry, _ = _unroll(layer.cell, params, np.concatenate([xs, xs], 1))
     _close(y2, carry)
