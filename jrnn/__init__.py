@@ -35,7 +35,7 @@ from jrnn.cells import (
     stack,
     stack_bidirectional,
 )
-from jrnn.convert import from_keras, from_keras_model, from_torch
+from jrnn.convert import from_flax, from_keras, from_keras_model, from_torch
 from jrnn.data import (
     Dataset,
     Tokenizer,
@@ -64,6 +64,7 @@ __all__ = [
     "__version__",
     "Dataset",
     "History",
+    "interop",
     "Input",
     "Model",
     "Sequential",
@@ -107,6 +108,7 @@ __all__ = [
     "SimpleRNNCell",
     "Tokenizer",
     "bidirectional",
+    "from_flax",
     "from_keras",
     "from_keras_model",
     "from_torch",
@@ -117,3 +119,17 @@ __all__ = [
     "to_categorical",
     "unroll",
 ]
+
+
+def __getattr__(name):
+    # `jrnn.interop` imports Flax (and Equinox on use): loaded on first use, so that
+    # `import jrnn` does not pay for it.
+    if name == "interop":
+        import importlib
+
+        return importlib.import_module("jrnn.interop")
+    raise AttributeError(f"module 'jrnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"interop"})

@@ -3,7 +3,8 @@
 `from_keras(cell, layer.get_weights())` and `from_torch(cell, module.state_dict())` take
 NumPy arrays (or anything `np.asarray` reads) and return params for `cell`: a built-in
 cell, a `stack` of them, a `bidirectional` pair (`jrnn.cells.BidirectionalCells`) or a
-`stack_bidirectional` (`jrnn.cells.StackedBidirectional`).
+`stack_bidirectional` (`jrnn.cells.StackedBidirectional`). `from_flax(cell, variables)`
+does the same for Flax linen and NNX cells' weights.
 
 `from_keras_model(keras_sequential)` converts a whole Keras `Sequential` of the layers jrnn
 has (embedding, recurrent, dense, convolution, pooling) into a jrnn model and variables.
@@ -216,6 +217,231 @@ def _torch_one(cell, sd, layer, suffix, used):
         else:  # only the sum of the two biases matters for LSTM and SimpleRNN
             params["bias"] = _arr(b_ih + b_hh, dt)
     return _undo_forget_bias(cell, params)
+
+
+# ---------------------------------------------------------------------- Flax -----------
+# The weight layouts of Flax's cells (flax/linen/recurrent.py, flax/nnx/nn/recurrent.py):
+# linen's LSTMCell and OptimizedLSTMCell share one layout of per-gate Dense layers (NNX's
+# LSTMCell too, naming the forget block `if_`); NNX's OptimizedLSTMCell, GRUCell and
+# SimpleCell keep fused `dense_i` / `dense_h` Linears instead, gates in the columns. The
+# layout is told by the keys, so one converter reads linen and NNX weights alike.
+_FLAX_LSTM_GATES = ("i", "f", "g", "o")  # = Keras i, f, c, o
+
+
+def from_flax(cell, variables):
+    """Params for `cell` (a jrnn `LSTMCell`, `GRUCell` or `SimpleRNNCell`, a `stack`
+    of them, or a `bidirectional` pair) from a Flax cell's weights, giving the outputs
+    Flax's `nn.RNN(flax_cell)` / `nnx.RNN(flax_cell)` gives (on jrnn's fast path).
+
+    variables: any of
+      - linen: the variables of a cell (`flax_cell.init(...)`, `{"params": {...}}`),
+        of an `nn.RNN` (`{"params": {"cell": {...}}}`), or the inner params dict;
+      - NNX: an NNX cell or `nnx.RNN` module, or its `nnx.State` (`nnx.state(module)`);
+      - for a `stack`, a list with one entry per layer; for a `bidirectional` pair, the
+        variables of Flax's `Bidirectional` (`forward_rnn`, `backward_rnn`).
+
+    Layouts (H = cell.units; Flax's LSTM gate order i, f, g, o is Keras's i, f, c, o):
+      LSTM, linen `LSTMCell` / `OptimizedLSTMCell`, NNX `LSTMCell`: per-gate Dense
+        `ii, if (if_), ig, io` kernels (I, H), no bias; `hi, hf, hg, ho` kernels (H, H)
+        with biases (H,) -> kernel = [ii|if|ig|io], recurrent_kernel = [hi|hf|hg|ho],
+        bias = [b_hi|b_hf|b_hg|b_ho].
+      LSTM, NNX `OptimizedLSTMCell`: `dense_i` kernel (I, 4H), `dense_h` kernel (H, 4H)
+        and bias (4H,), already Keras's layout.
+      GRU (needs `GRUCell(reset_after=True)`, the same formula
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h):
+        linen `ir, iz, in` (kernel, bias), `hr, hz` (kernel), `hn` (kernel, bias) ->
+        kernel = [iz|ir|in], recurrent_kernel = [hz|hr|hn], bias = [[b_iz, b_ir, b_in],
+        [0, 0, b_hn]]; NNX `dense_i` (I, 3H) + bias, `dense_h` (H, 3H), blocks r, z, n,
+        no b_hn -> the same with b_hn = 0.
+      SimpleRNN: linen `i` (kernel, bias), `h` (kernel); NNX `dense_i`, `dense_h`.
+        A `SimpleCell(residual=True)` adds h before the activation: given the NNX
+        module, the identity is folded into recurrent_kernel; linen's variables do not
+        say, so add `jnp.eye(H)` to recurrent_kernel yourself.
+
+    Flax's cells carry an LSTM's state as (c, h); jrnn's is (h, c): swap a carry you
+    bring over (`jrnn.interop.FlaxCell` / `NNXCell` already show jrnn's order). The
+    activations are the jrnn cell's (Flax's defaults, tanh and sigmoid, are jrnn's).
+    Every entry must be used; shapes are checked.
+
+    Example:
+      flax_rnn = nn.RNN(nn.LSTMCell(64))
+      variables = flax_rnn.init(key, xs)                    # xs: (B, T, 16)
+      params = jrnn.from_flax(jrnn.LSTMCell(64), variables)
+      _, ys = jrnn.unroll(jrnn.LSTMCell(64), params, xs)  # = flax_rnn.apply(variables, xs)
+    """
+    if isinstance(cell, StackedCell):
+        if not isinstance(variables, (list, tuple)):
+            raise TypeError(
+                f"variables: got {type(variables).__name__}, expected a list of "
+                f"{len(cell.cells)} entries, one per layer of the stack"
+            )
+        if len(variables) != len(cell.cells):
+            raise ValueError(
+                f"variables: got {len(variables)} entries, expected {len(cell.cells)}, one "
+                f"per layer of the stack"
+            )
+        pairs = enumerate(zip(cell.cells, variables))
+        return tuple(_flax_one(c, v, f"variables[{k}]") for k, (c, v) in pairs)
+    if isinstance(cell, BidirectionalCells):
+        tree = _flax_tree(variables, "variables")
+        if set(tree) != {"forward_rnn", "backward_rnn"}:
+            raise ValueError(
+                f"variables: got keys {sorted(tree)}, expected 'forward_rnn' and "
+                f"'backward_rnn' (Flax's Bidirectional) for a bidirectional pair"
+            )
+        return {
+            "forward": _flax_one(cell.forward, tree["forward_rnn"], "variables['forward_rnn']"),
+            "backward": _flax_one(cell.backward, tree["backward_rnn"], "variables['backward_rnn']"),
+        }
+    return _flax_one(cell, variables, "variables")
+
+
+def _flax_tree(variables, name):
+    """Flax weights as a plain nested dict: an NNX module or State by its parameters
+    (`to_pure_dict`), linen variables without the `params` collection wrapper and an
+    `nn.RNN`'s `cell` level."""
+    if (type(variables).__module__ or "").startswith("flax."):
+        from flax import nnx  # here, not at the top: `import jrnn` does not load Flax
+
+        if isinstance(variables, nnx.Module):
+            variables = nnx.state(variables, nnx.Param)
+        if isinstance(variables, nnx.State):
+            # nnx.to_pure_dict is the newer spelling (State.to_pure_dict is deprecated).
+            to_pure = getattr(nnx, "to_pure_dict", None)
+            variables = to_pure(variables) if to_pure else variables.to_pure_dict()
+    if not isinstance(variables, Mapping):
+        raise TypeError(
+            f"{name}: got {type(variables).__name__}, expected a Flax cell's weights: linen "
+            f"variables ({{'params': ...}}), an NNX module or its nnx.State"
+        )
+    tree = dict(variables)
+    for wrapper in ("params", "cell"):
+        if set(tree) == {wrapper} and isinstance(tree[wrapper], Mapping):
+            tree = dict(tree[wrapper])
+    return tree
+
+
+def _flax_one(cell, variables, name):
+    if not isinstance(cell, (LSTMCell, GRUCell, SimpleRNNCell)):
+        raise TypeError(
+            f"cell: got {type(cell).__name__}, expected a jrnn LSTMCell, GRUCell or "
+            f"SimpleRNNCell (or a stack / bidirectional pair of them)"
+        )
+    if not cell.use_bias:
+        raise ValueError("cell: got use_bias=False; Flax's cells have biases (use_bias=True)")
+    if isinstance(cell, LSTMCell) and cell.use_peephole:
+        raise ValueError("cell: got use_peephole=True, which Flax's LSTM cells do not have")
+    if isinstance(cell, GRUCell) and not cell.reset_after:
+        raise ValueError(
+            "cell: got GRUCell(reset_after=False); Flax's GRU is the reset_after=True formula"
+        )
+    # Only an NNX module says whether a SimpleCell is residual (itself, or an nnx.RNN's cell).
+    residual = bool(getattr(getattr(variables, "cell", variables), "residual", False))
+    tree = _flax_tree(variables, name)
+    h, dt = cell.units, jnp.dtype(cell.param_dtype)
+    reader = _FlaxReader(tree, name, h)
+    if isinstance(cell, LSTMCell):
+        if "dense_i" in tree:  # NNX OptimizedLSTMCell: fused, Keras's layout already
+            reader.expect({"dense_i": ("kernel",), "dense_h": ("kernel", "bias")})
+            kernel = reader.get("dense_i", "kernel", 4)
+            recurrent = reader.get("dense_h", "kernel", 4, rows=h)
+            bias = reader.get("dense_h", "bias", 4)
+        else:
+            f = "if_" if "if_" in tree else "if"
+            names = ["ii", f, "ig", "io"]
+            reader.expect({**{n: ("kernel",) for n in names}, **_h_side("h", "ifgo")})
+            kernel = np.concatenate([reader.get(n, "kernel", 1) for n in names], axis=1)
+            h_side = [f"h{g}" for g in _FLAX_LSTM_GATES]
+            recurrent = np.concatenate([reader.get(n, "kernel", 1, rows=h) for n in h_side], 1)
+            bias = np.concatenate([reader.get(n, "bias", 1) for n in h_side])
+    elif isinstance(cell, GRUCell):
+        zeros = np.zeros((h,), np.float32)
+        if "dense_i" in tree:  # NNX: blocks r, z, n and no recurrent bias (b_hn = 0)
+            reader.expect({"dense_i": ("kernel", "bias"), "dense_h": ("kernel",)})
+            perm = np.concatenate([np.arange(h, 2 * h), np.arange(h), np.arange(2 * h, 3 * h)])
+            kernel = reader.get("dense_i", "kernel", 3)[:, perm]
+            recurrent = reader.get("dense_h", "kernel", 3, rows=h)[:, perm]
+            bias = np.stack([reader.get("dense_i", "bias", 3)[perm], np.tile(zeros, 3)])
+        else:
+            reader.expect(
+                {
+                    "ir": ("kernel", "bias"),
+                    "iz": ("kernel", "bias"),
+                    "in": ("kernel", "bias"),
+                    "hr": ("kernel",),
+                    "hz": ("kernel",),
+                    "hn": ("kernel", "bias"),
+                }
+            )
+            # Keras's blocks z, r, h; Flax's b_ir, b_iz already hold b_hr, b_hz folded in.
+            kernel = np.concatenate([reader.get(n, "kernel", 1) for n in ("iz", "ir", "in")], 1)
+            recurrent = np.concatenate(
+                [reader.get(n, "kernel", 1, rows=h) for n in ("hz", "hr", "hn")], 1
+            )
+            bias = np.stack(
+                [
+                    np.concatenate([reader.get(n, "bias", 1) for n in ("iz", "ir", "in")]),
+                    np.concatenate([zeros, zeros, reader.get("hn", "bias", 1)]),
+                ]
+            )
+    else:
+        i_name, h_name = ("dense_i", "dense_h") if "dense_i" in tree else ("i", "h")
+        reader.expect({i_name: ("kernel", "bias"), h_name: ("kernel",)})
+        kernel = reader.get(i_name, "kernel", 1)
+        recurrent = reader.get(h_name, "kernel", 1, rows=h)
+        if residual:  # tanh(x W + b + h U + h) = tanh(x W + b + h (U + I))
+            recurrent = recurrent + np.eye(h, dtype=recurrent.dtype)
+        bias = reader.get(i_name, "bias", 1)
+    params = {
+        "kernel": _arr(kernel, dt),
+        "recurrent_kernel": _arr(recurrent, dt),
+        "bias": _arr(bias, dt),
+    }
+    return _undo_forget_bias(cell, params)
+
+
+def _h_side(prefix, gates):
+    return {f"{prefix}{g}": ("kernel", "bias") for g in gates}
+
+
+class _FlaxReader:
+    """Reads `tree[layer][entry]` as a NumPy array of the shape the layout needs, with
+    errors that name the entry, the shape it has and the shape expected."""
+
+    def __init__(self, tree, name, units):
+        self.tree, self.name, self.h = tree, name, units
+        self.input_size = None
+
+    def expect(self, layout) -> None:
+        """The tree holds exactly the layers and entries of `layout` (none missing, none
+        left over: a weight that no jrnn parameter takes would change the outputs)."""
+        want = {k: set(v) for k, v in layout.items()}
+        got = {k: set(v) if isinstance(v, Mapping) else None for k, v in self.tree.items()}
+        if got != want:
+            shown = {k: sorted(v) for k, v in layout.items()}
+            have = {
+                k: sorted(v) if v is not None else type(self.tree[k]).__name__
+                for k, v in got.items()
+            }
+            raise ValueError(f"{self.name}: got {have}, expected {shown}")
+
+    def get(self, layer, entry, blocks, rows=None):
+        a = np.asarray(self.tree[layer][entry])
+        where = f"{self.name}['{layer}']['{entry}']"
+        width = blocks * self.h
+        if entry == "bias":
+            expected = (width,)
+        else:
+            if rows is None:  # an input-side kernel: the first fixes I
+                if a.ndim == 2 and self.input_size is None:
+                    self.input_size = a.shape[0]
+                rows = self.input_size if self.input_size is not None else "input_size"
+            expected = (rows, width)
+        if a.shape != expected:
+            raise ValueError(
+                f"{where}: got shape {a.shape}, expected {expected} for units={self.h}"
+            )
+        return a
 
 
 # ------------------------------------------------------------------ Keras models -------

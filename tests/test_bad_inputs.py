@@ -27,13 +27,16 @@ import re
 import tempfile
 from collections.abc import Callable
 
+import flax.linen as flax_nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
 import jrnn
+import jrnn.interop
 
 # A gap row (reduce_weighted(["a"])) makes JAX ask NumPy for the deprecated dtype "a".
 pytestmark = pytest.mark.filterwarnings("ignore:Data type alias:DeprecationWarning")
@@ -94,6 +97,27 @@ def an_empty_dir() -> pathlib.Path:
 
 
 CELL = jrnn.LSTMCell(4)
+
+
+@functools.cache
+def flax_lstm_variables() -> dict:
+    """A Flax linen LSTMCell(4)'s params for inputs of width 3 (CELL's layout)."""
+    cell = jrnn.interop.FlaxCell(flax_nn.LSTMCell(4))
+    return dict(cell.init(KEY, 3)["params"])
+
+
+def _bad_hi() -> dict:
+    return {"kernel": np.zeros((5, 4)), "bias": np.zeros(4)}
+
+
+def flax_cell_step(x_t):
+    cell = jrnn.interop.FlaxCell(flax_nn.LSTMCell(4))
+    return cell({"params": flax_lstm_variables()}, cell.initial_carry(2), x_t)
+
+
+@functools.cache
+def nnx_cell():
+    return jrnn.interop.NNXCell(nnx.GRUCell(3, 4, rngs=nnx.Rngs(0)))
 
 
 @functools.cache
@@ -568,6 +592,101 @@ ROWS: list[Row] = [
     bad(ValueError, "layer: got -1", jrnn.from_torch, CELL, {}, layer=-1),
     bad(TypeError, "layer: got 1.5", jrnn.from_torch, CELL, {}, layer=1.5),
     bad(TypeError, "keras_model: got int", jrnn.from_keras_model, 3),
+    bad(TypeError, "cell: got int", jrnn.from_flax, 3, {}),
+    bad(TypeError, "variables: got int", jrnn.from_flax, CELL, 3),
+    bad(ValueError, r"variables: got \{\}, expected \{'ii'", jrnn.from_flax, CELL, {}),
+    bad(
+        ValueError,
+        r"variables\['hi'\]\['kernel'\]: got shape \(5, 4\), expected \(4, 4\)",
+        jrnn.from_flax,
+        via=lambda: jrnn.from_flax(CELL, {**flax_lstm_variables(), "hi": _bad_hi()}),
+    ),
+    bad(
+        ValueError,
+        r"cell: got GRUCell\(reset_after=False\)",
+        jrnn.from_flax,
+        jrnn.GRUCell(4, reset_after=False),
+        {},
+    ),
+    bad(
+        ValueError,
+        "variables: got 1 entries, expected 2, one per layer",
+        jrnn.from_flax,
+        jrnn.stack([CELL, CELL]),
+        [{}],
+    ),
+    bad(
+        TypeError,
+        "variables: got dict, expected a list of 2",
+        jrnn.from_flax,
+        jrnn.stack([CELL, CELL]),
+        {},
+    ),
+    bad(ValueError, "variables: got keys", jrnn.from_flax, jrnn.bidirectional(CELL, CELL), {}),
+    # ---- jrnn.interop
+    bad(TypeError, "module: got 3 of type int", jrnn.interop.FlaxCell, 3),
+    bad(
+        TypeError,
+        "module: got a flax.linen.linear.Dense, expected a Flax linen",
+        jrnn.interop.FlaxCell,
+        flax_nn.Dense(3),
+    ),
+    bad(
+        ValueError,
+        "module: got ConvLSTMCell with num_feature_axes=2",
+        jrnn.interop.FlaxCell,
+        flax_nn.ConvLSTMCell(4, (3,)),
+    ),
+    bad(
+        TypeError,
+        "params: got int",
+        jrnn.interop.FlaxCell,
+        via=lambda: jrnn.interop.FlaxCell(flax_nn.GRUCell(4))(
+            3, np.zeros((2, 4)), np.zeros((2, 3))
+        ),
+    ),
+    bad(
+        ValueError,
+        r"x_t: got shape \(2, 5\), expected \(\*batch, 3\)",
+        jrnn.interop.FlaxCell,
+        via=lambda: flax_cell_step(np.zeros((2, 5), np.float32)),
+    ),
+    bad(
+        TypeError,
+        "module: got a flax.linen.recurrent.LSTMCell, expected a Flax NNX",
+        jrnn.interop.NNXCell,
+        flax_nn.LSTMCell(4),
+    ),
+    bad(
+        ValueError,
+        "input_size: got 5, expected 3, the in_features",
+        jrnn.interop.NNXCell,
+        via=lambda: nnx_cell().init(KEY, 5),
+    ),
+    bad(
+        TypeError,
+        "params: got structure",
+        jrnn.interop.NNXCell,
+        via=lambda: nnx_cell()({}, np.zeros((2, 4)), np.zeros((2, 3), np.float32)),
+    ),
+    bad(
+        TypeError,
+        "module: got a flax.linen.recurrent.LSTMCell, expected an Equinox cell",
+        jrnn.interop.EquinoxCell,
+        flax_nn.LSTMCell(4),
+    ),
+    bad(
+        TypeError, "layer: got int", jrnn.interop.NNXLayer, 3, np.zeros((2, 3, 4)), rngs=nnx.Rngs(0)
+    ),
+    bad(
+        TypeError,
+        "rngs: got int",
+        jrnn.interop.NNXLayer,
+        jrnn.layers.LSTM(4),
+        np.zeros((2, 3, 4)),
+        rngs=0,
+    ),
+    bad(ValueError, "x: got None", jrnn.interop.NNXLayer, jrnn.layers.LSTM(4), rngs=nnx.Rngs(0)),
     # ---- jrnn.decoding / jrnn.decode
     bad(TypeError, "model: got int", jrnn.lm_step, 3, {}),
     bad(TypeError, "variables: got int", jrnn.lm_step, via=lambda: jrnn.lm_step(lm()[0], 3)),
