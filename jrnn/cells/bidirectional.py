@@ -40,6 +40,11 @@ def merge(merge_mode, y_fw, y_bw):
             f"y_bw: got shape {bw} with y_fw of shape {fw}, expected {what} for "
             f"merge_mode={merge_mode!r}"
         )
+    if merge_mode is not None and jnp.result_type(y_fw) != jnp.result_type(y_bw):
+        # Directions of different precisions (a bfloat16 and a float32 cell) merge in
+        # the wider dtype; explicit, so it also holds under strict dtype promotion.
+        wide = max(jnp.result_type(y_fw), jnp.result_type(y_bw), key=lambda d: d.itemsize)
+        y_fw, y_bw = y_fw.astype(wide), y_bw.astype(wide)
     if merge_mode == "concat":
         return jnp.concatenate([y_fw, y_bw], axis=-1)
     if merge_mode == "sum":

@@ -622,6 +622,14 @@ def nonfinite_message(where: dict) -> str:
         f"non-finite loss (or parameters) at epoch {where['epoch'] + 1}, batch "
         f"{where['batch']} (optimizer step {where['step']}); training stopped with the state "
         f"before that step, which is not checkpointed"
+    ) + (
+        # float16's smallest normal is 6e-5: Adam's eps (1e-7) and its second moments
+        # underflow, and the update overflows.
+        "; the model has float16 parameters, whose range Adam's updates often leave: "
+        "train with param_dtype='float32' and dtype='float16' (mixed precision), or "
+        "optax.adam(lr, eps=1e-4)"
+        if where.get("float16")
+        else ""
     )
 
 

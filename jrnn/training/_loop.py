@@ -305,7 +305,8 @@ def _finish_batch(loop, pending, epoch, probe_for) -> bool:
     logs = _means(acc)  # running means through this batch, as Keras's batch logs
     finite = math.isfinite(logs["loss"])
     if not finite:
-        loop.nonfinite = {"epoch": epoch, "batch": index, "step": int(before.step)}
+        half = any(jnp.result_type(v) == jnp.float16 for v in jax.tree.leaves(before.params))
+        loop.nonfinite = {"epoch": epoch, "batch": index, "step": int(before.step), "float16": half}
         loop.state = before
         loop.stop_training = True
     loop.on_train_batch_end(index, logs)
