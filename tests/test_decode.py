@@ -388,3 +388,24 @@ def test_bad_arguments_name_the_argument(lm):
         decode.greedy_decode("not a function", carry, 0, 3)
     with pytest.raises(TypeError, match="prompt"):
         decode.sample(lm_fn, init(1), jnp.array([[1.0, 2.0]]), 3, key)
+
+
+def test_sample_takes_a_traced_temperature():
+    """A temperature traced by jit or vmap (a sweep in one program) gives the tokens the
+    same Python number gives; 0 is greedy in the program too; a non-scalar is refused."""
+    z = jax.random.normal(jax.random.key(0), (7,))
+
+    def step(carry, tok):
+        return carry, jnp.broadcast_to(z, (tok.shape[0], 7)) + 0.0 * tok[:, None]
+
+    prompt, key = jnp.zeros((2, 1), jnp.int32), jax.random.key(3)
+    run = lambda t: decode.sample(step, (), prompt, 8, key, temperature=t)  # noqa: E731
+    temps = [0.0, 0.7, 2.0]
+    eager = [run(t) for t in temps]
+    for t, want in zip(temps, eager):
+        np.testing.assert_array_equal(jax.jit(run)(t), want)
+    np.testing.assert_array_equal(jax.vmap(run)(jnp.array(temps)), np.stack(eager))
+    np.testing.assert_array_equal(run(np.float32(0.7)), eager[1])
+    assert len({tuple(np.asarray(e).ravel()) for e in eager}) == 3
+    with pytest.raises(ValueError, match=r"temperature: got an array of shape \(2,\)"):
+        run(jnp.array([0.5, 1.0]))

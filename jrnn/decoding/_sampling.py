@@ -6,6 +6,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jrnn._checks import check_int, check_key, check_positive_int, shape_error
@@ -65,17 +66,24 @@ def _feed(step, carry, tokens, mask, vocab):
     return carry, logits
 
 
-def _pick(logits, key, temperature, top_k, greedy):
+def _pick(logits, key, temperature, top_k, greedy, zero_is_greedy):
     """One token per row: argmax, or a draw from softmax(logits / temperature) over
-    the top_k largest logits (all when None)."""
+    the top_k largest logits (all when None). `zero_is_greedy`: the temperature is a
+    traced value, so temperature <= 0 picks the argmax in the program itself."""
+    argmax = jnp.argmax(logits, axis=-1).astype(jnp.int32)
     if greedy:
-        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        return argmax
+    hot = temperature > 0
+    if zero_is_greedy:
+        temperature = jnp.where(hot, temperature, 1.0)  # no 0/0 in the unused draw
     logits = logits.astype(jnp.float32) / temperature
     if top_k is None:
-        return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
-    vals, idx = lax.top_k(logits, top_k)  # (B, k), sorted
-    j = jax.random.categorical(key, vals, axis=-1)
-    return jnp.take_along_axis(idx, j[:, None], axis=1)[:, 0].astype(jnp.int32)
+        tok = jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+    else:
+        vals, idx = lax.top_k(logits, top_k)  # (B, k), sorted
+        j = jax.random.categorical(key, vals, axis=-1)
+        tok = jnp.take_along_axis(idx, j[:, None], axis=1)[:, 0].astype(jnp.int32)
+    return jnp.where(hot, tok, argmax) if zero_is_greedy else tok
 
 
 def sample(
@@ -104,7 +112,9 @@ def sample(
       prompt: (B, P) int token ids, P >= 1 (see `feed`; `prompt_mask` for padding).
       num_steps: tokens to generate (>= 0).
       key: a PRNG key (not needed when greedy).
-      temperature: > 0; lower is sharper, 0 is greedy.
+      temperature: >= 0; lower is sharper, 0 is greedy. A Python number, or a scalar
+        array, traced too (under `jit`/`vmap`, e.g. a sweep of temperatures in one
+        program); a traced value cannot be checked, and one <= 0 acts as 0 (greedy).
       top_k: None or 1 <= top_k <= V: sample among the k most likely tokens only.
       greedy: take the argmax at every step (no key needed).
       prompt_mask: optional (B, P) bool, False at the prompt's padding (see `feed`).
@@ -120,8 +130,9 @@ def sample(
     """
     step = as_step(step_fn)
     num_steps = check_int("num_steps", num_steps, minimum=0)
-    t = check_number("temperature", temperature)
-    greedy = bool(greedy) or t == 0
+    t = _check_temperature(temperature)
+    traced = not isinstance(t, float)
+    greedy = bool(greedy) or (not traced and t == 0)
     prompt = check_tokens("prompt", prompt, 2)
     vocab = check_step(step, carry, prompt.shape[0])
     if top_k is not None:
@@ -137,12 +148,33 @@ def sample(
         return jnp.zeros((prompt.shape[0], 0), jnp.int32)
     keys = None if greedy else jax.random.split(key, num_steps)
     temp = jnp.asarray(t, jnp.float32)  # traced: a new temperature does not recompile
-    return _sample(step, carry, logits, keys, num_steps, temp, top_k, greedy)
+    return _sample(step, carry, logits, keys, num_steps, temp, top_k, greedy, traced)
 
 
-@partial(jax.jit, static_argnums=(4, 6, 7))
-def _sample(step, carry, logits, keys, num_steps, temperature, top_k, greedy):
-    pick = partial(_pick, temperature=temperature, top_k=top_k, greedy=greedy)
+def _check_temperature(value):
+    """A float, checked (finite, >= 0), or a traced scalar (checked for shape and dtype
+    only: its value is not known until the program runs)."""
+    if isinstance(value, (jax.Array, np.ndarray, np.generic)) and not isinstance(value, bool):
+        if jnp.shape(value) != () or not (
+            jnp.issubdtype(jnp.result_type(value), jnp.floating)
+            or jnp.issubdtype(jnp.result_type(value), jnp.integer)
+        ):
+            raise ValueError(
+                f"temperature: got an array of shape {jnp.shape(value)} and dtype "
+                f"{jnp.result_type(value)}, expected a real scalar >= 0"
+            )
+        try:
+            value = float(value)
+        except jax.errors.ConcretizationTypeError:
+            return value  # traced
+    return check_number("temperature", value)
+
+
+@partial(jax.jit, static_argnums=(4, 6, 7, 8))
+def _sample(step, carry, logits, keys, num_steps, temperature, top_k, greedy, traced):
+    pick = partial(
+        _pick, temperature=temperature, top_k=top_k, greedy=greedy, zero_is_greedy=traced
+    )
     first = pick(logits, None if keys is None else keys[0])
 
     def body(state, key):  # key is None when greedy (no xs)
