@@ -61,7 +61,14 @@ class Model:
       model = jrnn.Model([enc_in, dec_in], Dense(10)(y))
 
     A layer called several times shares its parameters (one entry in params).
+
+    Models are static pytree nodes, compared by identity, as layers are: a model can be
+    an ordinary `jax.jit` argument.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        jax.tree_util.register_static(cls)
 
     def __init__(self, inputs, outputs, *, name: str = "functional"):
         self.name = name
@@ -796,3 +803,6 @@ def _path_shapes(tree) -> dict:
 
 def _join(paths) -> str:
     return ", ".join(paths) or "none"
+
+
+jax.tree_util.register_static(Model)

@@ -45,6 +45,13 @@ class Layer:
     #: how many arrays `call` returns (RNN layers with `return_state` return several)
     num_outputs = 1
 
+    def __init_subclass__(cls, **kwargs):
+        # A static pytree node (as cells are), so a layer can be an ordinary `jax.jit`
+        # argument or sit in a tree beside its variables. Layers compare by identity:
+        # the same layer object reuses a compiled program, another one compiles anew.
+        super().__init_subclass__(**kwargs)
+        jax.tree_util.register_static(cls)
+
     def __init__(self, *, name: str | None = None):
         if name is not None and not isinstance(name, str):
             raise TypeError(
@@ -306,3 +313,6 @@ def require_key(key, training: bool, needed: bool, layer: str):
             f"with training=True"
         )
     return key
+
+
+jax.tree_util.register_static(Layer)
