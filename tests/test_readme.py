@@ -9,7 +9,8 @@ import jax
 import pytest
 
 README = pathlib.Path(__file__).parent.parent / "README.md"
-PEERS = {"keras", "torch", "equinox"}  # optional: a block importing one runs only where it is installed
+# optional: a block importing one runs only where it is installed
+PEERS = {"keras", "torch", "equinox"}
 
 
 # Keras's Variable.__array__ under NumPy 2 (in get_weights); not ours.
