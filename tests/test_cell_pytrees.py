@@ -108,3 +108,28 @@ def test_unroll_true_unrolls_every_step_as_lax_scan_does():
                 jax.make_jaxpr(functools.partial(jrnn.unroll, cell, unroll=flag))(params, xs)
             )
             assert f"unroll={steps}" in jaxpr
+
+
+def test_layers_and_models_are_static_pytree_nodes():
+    """A layer and a model are leafless pytree nodes too: an ordinary jit argument, in a
+    tree with their variables; the same object reuses the compiled program."""
+    layer = jrnn.layers.GRU(6, return_sequences=True)
+    model = jrnn.Sequential([layer, jrnn.layers.Dense(2)])
+    xs = jnp.ones((2, 5, 3))
+    variables = model.init(jax.random.key(0), xs)
+    assert jax.tree.leaves(layer) == [] and jax.tree.leaves(model) == []
+    traces = []
+
+    @jax.jit
+    def run(tree, xs):
+        traces.append(1)
+        return tree["model"].apply(tree["variables"], xs)
+
+    tree = {"model": model, "variables": variables}
+    got = run(tree, xs)
+    run(tree, xs + 1.0)
+    want = model.apply(variables, xs)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(g, w, atol=1e-6)
+    assert len(traces) == 1
+    assert optax.adam(1e-3).init(tree)  # Optax sees only the variables
