@@ -18,14 +18,9 @@ import optax
 
 from jrnn import sampling
 from jrnn._checks import check_bool, check_positive_int, shape_error
+from jrnn._labels import at_least_f32, gather_last, nan_outside, squeeze_labels
 from jrnn._sampled_softmax import _sampled_logits
-from jrnn.layers.adaptive_softmax import (
-    AdaptiveSoftmax,
-    _at_least_f32,
-    _gather,
-    _nan_outside,
-    _squeeze_labels,
-)
+from jrnn.layers.adaptive_softmax import AdaptiveSoftmax
 from jrnn.layers.core import Dense
 from jrnn.losses import HeadLoss, SparseCategoricalCrossentropy
 
@@ -160,13 +155,13 @@ class AdaptiveSoftmaxLoss(HeadLoss):
     name: ClassVar[str] = "adaptive_softmax"
 
     def per_example(self, y_true, y_pred) -> jnp.ndarray:
-        y_pred = _at_least_f32(jnp.asarray(y_pred))
+        y_pred = at_least_f32(jnp.asarray(y_pred))
         if y_pred.ndim < 1:
             raise shape_error(f"{self.name}: y_pred", y_pred.shape, "(..., num_classes)")
-        labels = _squeeze_labels(y_true, y_pred.shape[:-1], f"{self.name}: y_true")
+        labels = squeeze_labels(y_true, y_pred.shape[:-1], f"{self.name}: y_true")
         num_classes = y_pred.shape[-1]
         safe = jnp.clip(labels, 0, num_classes - 1)
-        return _nan_outside(-_gather(y_pred, safe), labels, num_classes)
+        return nan_outside(-gather_last(y_pred, safe), labels, num_classes)
 
     def head_per_example(self, y_true, features, layer, params, key) -> jnp.ndarray:
         del key  # the adaptive softmax is exact: nothing is sampled

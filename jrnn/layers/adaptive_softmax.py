@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jrnn._checks import check_bool, check_int, check_key, shape_error
+from jrnn._labels import at_least_f32, gather_last, nan_outside, squeeze_labels
 from jrnn._ops import add_bias
 from jrnn.layers.base import Layer, as_float, shape_dtype
 
@@ -61,27 +62,6 @@ def _check_div_value(div_value) -> float:
     if not div_value > 0 or not math.isfinite(div_value):
         raise ValueError(f"div_value: got {div_value!r}, expected a finite number > 0")
     return float(div_value)
-
-
-def _squeeze_labels(labels, batch_shape: tuple, name: str):
-    """Labels (...) or (..., 1) matching `batch_shape`, as int32 (floats truncated, as
-    Keras's sparse crossentropy does)."""
-    labels = jnp.asarray(labels)
-    if not (
-        jnp.issubdtype(labels.dtype, jnp.integer) or jnp.issubdtype(labels.dtype, jnp.floating)
-    ):
-        raise TypeError(f"{name}: got dtype {labels.dtype}, expected integer class ids")
-    if labels.ndim == len(batch_shape) + 1 and labels.shape[-1] == 1:
-        labels = labels[..., 0]
-    if tuple(labels.shape) != tuple(batch_shape):
-        raise shape_error(name, labels.shape, f"{tuple(batch_shape)} (or with a trailing 1)")
-    return labels.astype(jnp.int32)
-
-
-def _nan_outside(values, labels, num_classes: int):
-    """NaN where a label is outside [0, num_classes): a wrong id shows, not a clamped one."""
-    valid = (labels >= 0) & (labels < num_classes)
-    return jnp.where(valid, values, jnp.nan)
 
 
 class AdaptiveSoftmax(Layer):
@@ -193,13 +173,13 @@ class AdaptiveSoftmax(Layer):
         logits = jnp.matmul(x, head["kernel"].astype(x.dtype))
         if self.head_bias:
             logits = add_bias(logits, head["bias"])
-        return jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
+        return jax.nn.log_softmax(at_least_f32(logits), axis=-1)
 
     def _tail_logits(self, params, x, i: int):
         """(..., V_i) float32 logits of cluster i's classes, through the narrow projection."""
         tail = params[f"tail_{i}"]
         hidden = jnp.matmul(x, tail["proj"].astype(x.dtype))
-        return _at_least_f32(jnp.matmul(hidden, tail["out"].astype(x.dtype)))
+        return at_least_f32(jnp.matmul(hidden, tail["out"].astype(x.dtype)))
 
     def _tail_log_softmax(self, params, x, i: int):
         """(..., V_i): log p(class | cluster i)."""
@@ -221,7 +201,7 @@ class AdaptiveSoftmax(Layer):
             def run():
                 rows = jnp.nonzero(in_cluster, size=capacity, fill_value=0)[0]
                 logits = self._tail_logits(params, x[rows], i)
-                nll = jax.nn.logsumexp(logits, axis=-1) - _gather(logits, local[rows])
+                nll = jax.nn.logsumexp(logits, axis=-1) - gather_last(logits, local[rows])
                 nll = jnp.where(jnp.arange(capacity) < count, nll, 0.0)  # the fill rows
                 return jnp.zeros(n, nll.dtype).at[rows].add(nll)
 
@@ -256,18 +236,18 @@ class AdaptiveSoftmax(Layer):
         `_tail_nll`). The full (..., num_classes) array is never built.
         """
         x = self._features(params, x)
-        labels = _squeeze_labels(labels, x.shape[:-1], f"{self.label}: labels")
+        labels = squeeze_labels(labels, x.shape[:-1], f"{self.label}: labels")
         shape = labels.shape
         x, labels = x.reshape(-1, x.shape[-1]), labels.reshape(-1)
         # cluster 0 is the shortlist; cluster i + 1 is tail i
         cluster = sum((labels >= c).astype(jnp.int32) for c in self.cutoffs)
         head_index = jnp.where(cluster == 0, labels, self.shortlist_size + cluster - 1)
-        nll = -_gather(self._head_log_softmax(params, x), head_index)
+        nll = -gather_last(self._head_log_softmax(params, x), head_index)
         for i, (start, stop) in enumerate(self.cluster_bounds()):
             # clipped so that a row of another cluster indexes a valid (unused) entry
             local = jnp.clip(labels - start, 0, stop - start - 1)
             nll = nll + self._tail_nll(params, x, local, cluster == i + 1, i)
-        return _nan_outside(nll, labels, self.num_classes).reshape(shape)
+        return nan_outside(nll, labels, self.num_classes).reshape(shape)
 
     # -- the layer-step protocol (see Layer): each step on its own, no carry -----------------
     def step_error(self):
@@ -283,12 +263,3 @@ class AdaptiveSoftmax(Layer):
 # Row capacities of a tail, as fractions of the rows: the smallest that holds the
 # cluster's rows is used (a rare-word cluster usually holds a few percent of the tokens).
 _ROW_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2)
-
-
-def _at_least_f32(x):
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
-def _gather(values, index):
-    """values (..., N), index (...) int -> values[..., index] (...)."""
-    return jnp.take_along_axis(values, index[..., None], axis=-1)[..., 0]
