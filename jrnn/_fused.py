@@ -32,7 +32,15 @@ import jax.numpy as jnp
 from jax import lax
 from jax.export import is_symbolic_dim
 
-from jrnn._ops import add_bias, matmul, split_gates, tree_where, zero_where_masked
+from jrnn._ops import (
+    add_bias,
+    matmul,
+    split_gates,
+    to_varying,
+    tree_where,
+    varying_axes,
+    zero_where_masked,
+)
 
 
 @dataclass(frozen=True)
@@ -241,7 +249,7 @@ def _fused_bwd(cfg, saved, cts):
             out = tuple(dg)
         return (dprev, jax.tree.map(jnp.add, dpw, dpw_t)), out
 
-    dpw0 = jax.tree.map(jnp.zeros_like, pw)
+    dpw0 = to_varying(jax.tree.map(jnp.zeros_like, pw), varying_axes(xs))
     (dcarry0, dpw), dgs = lax.scan(
         step,
         (dcarry_last, dpw0),
@@ -328,6 +336,7 @@ def _remat_bwd(cfg, saved, cts):
         zeros(bi),
         zeros(br),
     )
+    init = to_varying(init, varying_axes(xs))  # loop carries: as the sums added to them
     (dcarry0, dpw, dw, du, dbi, dbr), dxs = lax.scan(
         step,
         init,
@@ -391,6 +400,9 @@ def fused_unroll(cell, params, xs, carry, mask, *, reverse, unroll, remat):
     for d in xs.shape[:-1]:
         gate_bytes *= d
     p = cell.fused_split(params)
+    # Inside shard_map every differentiable input of the custom VJP varies over the same
+    # mesh axes, so the backward's gradients (which vary with xs) match their primals.
+    p, xs, carry = to_varying((p, xs, carry), varying_axes(p, xs, carry, mask))
 
     def run(small):
         cfg = FusedConfig(cell, bool(reverse), int(unroll), bool(remat), small)

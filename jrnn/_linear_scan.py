@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn._checks import check_bool, check_choice, check_int, check_lengths, shape_error
+from jrnn._ops import to_varying, varying_axes
 
 METHODS = ("sequential", "associative", "chunked")
 # Steps per chunk of the chunked method when the caller does not choose (see _choose_method).
@@ -118,6 +119,9 @@ def linear_scan(
         # Few mantissa bits: rounding every step compounds over T steps; accumulating in
         # float32 costs two casts.
         a, b, h0 = a.astype(jnp.float32), b.astype(jnp.float32), h0.astype(jnp.float32)
+    # Inside shard_map: the scan's carry h0 and every primal of the custom VJP vary over
+    # the same mesh axes (a zero h0 or a decay shared over the batch would not).
+    a, b, h0 = to_varying((a, b, h0), varying_axes(a, b, h0))
     if method is None:
         method = _choose_method(jax.default_backend(), steps)
     if steps == 0:

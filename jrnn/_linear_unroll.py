@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn._linear_scan import linear_scan
-from jrnn._ops import zero_where_masked
+from jrnn._ops import to_varying, varying_axes, zero_where_masked
 
 
 def choose_block(backend: str, steps, batch: int) -> int | None:
@@ -80,6 +80,9 @@ def linear_unroll(
 # readout would each compile and dispatch apart); inlined under an enclosing jit.
 @functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block", "method"))
 def _linear_unroll(cell, params, xs, carry, mask, *, reverse, remat, block, method):
+    # Inside shard_map: params, xs and carry vary over the same mesh axes (a scan carry and
+    # the custom VJP's primals must; see `to_varying`).
+    params, xs, carry = to_varying((params, xs, carry), varying_axes(params, xs, carry, mask))
     unbatched = xs.ndim == 2
     if unbatched:  # linear_scan wants a batch axis
         xs, carry = xs[:, None], carry[None]
@@ -189,6 +192,7 @@ def _blocked_scan_bwd(cell, residuals, cotangents):
     acc = jax.tree.map(
         lambda p: jnp.zeros(p.shape, jnp.promote_types(p.dtype, jnp.float32)), params
     )
+    acc = to_varying(acc, varying_axes(xs_b))  # a loop carry: as the sums added to it
 
     def body(carry, inp):
         dh_end, dparams = carry  # dL/d(state leaving this block), summed param grads

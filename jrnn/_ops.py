@@ -65,3 +65,41 @@ def tree_where(m, new, old):
 def zero_where_masked(m, y):
     """y (*B, ...) with the examples where m (*B,) is False set to zero."""
     return jnp.where(jnp.reshape(m, m.shape + (1,) * (y.ndim - m.ndim)), y, jnp.zeros_like(y))
+
+
+def varying_axes(*trees) -> frozenset:
+    """The mesh axes any leaf of `trees` varies over inside `jax.shard_map` (the union of
+    their varying manual axes); empty outside shard_map and under `check_vma=False`."""
+    axes = frozenset()
+    for leaf in jax.tree.leaves(trees):
+        axes |= _vma(leaf)
+    return axes
+
+
+def _vma(x) -> frozenset:
+    aval = jax.typeof(x)
+    # jax >= 0.10 keeps them in the aval's manual axis type; earlier versions in `vma`.
+    mat = getattr(aval, "mat", None)
+    return mat.varying if mat is not None else getattr(aval, "vma", frozenset())
+
+
+def to_varying(tree, axes):
+    """`tree` with every leaf made to vary over `axes` (`lax.pcast(..., to="varying")`
+    over the axes it does not vary over yet); the identity when `axes` is empty.
+
+    Inside `shard_map` (with its default `check_vma=True`) a scan's carry must have the
+    same varying axes going in as coming out, and a custom VJP's cotangent those of its
+    primal. A zero initial carry or replicated params vary over no axis, while a step
+    that reads device-varying inputs makes them vary: so the engine casts carry and
+    params to the inputs' axes before its loops. The cast costs nothing at run time; its
+    transpose is a `psum` of the params' gradient over the axes, which is what autodiff
+    gives a replicated param used with varying inputs (once, instead of per step).
+    """
+    if not axes:
+        return tree
+
+    def cast(x):
+        missing = tuple(sorted(axes - _vma(x), key=str))
+        return jax.lax.pcast(x, missing, to="varying") if missing else x
+
+    return jax.tree.map(cast, tree)

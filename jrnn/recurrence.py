@@ -14,7 +14,7 @@ from jrnn._checks import check_choice, check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
 from jrnn._linear_scan import linear_scan as linear_scan  # re-exported: the engine's API
 from jrnn._linear_unroll import linear_unroll
-from jrnn._ops import tree_where, zero_where_masked
+from jrnn._ops import to_varying, tree_where, varying_axes, zero_where_masked
 from jrnn.cells import (
     MERGE_MODES,
     BidirectionalCells,
@@ -260,6 +260,8 @@ def scan_unroll(cell, params, xs, carry, mask, *, reverse=False, unroll=1, remat
     plain reference for the fast path.
     """
     unroll = check_int("unroll", unroll, minimum=1)
+    # Inside shard_map: the carry must vary over the mesh axes the step's output does.
+    params, carry = to_varying((params, carry), varying_axes(params, xs, carry, mask))
 
     def step(carry, inp):
         x_t, m_t = inp
