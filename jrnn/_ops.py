@@ -88,7 +88,7 @@ def to_varying(tree, axes):
     over the axes it does not vary over yet); the identity when `axes` is empty.
 
     Inside `shard_map` (with its default `check_vma=True`) a scan's carry must have the
-    same varying axes going in as coming out, and a custom VJP's cotangent those of its
+    same varying axes going in as coming out, and a custom derivative's tangents those of its
     primal. A zero initial carry or replicated params vary over no axis, while a step
     that reads device-varying inputs makes them vary: so the engine casts carry and
     params to the inputs' axes before its loops. The cast costs nothing at run time; its
@@ -103,3 +103,30 @@ def to_varying(tree, axes):
         return jax.lax.pcast(x, missing, to="varying") if missing else x
 
     return jax.tree.map(cast, tree)
+
+
+def jvp_from_vjp(bwd, out, tangents):
+    """The tangent of a function's outputs `out` from its hand-written backward pass.
+
+    bwd: cotangents of `out` -> cotangents of the differentiable inputs (linear in its
+    argument); tangents: the inputs' tangents, the same structure as bwd's result, with
+    `SymbolicZero` leaves where an input has none (`custom_jvp(symbolic_zeros=True)`).
+
+    The tangent is bwd's transpose applied to `tangents`. The engine's fast paths are
+    `jax.custom_jvp`s whose rule returns it: forward mode (`jax.jvp`, `jacfwd`,
+    `linearize`) evaluates it, and reverse mode transposes it back into `bwd` itself, so
+    `grad` keeps the hand-written backward. `bwd`'s loop bodies must be under
+    `jax.checkpoint`: reverse mode partially evaluates this linear map, which would
+    otherwise move every computation on residuals alone out of the loop into a loop of
+    its own, writing its per-step results to memory (twice the time of `grad`).
+    """
+    is_zero = lambda t: isinstance(t, jax.custom_derivatives.SymbolicZero)
+    leaves = jax.tree.leaves(tangents, is_leaf=is_zero)
+    keep = [not is_zero(t) for t in leaves]
+
+    def transposed(cts):  # only the inputs with a tangent: the others' work is skipped
+        grads = jax.tree.leaves(bwd(cts))
+        return [g for g, k in zip(grads, keep, strict=True) if k]
+
+    (dout,) = jax.linear_transpose(transposed, out)([t for t, k in zip(leaves, keep) if k])
+    return dout

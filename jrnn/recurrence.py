@@ -79,9 +79,23 @@ def unroll(
         buffers (T, B, G*H). At B=8 T=10,000 I=H=32 this takes XLA's temporary memory
         for an LSTM's gradient from 127 to 39 MiB; the train step is slower (see the
         README's benchmark section).
-      fast: use the fused fast path for built-in cells (a `jax.custom_vjp`). Set False
-        for forward-mode autodiff (`jax.jvp`, `jacfwd`, Hessians), which custom VJPs do
-        not support; the plain `lax.scan` path gives the same values.
+      fast: use the engine's fast paths for built-in cells (fused and linear cells:
+        hand-written backward passes); False runs the plain `lax.scan` over the cell's
+        step, differentiated by JAX (the same values). Every JAX transformation works
+        on both: `grad`/`vjp` (on the fast path it runs the hand-written backward, also
+        under `jit`, `vmap`, `checkpoint` and `shard_map`), forward mode (`jvp`,
+        `jacfwd`, `linearize`: the fast path's tangent is its backward pass
+        transposed), and their compositions: Hessians (`jax.hessian`, forward over
+        reverse), Hessian-vector products and grad of grad. Only first-order reverse
+        mode is tuned for speed; forward mode and higher orders cost about as much as
+        on the plain path.
+
+    Inside `jax.shard_map` (default `check_vma=True`) the carry and params are cast to
+    vary over the mesh axes that xs (or mask, lengths, params, carry) vary over, so a
+    replicated `P()` params tree and zero carry work as they are; the gradient of a
+    replicated param is then summed over the devices (`psum`), as JAX's own autodiff
+    does, so `grad` of a `psum`'d loss inside shard_map and `grad` of a shard_map'd
+    function equal the unsharded gradient.
 
     Returns:
       (carry, ys): the final carry (the state after each sequence's last valid step;
