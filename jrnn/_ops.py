@@ -123,6 +123,8 @@ def jvp_from_vjp(bwd, out, tangents):
     is_zero = lambda t: isinstance(t, jax.custom_derivatives.SymbolicZero)
     leaves = jax.tree.leaves(tangents, is_leaf=is_zero)
     keep = [not is_zero(t) for t in leaves]
+    if not any(keep):  # JAX calls the rule only when some tangent is nonzero; to be safe
+        return jax.tree.map(jnp.zeros_like, out)
 
     def transposed(cts):  # only the inputs with a tangent: the others' work is skipped
         grads = jax.tree.leaves(bwd(cts))

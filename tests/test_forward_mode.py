@@ -65,31 +65,35 @@ def test_jvp_and_jacfwd_equal_plain_path(name, monkeypatch):
 
 
 def test_linearize_hvp_hessian_grad_of_grad():
-    """jax.linearize, Hessian-vector products (forward over reverse), jax.hessian
-    (jacfwd of jacrev) and reverse over reverse."""
+    """jax.linearize, jax.hessian (jacfwd of jacrev) as on the plain path; a
+    Hessian-vector product (forward over reverse) and grad of grad (reverse over
+    reverse) agree with that Hessian: H v, and 2 H g for the gradient of |g|^2."""
     cell = jrnn.LSTMCell(H)
     params = cell.init(jax.random.key(0), I)
     xs = jax.random.normal(jax.random.key(1), (B, T, I))
     tangent = jnp.cos(jnp.arange(xs.size)).reshape(xs.shape)
 
+    def loss(b, x, fast):
+        return _loss(jrnn.unroll(cell, dict(params, bias=b), x, lengths=LENGTHS, fast=fast))
+
     @jax.jit
     def results(bias, xs):
-        def out(fast):
-            loss = lambda b, x: _loss(
-                jrnn.unroll(cell, dict(params, bias=b), x, lengths=LENGTHS, fast=fast)
-            )
-            sq_grad = lambda b: jnp.sum(jax.grad(loss)(b, xs) ** 2)
-            return (
-                jax.linearize(lambda x: loss(bias, x), xs)[1](tangent),
-                jax.jvp(jax.grad(loss, 1), (bias, xs), (bias, tangent))[1],
-                jax.hessian(loss)(bias, xs),
-                jax.grad(sq_grad)(bias),
-            )
+        fast = lambda b, x: loss(b, x, True)
+        plain = lambda b, x: loss(b, x, False)
+        grad = jax.grad(fast)
+        return (
+            (jax.linearize(lambda x: fast(bias, x), xs)[1](tangent), jax.hessian(fast)(bias, xs)),
+            (jax.jvp(lambda x: plain(bias, x), (xs,), (tangent,))[1], jax.hessian(plain)(bias, xs)),
+            grad(bias, xs),
+            jax.jvp(lambda b: grad(b, xs), (bias,), (bias,))[1],
+            jax.grad(lambda b: jnp.sum(grad(b, xs) ** 2))(bias),
+        )
 
-        return out(True), out(False)
-
-    got, want = results(params["bias"], xs)
+    got, want, g, hvp, grad_sq = results(params["bias"], xs)
     _close(got, want, tol=1e-4)
+    hessian = want[1]
+    _close(hvp, hessian @ params["bias"], tol=1e-4)
+    _close(grad_sq, 2 * hessian @ g, tol=1e-4)
 
 
 def test_grad_runs_the_hand_written_backward(monkeypatch):
