@@ -87,8 +87,9 @@ def unroll(
         `jacfwd`, `linearize`: the fast path's tangent is its backward pass
         transposed), and their compositions: Hessians (`jax.hessian`, forward over
         reverse), Hessian-vector products and grad of grad. Only first-order reverse
-        mode is tuned for speed; forward mode and higher orders cost about as much as
-        on the plain path.
+        mode is tuned for speed: a `jvp` on the fast path runs the forward pass and the
+        transposed backward, ~1.5x the plain path's `jvp` (LSTM, B=32 T=100 H=128,
+        CPU), so `fast=False` suits code that is mostly forward mode.
 
     Inside `jax.shard_map` (default `check_vma=True`) the carry and params are cast to
     vary over the mesh axes that xs (or mask, lengths, params, carry) vary over, so a
