@@ -4,7 +4,9 @@ Forward: the input projection gx = xs @ kernel + input_bias is either hoisted ou
 loop as G per-gate (T*B, I) x (I, H) GEMMs or done per step (see `choose_hoist`); the
 scan body is then one recurrent GEMM plus one fused elementwise block.
 
-Backward (`jax.custom_vjp`): the reverse scan carries the state cotangents (and, for
+Backward (hand-written; the function is a `jax.custom_jvp` whose tangent is this
+backward pass transposed, so reverse mode runs it as written and forward mode works too:
+see `jrnn._ops.jvp_from_vjp`): the reverse scan carries the state cotangents (and, for
 peephole LSTMs, the three peephole-weight gradients, (H,) vectors). Each
 step pulls them through the cell's elementwise block, either with the cell's
 hand-written backward from the gate activations the forward pass saved (built-in cells
@@ -32,7 +34,17 @@ import jax.numpy as jnp
 from jax import lax
 from jax.export import is_symbolic_dim
 
-from jrnn._ops import add_bias, matmul, split_gates, tree_where, wide_dtype, zero_where_masked
+from jrnn._ops import (
+    add_bias,
+    jvp_from_vjp,
+    matmul,
+    split_gates,
+    to_varying,
+    tree_where,
+    varying_axes,
+    wide_dtype,
+    zero_where_masked,
+)
 
 
 @dataclass(frozen=True)
@@ -165,7 +177,10 @@ def _fused(cfg, p, xs, carry0, mask):
     return carry, ys
 
 
-_fused = jax.custom_vjp(_fused, nondiff_argnums=(0,))
+# A custom JVP whose tangent is the transpose of the hand-written backward (see
+# `jvp_from_vjp`): forward mode works, and reverse mode transposes it back into
+# `_fused_bwd`.
+_fused = jax.custom_jvp(_fused, nondiff_argnums=(0,))
 
 
 def _fused_fwd(cfg, p, xs, carry0, mask):
@@ -241,7 +256,8 @@ def _fused_bwd(cfg, saved, cts):
             out = tuple(dg)
         return (dprev, jax.tree.map(jnp.add, dpw, dpw_t)), out
 
-    dpw0 = jax.tree.map(jnp.zeros_like, pw)
+    step = jax.checkpoint(step, prevent_cse=False)  # see jvp_from_vjp
+    dpw0 = to_varying(jax.tree.map(jnp.zeros_like, pw), varying_axes(xs))
     (dcarry0, dpw), dgs = lax.scan(
         step,
         (dcarry_last, dpw0),
@@ -319,6 +335,7 @@ def _remat_bwd(cfg, saved, cts):
         )
         return new, dx_t
 
+    step = jax.checkpoint(step, prevent_cse=False)  # see jvp_from_vjp
     zeros = lambda a: None if a is None else jnp.zeros(a.shape, wide_dtype(a.dtype))
     init = (
         dcarry_last,
@@ -328,6 +345,7 @@ def _remat_bwd(cfg, saved, cts):
         zeros(bi),
         zeros(br),
     )
+    init = to_varying(init, varying_axes(xs))  # loop carries: as the sums added to them
     (dcarry0, dpw, dw, du, dbi, dbr), dxs = lax.scan(
         step,
         init,
@@ -373,7 +391,13 @@ def _bias_grad(b, dg):
     return total.astype(b.dtype).reshape(b.shape)
 
 
-_fused.defvjp(_fused_fwd, _fused_bwd)
+def _fused_jvp(cfg, primals, tangents):
+    out, res = _fused_fwd(cfg, *primals)
+    # The mask (last) has no tangent and no cotangent.
+    return out, jvp_from_vjp(lambda cts: _fused_bwd(cfg, res, cts)[:3], out, tangents[:3])
+
+
+_fused.defjvp(_fused_jvp, symbolic_zeros=True)
 
 
 def fused_unroll(cell, params, xs, carry, mask, *, reverse, unroll, remat):
@@ -391,6 +415,9 @@ def fused_unroll(cell, params, xs, carry, mask, *, reverse, unroll, remat):
     for d in xs.shape[:-1]:
         gate_bytes *= d
     p = cell.fused_split(params)
+    # Inside shard_map every differentiable input of the custom JVP varies over the same
+    # mesh axes, so the backward's gradients (which vary with xs) match their primals.
+    p, xs, carry = to_varying((p, xs, carry), varying_axes(p, xs, carry, mask))
 
     def run(small):
         cfg = FusedConfig(cell, bool(reverse), int(unroll), bool(remat), small)

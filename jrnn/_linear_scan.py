@@ -2,8 +2,9 @@
 
 Three ways to run it (same values): a sequential `lax.scan`, `lax.associative_scan`
 (log-depth, parallel over time), and a chunked scan (associative within chunks of
-`chunk_size` steps, sequential across chunks). A hand-written backward pass (custom
-VJP) runs the adjoint recurrence with the same primitive, in the other direction.
+`chunk_size` steps, sequential across chunks). A hand-written backward pass runs the
+adjoint recurrence with the same primitive, in the other direction (a custom JVP whose
+tangent is that pass transposed, so forward mode works too: `jrnn._ops.jvp_from_vjp`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn._checks import check_bool, check_choice, check_int, check_lengths, shape_error
+from jrnn._ops import jvp_from_vjp, to_varying, varying_axes
 
 METHODS = ("sequential", "associative", "chunked")
 # Steps per chunk of the chunked method when the caller does not choose (see _choose_method).
@@ -61,11 +63,11 @@ def linear_scan(
     The state accumulates in a's and b's dtype, except bfloat16/float16, which
     accumulate in float32 (rounded back on output).
 
-    The gradient is a custom VJP: with g_t = dL/dh_t (plus dL/dh_last at the last
+    The gradient is hand-written: with g_t = dL/dh_t (plus dL/dh_last at the last
     step), the adjoint λ_t = g_t + a_{t+1} ⊙ λ_{t+1} is the same recurrence run in the
     other direction, and db_t = λ_t, da_t = λ_t ⊙ h_{t-1}, dh0 = a_1 ⊙ λ_1 (JAX's
-    unconjugated cotangents for complex inputs). Forward-mode autodiff (`jax.jvp`) is
-    not supported through it.
+    unconjugated cotangents for complex inputs). Forward-mode autodiff (`jax.jvp`,
+    `jax.jacfwd`, `jax.linearize`) runs its transpose (see `jrnn._ops.jvp_from_vjp`).
 
     Returns:
       (h_last, hs): h_last (B, *F), the state after each sequence's last processed
@@ -118,6 +120,9 @@ def linear_scan(
         # Few mantissa bits: rounding every step compounds over T steps; accumulating in
         # float32 costs two casts.
         a, b, h0 = a.astype(jnp.float32), b.astype(jnp.float32), h0.astype(jnp.float32)
+    # Inside shard_map: the scan's carry h0 and every primal of its custom JVP vary over
+    # the same mesh axes (a zero h0 or a decay shared over the batch would not).
+    a, b, h0 = to_varying((a, b, h0), varying_axes(a, b, h0))
     if method is None:
         method = _choose_method(jax.default_backend(), steps)
     if steps == 0:
@@ -185,7 +190,9 @@ def _time_major_mask(lengths, mask, steps, batch, time_major):
 # as identity steps, so autodiff of jnp.where gives masked steps zero gradients).
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+# A custom JVP whose tangent is the transpose of the hand-written backward `_scan_bwd`
+# (see `jvp_from_vjp`): forward mode works and reverse mode runs `_scan_bwd`.
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
 def _scan(a, b, h0, reverse, method, chunk_size):
     return _run(a, b, h0, reverse, method, chunk_size)
 
@@ -213,7 +220,13 @@ def _scan_bwd(reverse, method, chunk_size, residuals, cotangents):
     return lam * h_prev, lam, a[first] * lam[first]
 
 
-_scan.defvjp(_scan_fwd, _scan_bwd)
+def _scan_jvp(reverse, method, chunk_size, primals, tangents):
+    out, res = _scan_fwd(*primals, reverse, method, chunk_size)
+    bwd = lambda cts: _scan_bwd(reverse, method, chunk_size, res, cts)
+    return out, jvp_from_vjp(bwd, out, tangents)
+
+
+_scan.defjvp(_scan_jvp, symbolic_zeros=True)
 
 
 def _run(a, b, h0, reverse, method, chunk_size):

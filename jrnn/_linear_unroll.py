@@ -3,7 +3,7 @@ elementwise recurrence h_t = a_t ⊙ h_{t-1} + b_t, then the outputs of many ste
 
 Two layouts, the same numbers (see `choose_block`):
   - all at once: one (T*B, I) x (I, G*H) GEMM, `linear_scan` over all T steps, one
-    readout; autodiff through it (the scan's backward is `linear_scan`'s custom VJP).
+    readout; autodiff through it (the scan's backward is `linear_scan`'s hand-written one).
   - time blocks (XLA:CPU, long sequences): a loop over blocks of L steps, each doing
     its GEMM, scan and readout while its buffers stay in cache; a hand-written backward
     keeps only the carry entering each block, recomputes the block's projections, gates
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jrnn._linear_scan import linear_scan
-from jrnn._ops import wide_dtype, zero_where_masked
+from jrnn._ops import jvp_from_vjp, to_varying, varying_axes, wide_dtype, zero_where_masked
 
 
 def choose_block(backend: str, steps, batch: int) -> int | None:
@@ -80,6 +80,9 @@ def linear_unroll(
 # readout would each compile and dispatch apart); inlined under an enclosing jit.
 @functools.partial(jax.jit, static_argnames=("cell", "reverse", "remat", "block", "method"))
 def _linear_unroll(cell, params, xs, carry, mask, *, reverse, remat, block, method):
+    # Inside shard_map: params, xs and carry vary over the same mesh axes (a scan carry and
+    # the custom JVP's primals must; see `to_varying`).
+    params, xs, carry = to_varying((params, xs, carry), varying_axes(params, xs, carry, mask))
     unbatched = xs.ndim == 2
     if unbatched:  # linear_scan wants a batch axis
         xs, carry = xs[:, None], carry[None]
@@ -163,7 +166,9 @@ def _block_forward(cell, params, xs, valid, h):
     return h_last, (k, _readout(cell, params, hs, xs, valid))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+# A custom JVP whose tangent is the transpose of the hand-written backward (see
+# `jvp_from_vjp`): forward mode works and reverse mode runs `_blocked_scan_bwd`.
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def _blocked_scan(cell, params, xs_b, h0, valid_b):
     def body(h, inp):
         xs, valid = inp
@@ -187,6 +192,7 @@ def _blocked_scan_bwd(cell, residuals, cotangents):
     params, xs_b, valid_b, h_in = residuals
     g_last, g_ys = cotangents
     acc = jax.tree.map(lambda p: jnp.zeros(p.shape, wide_dtype(p.dtype)), params)
+    acc = to_varying(acc, varying_axes(xs_b))  # a loop carry: as the sums added to it
 
     def body(carry, inp):
         dh_end, dparams = carry  # dL/d(state leaving this block), summed param grads
@@ -215,9 +221,17 @@ def _blocked_scan_bwd(cell, residuals, cotangents):
         )
         return (a[0] * lam[0], dparams), dx_read + dx_gates + dx_proj
 
+    body = jax.checkpoint(body, prevent_cse=False)  # see jvp_from_vjp
     (dh0, dparams), dxs = lax.scan(body, (g_last, acc), (xs_b, valid_b, h_in, g_ys), reverse=True)
     dparams = jax.tree.map(lambda d, p: d.astype(p.dtype), dparams, params)
     return dparams, dxs, dh0, None
 
 
-_blocked_scan.defvjp(_blocked_scan_fwd, _blocked_scan_bwd)
+def _blocked_scan_jvp(cell, primals, tangents):
+    out, res = _blocked_scan_fwd(cell, *primals)
+    # valid_b (last) has no tangent and no cotangent.
+    bwd = lambda cts: _blocked_scan_bwd(cell, res, cts)[:3]
+    return out, jvp_from_vjp(bwd, out, tangents[:3])
+
+
+_blocked_scan.defjvp(_blocked_scan_jvp, symbolic_zeros=True)

@@ -14,7 +14,7 @@ from jrnn._checks import check_choice, check_int, check_lengths, shape_error
 from jrnn._fused import fused_unroll
 from jrnn._linear_scan import linear_scan as linear_scan  # re-exported: the engine's API
 from jrnn._linear_unroll import linear_unroll
-from jrnn._ops import tree_where, zero_where_masked
+from jrnn._ops import to_varying, tree_where, varying_axes, zero_where_masked
 from jrnn.cells import (
     MERGE_MODES,
     BidirectionalCells,
@@ -79,9 +79,24 @@ def unroll(
         buffers (T, B, G*H). At B=8 T=10,000 I=H=32 this takes XLA's temporary memory
         for an LSTM's gradient from 127 to 39 MiB; the train step is slower (see the
         README's benchmark section).
-      fast: use the fused fast path for built-in cells (a `jax.custom_vjp`). Set False
-        for forward-mode autodiff (`jax.jvp`, `jacfwd`, Hessians), which custom VJPs do
-        not support; the plain `lax.scan` path gives the same values.
+      fast: use the engine's fast paths for built-in cells (fused and linear cells:
+        hand-written backward passes); False runs the plain `lax.scan` over the cell's
+        step, differentiated by JAX (the same values). Every JAX transformation works
+        on both: `grad`/`vjp` (on the fast path it runs the hand-written backward, also
+        under `jit`, `vmap`, `checkpoint` and `shard_map`), forward mode (`jvp`,
+        `jacfwd`, `linearize`: the fast path's tangent is its backward pass
+        transposed), and their compositions: Hessians (`jax.hessian`, forward over
+        reverse), Hessian-vector products and grad of grad. Only first-order reverse
+        mode is tuned for speed: a `jvp` on the fast path runs the forward pass and the
+        transposed backward, ~1.5x the plain path's `jvp` (LSTM, B=32 T=100 H=128,
+        CPU), so `fast=False` suits code that is mostly forward mode.
+
+    Inside `jax.shard_map` (default `check_vma=True`) the carry and params are cast to
+    vary over the mesh axes that xs (or mask, lengths, params, carry) vary over, so a
+    replicated `P()` params tree and zero carry work as they are; the gradient of a
+    replicated param is then summed over the devices (`psum`), as JAX's own autodiff
+    does, so `grad` of a `psum`'d loss inside shard_map and `grad` of a shard_map'd
+    function equal the unsharded gradient.
 
     Returns:
       (carry, ys): the final carry (the state after each sequence's last valid step;
@@ -265,6 +280,8 @@ def scan_unroll(cell, params, xs, carry, mask, *, reverse=False, unroll=1, remat
     plain reference for the fast path.
     """
     unroll = check_int("unroll", unroll, minimum=1)
+    # Inside shard_map: the carry must vary over the mesh axes the step's output does.
+    params, carry = to_varying((params, carry), varying_axes(params, xs, carry, mask))
 
     def step(carry, inp):
         x_t, m_t = inp

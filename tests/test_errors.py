@@ -132,20 +132,6 @@ def test_dtype_given_as_object_round_trips():
     assert cell.initial_carry(np.int64(2))[0].shape == (2, 3)
 
 
-def test_forward_mode_needs_fast_false():
-    """The fast path is a custom VJP (reverse mode only); fast=False serves jvp/Hessians
-    and gives the same values."""
-    xs = jax.random.normal(jax.random.key(1), (2, 5, 3))
-    f = lambda x, fast: jrnn.unroll(CELL, PARAMS, x, lengths=np.array([5, 2]), fast=fast)[1]
-    tangent = jnp.ones_like(xs)
-    ys, dys = jax.jvp(lambda x: f(x, False), (xs,), (tangent,))
-    np.testing.assert_allclose(ys, f(xs, True), rtol=1e-6)
-    vjp_dir = jax.grad(lambda x: jnp.sum(f(x, True) * dys))(xs)  # <J t, J t> two ways
-    np.testing.assert_allclose(jnp.sum(vjp_dir * tangent), jnp.sum(dys * dys), rtol=1e-4)
-    with pytest.raises(TypeError, match="forward-mode"):
-        jax.jvp(lambda x: f(x, True), (xs,), (tangent,))
-
-
 def test_zero_length_sequence_axis():
     xs = jnp.zeros((2, 0, 3))
     carry, ys = jrnn.unroll(CELL, PARAMS, xs)
