@@ -99,7 +99,8 @@ def test_carry_in_another_float_dtype(name):
         jrnn.unroll(cell, params, xs, carry=ints)
 
 
-@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell", "LRUCell", "RGLRUCell"])
+# The fused path and the linear path with its complex state (the others share them).
+@pytest.mark.parametrize("name", ["LSTMCell", "LRUCell"])
 def test_float64_under_x64(name):
     """A float64 cell runs in float64 end to end, its fast path equal to the plain one to
     float64 precision and its gradient equal to finite differences; a default (float32)
