@@ -31,6 +31,7 @@ from jrnn._checks import (
     is_concrete,
     shape_error,
 )
+from jrnn._ops import wide_dtype
 
 PAD = -1  # fills decoded labellings past their length
 
@@ -51,7 +52,7 @@ def _check_logits(logits):
         raise shape_error("logits", logits.shape, "(batch, time, classes)")
     if not jnp.issubdtype(logits.dtype, jnp.floating):
         raise TypeError(f"logits: got dtype {logits.dtype}, expected floating point")
-    return jnp.promote_types(logits.dtype, jnp.float32), logits
+    return wide_dtype(logits.dtype), logits
 
 
 def ctc_loss(
@@ -229,7 +230,7 @@ _M1, _M2 = np.uint32(1_000_003), np.uint32(16_777_619)  # two polynomial hashes
 
 @partial(jax.jit, static_argnums=(2, 3, 4))
 def _beam(logits, lengths, k, top_paths, blank):
-    logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)))
+    logp = jax.nn.log_softmax(logits.astype(wide_dtype(logits.dtype)))
     _, t, c = logp.shape
     ninf = jnp.array(-jnp.inf, logp.dtype)
 
