@@ -55,8 +55,12 @@ def unroll(
         `jrnn.stack_bidirectional(...)` pair of cells (carry (forward, backward); ys
         merged, see `bidirectional_unroll`).
       params: the cell's parameters.
-      xs: (B, T, I), or (T, B, I) with `time_major=True`, or (T, I) unbatched.
-      carry: initial carry (default `cell.initial_carry(B)`, zeros).
+      xs: (B, T, I), or (T, B, I) with `time_major=True`, or (T, I) unbatched;
+        floating. A built-in cell casts them to its `input_dtype` (its compute dtype,
+        else its state's: float32, or float64 for a float64 cell), as Keras layers do.
+      carry: initial carry (default `cell.initial_carry(B)`, zeros). Given in another
+        floating dtype than the cell's state (e.g. bfloat16), it is cast to the state's
+        dtype, and the final carry comes back in the dtype given.
       lengths: (B,) int (a scalar for unbatched xs), valid steps per sequence (right
         padding), 0 <= lengths <= T. Checked on the host when concrete; under `jit` the
         values cannot be read, and out-of-range ones act as 0 or T.
